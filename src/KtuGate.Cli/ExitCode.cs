@@ -1,0 +1,17 @@
+namespace KtuGate.Cli;
+
+/// <summary>The exit codes of <c>ktu</c>; pipelines may rely on them.</summary>
+internal enum ExitCode
+{
+    /// <summary>Every clause holds (or, for validate, no errors).</summary>
+    Pass = 0,
+
+    /// <summary>A policy clause is violated.</summary>
+    Violated = 1,
+
+    /// <summary>An input (policy, manifest, model, exemplar, argument) is invalid.</summary>
+    InvalidInput = 2,
+
+    /// <summary>KtuGate itself failed.</summary>
+    InternalError = 3,
+}

@@ -1,0 +1,212 @@
+namespace KtuGate.Diagnostics;
+
+/// <summary>Every diagnostic KtuGate can report: the one place that defines codes, titles, messages and help.</summary>
+/// <remarks>Ranges: 1xxx policy, 2xxx model and manifest, 3xxx verdict, 4xxx unlearning, 5xxx environment, 9xxx internal.</remarks>
+public static class DiagnosticCodes
+{
+    private const DiagnosticSeverity E = DiagnosticSeverity.Error;
+    private const DiagnosticSeverity W = DiagnosticSeverity.Warning;
+    private const DiagnosticSeverity I = DiagnosticSeverity.Info;
+
+    /// <summary>KTU1001: the policy file is not valid JSON.</summary>
+    public static readonly DiagnosticDescriptor PolicyJsonInvalid = new("KTU1001", E, "Policy is not valid JSON",
+        "Policy is not valid JSON: {0}",
+        "The policy file must be JSON (comments and trailing commas are allowed). Fix the syntax at the position shown.");
+
+    /// <summary>KTU1002: a property the policy format does not define.</summary>
+    public static readonly DiagnosticDescriptor PolicyUnknownProperty = new("KTU1002", E, "Unknown policy property",
+        "Unknown property '{0}' in {1}; expected one of: {2}",
+        "Policies are checked strictly so that a misspelt threshold cannot be silently ignored. Use a property from the schema (policies/ktu-policy.schema.json).");
+
+    /// <summary>KTU1003: a required property is missing.</summary>
+    public static readonly DiagnosticDescriptor PolicyMissingProperty = new("KTU1003", E, "Missing policy property",
+        "{0} is missing required property '{1}'",
+        "Add the property; the schema (policies/ktu-policy.schema.json) lists what each object requires.");
+
+    /// <summary>KTU1004: a value of the wrong JSON type or an unknown enumeration value.</summary>
+    public static readonly DiagnosticDescriptor PolicyInvalidValue = new("KTU1004", E, "Invalid policy value",
+        "'{0}' must be {1}, not {2}",
+        "Use a value of the kind the schema gives for this property.");
+
+    /// <summary>KTU1005: a clause or parent names a concept the policy does not define.</summary>
+    public static readonly DiagnosticDescriptor PolicyUnknownConcept = new("KTU1005", E, "Unknown concept",
+        "Concept '{0}' is not defined in this policy's 'concepts'{1}",
+        "Every concept a clause or a 'parent' names must be defined under 'concepts' (by its key, not an alias).");
+
+    /// <summary>KTU1006: a threshold outside its range.</summary>
+    public static readonly DiagnosticDescriptor PolicyThresholdOutOfRange = new("KTU1006", E, "Threshold out of range",
+        "'{0}' is {1}, but must be between {2} and {3}",
+        "Accuracies, drops and confidence levels are fractions: 0.05 means 5%.");
+
+    /// <summary>KTU1007: an exemplar glob matches no file.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobMatchesNothing = new("KTU1007", E, "Exemplar glob matches nothing",
+        "Exemplar pattern '{0}' matches no file under '{1}'",
+        "Exemplar globs are relative to the policy file's folder. Check the path and the file extension; an empty glob would make a clause pass on no evidence.");
+
+    /// <summary>KTU1008: an exemplar glob that would leave the policy's folder.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobEscapes = new("KTU1008", E, "Exemplar glob leaves the policy's folder",
+        "Exemplar pattern '{0}' leaves the policy's folder '{1}'",
+        "Exemplar globs must stay inside the folder that holds the policy (no rooted paths, no '..' above it), so a policy cannot read files it does not own. Move the exemplars below the policy, or the policy above them.");
+
+    /// <summary>KTU1009: the parent/child hierarchy has a cycle or a concept is defined twice.</summary>
+    public static readonly DiagnosticDescriptor PolicyHierarchyInvalid = new("KTU1009", E, "Invalid concept hierarchy",
+        "{0}",
+        "Concepts form a tree from fine to coarse: each concept is defined once and following 'parent' never returns to where it started.");
+
+    /// <summary>KTU1010: the policy file cannot be read.</summary>
+    public static readonly DiagnosticDescriptor PolicyUnreadable = new("KTU1010", E, "Policy cannot be read",
+        "Policy cannot be read: {0}",
+        "Check that the file named by the KtuPolicy item (or on the command line) exists and is readable.");
+
+    /// <summary>KTU1011: a schema version this build does not understand.</summary>
+    public static readonly DiagnosticDescriptor PolicyVersionUnsupported = new("KTU1011", E, "Unsupported policy version",
+        "Policy format version {0} is not supported; this KtuGate reads version {1}",
+        "Set \"ktuPolicy\": 1, or update KtuGate.");
+
+    /// <summary>KTU1012: a clause's concept has no exemplars to probe with.</summary>
+    public static readonly DiagnosticDescriptor PolicyConceptWithoutExemplars = new("KTU1012", E, "Concept has no exemplars",
+        "Concept '{0}' is named by a clause but has no 'exemplars' to probe it with",
+        "A clause is judged on the concept's exemplars; give it at least one exemplar glob.");
+
+    /// <summary>KTU1013: a clause with no threshold.</summary>
+    public static readonly DiagnosticDescriptor PolicyClauseWithoutThreshold = new("KTU1013", E, "Clause has no threshold",
+        "This {0} clause sets no threshold; set {1}",
+        "A clause that checks nothing would always pass. Give it at least one threshold.");
+
+    /// <summary>KTU1014: two clauses check the same concept at the same level in opposite directions.</summary>
+    public static readonly DiagnosticDescriptor PolicyContradiction = new("KTU1014", E, "Contradictory clauses",
+        "Concept '{0}' at {1} level is both to be forgotten and to be retained",
+        "A concept cannot be forgotten and retained at the same level. Retain its coarse parent instead (level \"coarse\").");
+
+    /// <summary>KTU2001: the model artifact does not exist.</summary>
+    public static readonly DiagnosticDescriptor ModelNotFound = new("KTU2001", E, "Model not found",
+        "Model artifact '{0}' does not exist",
+        "Build or copy the artifact before the gate runs, or fix the KtuModel item's path.");
+
+    /// <summary>KTU2002: ONNX Runtime cannot load the model.</summary>
+    public static readonly DiagnosticDescriptor ModelUnloadable = new("KTU2002", E, "Model cannot be loaded",
+        "ONNX Runtime cannot load the model: {0}",
+        "The file is not a valid ONNX model (it may be truncated, corrupt, or not ONNX at all). Re-export it.");
+
+    /// <summary>KTU2003: the manifest file is missing or not valid JSON.</summary>
+    public static readonly DiagnosticDescriptor ManifestJsonInvalid = new("KTU2003", E, "Manifest is not valid JSON",
+        "Manifest is not valid JSON: {0}",
+        "The manifest (the .ktu.json file beside the artifact) must be JSON; comments and trailing commas are allowed.");
+
+    /// <summary>KTU2004: the manifest's content is invalid.</summary>
+    public static readonly DiagnosticDescriptor ManifestInvalid = new("KTU2004", E, "Invalid manifest",
+        "{0}",
+        "See the manifest format in the README: kind, input, preprocess, output, labels and coarse groups.");
+
+    /// <summary>KTU2011: a property the manifest format does not define.</summary>
+    public static readonly DiagnosticDescriptor ManifestUnknownProperty = new("KTU2011", E, "Unknown manifest property",
+        "Unknown property '{0}' in {1}; expected one of: {2}",
+        "Manifests are checked strictly so that a misspelt setting cannot be silently ignored. See the manifest format in the README.");
+
+    /// <summary>KTU2012: a required manifest property is missing.</summary>
+    public static readonly DiagnosticDescriptor ManifestMissingProperty = new("KTU2012", E, "Missing manifest property",
+        "{0} is missing required property '{1}'",
+        "Add the property; the README's manifest section lists what each object requires.");
+
+    /// <summary>KTU2013: a manifest value of the wrong JSON type or out of range.</summary>
+    public static readonly DiagnosticDescriptor ManifestInvalidValue = new("KTU2013", E, "Invalid manifest value",
+        "'{0}' must be {1}, not {2}",
+        "Use a value of the kind the README's manifest section gives for this property.");
+
+    /// <summary>KTU2014: a manifest number outside its range.</summary>
+    public static readonly DiagnosticDescriptor ManifestValueOutOfRange = new("KTU2014", E, "Manifest value out of range",
+        "'{0}' is {1}, but must be between {2} and {3}",
+        "Use a value inside the range the README's manifest section gives.");
+
+    /// <summary>KTU2005: the manifest's input does not match the model.</summary>
+    public static readonly DiagnosticDescriptor ManifestInputMismatch = new("KTU2005", E, "Manifest input does not match the model",
+        "{0}",
+        "The manifest must name an input the model has, with the shape ONNX Runtime reports (the batch dimension may be symbolic).");
+
+    /// <summary>KTU2006: the manifest's output does not match the model.</summary>
+    public static readonly DiagnosticDescriptor ManifestOutputMismatch = new("KTU2006", E, "Manifest output does not match the model",
+        "{0}",
+        "The manifest must name an output the model has, with one score per label.");
+
+    /// <summary>KTU2007: a policy concept the model has no label or coarse group for.</summary>
+    public static readonly DiagnosticDescriptor ConceptNotInModel = new("KTU2007", E, "Concept unknown to the model",
+        "Concept '{0}' (aliases: {1}) matches no label or coarse group of model '{2}'",
+        "A concept is matched to the model by its key or one of its aliases against the manifest's labels and coarse groups. Add an alias, or fix the manifest.");
+
+    /// <summary>KTU2008: an exemplar that is not a readable image.</summary>
+    public static readonly DiagnosticDescriptor ExemplarUnreadable = new("KTU2008", E, "Exemplar is not a readable image",
+        "Exemplar '{0}' cannot be decoded as an image: {1}",
+        "Exemplars for an image model must be PNG, JPEG, WebP, BMP or GIF files.");
+
+    /// <summary>KTU2009: the policy's hierarchy disagrees with the model's coarse groups.</summary>
+    public static readonly DiagnosticDescriptor HierarchyMismatch = new("KTU2009", W, "Policy hierarchy differs from the model's",
+        "Policy says '{0}' belongs to '{1}', but the model's manifest puts it in '{2}'; coarse accuracy uses the manifest",
+        "Make the policy's 'parent' and the manifest's coarse groups agree, so that coarse accuracy measures what the policy means.");
+
+    /// <summary>KTU2010: the baseline artifact cannot be used.</summary>
+    public static readonly DiagnosticDescriptor BaselineInvalid = new("KTU2010", E, "Baseline model cannot be used",
+        "Baseline model '{0}': {1}",
+        "A baseline must run with the same manifest as the model under test.");
+
+    /// <summary>KTU2015: a clause measures a concept at a level the model does not have for it.</summary>
+    public static readonly DiagnosticDescriptor LevelNotInModel = new("KTU2015", E, "Level not measurable",
+        "Concept '{0}' cannot be measured at {1} level in model '{2}': {3}",
+        "A fine clause needs a concept that matches a model label; a coarse clause needs a label in a coarse group of the manifest, or a concept that names a coarse group.");
+
+    /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
+    public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
+        "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",
+        "The model still recognises a concept the policy says it must not know; the upper bound of the 95% confidence interval is above the allowed accuracy. Remediate the artifact (KtuGateMode=Remediate, when the policy allows it) or retrain without the concept.");
+
+    /// <summary>KTU3002: a concept that must be retained fell below its minimum.</summary>
+    public static readonly DiagnosticDescriptor RetentionLost = new("KTU3002", E, "Retained knowledge lost",
+        "'{0}' is no longer known well enough: {1} accuracy {2} (95% CI {3}-{4}, n={5}) < required {6}",
+        "A concept the policy says to retain is recognised less often than its 'minAccuracy'.");
+
+    /// <summary>KTU3003: a retained concept dropped more than allowed against the baseline.</summary>
+    public static readonly DiagnosticDescriptor RetentionDropped = new("KTU3003", E, "Retained knowledge dropped",
+        "'{0}' {1} accuracy dropped by {2} from the baseline's {3} to {4} (n={5}) > allowed drop {6}",
+        "A concept the policy says to retain is recognised less often than in the baseline artifact by more than 'maxDrop'.");
+
+    /// <summary>KTU3004: a drop threshold could not be checked for want of a baseline.</summary>
+    public static readonly DiagnosticDescriptor BaselineMissing = new("KTU3004", W, "No baseline for a drop threshold",
+        "'{0}' sets maxDrop, but no baseline model was given; the drop was not checked",
+        "Give the KtuModel item a Baseline=\"...\" (or --baseline on the command line) to compare against.");
+
+    /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
+    public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
+        "CUDA execution provider not available ({0}); probing on CPU",
+        "KtuGate uses ONNX Runtime's CUDA execution provider when it loads and falls back to the CPU provider otherwise. Results are the same; only speed differs.");
+
+    /// <summary>KTU5002: the gate engine could not be started.</summary>
+    public static readonly DiagnosticDescriptor EngineNotFound = new("KTU5002", E, "Gate engine not found",
+        "The KtuGate engine '{0}' does not exist",
+        "The MSBuild task runs the engine in a child process. Set KtuEnginePath, or restore the KtuGate package again.");
+
+    /// <summary>KTU5003: the engine exited without a result.</summary>
+    public static readonly DiagnosticDescriptor EngineFailed = new("KTU5003", E, "Gate engine failed",
+        "The KtuGate engine exited with code {0} and wrote no result ({1})",
+        "Run the same check with `ktu check` to see its output.");
+
+    /// <summary>KTU5004: the CUDA execution provider was required but could not be used.</summary>
+    public static readonly DiagnosticDescriptor CudaRequired = new("KTU5004", E, "CUDA execution provider required",
+        "Execution provider 'cuda' was requested but cannot be used: {0}",
+        "Use KtuExecutionProvider=auto to fall back to CPU, or install the CUDA and cuDNN libraries ONNX Runtime needs.");
+
+    /// <summary>KTU5005: an unknown gate mode.</summary>
+    public static readonly DiagnosticDescriptor UnknownMode = new("KTU5005", E, "Unknown gate mode",
+        "KtuGateMode '{0}' is not known; use one of: {1}",
+        "Set the KtuGateMode property to Verify (probe and judge) or Off (skip the gate).");
+
+    /// <summary>KTU9001: an unexpected internal error.</summary>
+    public static readonly DiagnosticDescriptor InternalError = new("KTU9001", E, "Internal error",
+        "Internal error: {0}",
+        "This is a bug in KtuGate. Please report it with the report file and the command that ran.");
+
+    /// <summary>All descriptors, by code.</summary>
+    public static IReadOnlyDictionary<string, DiagnosticDescriptor> All { get; } =
+        typeof(DiagnosticCodes).GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.FieldType == typeof(DiagnosticDescriptor))
+            .Select(f => (DiagnosticDescriptor)f.GetValue(null)!)
+            .ToDictionary(d => d.Code, StringComparer.OrdinalIgnoreCase);
+}

@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using KtuGate.Diagnostics;
+using KtuGate.Measurements;
+using KtuGate.Models;
+using KtuGate.Policies;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+using KtuGate.Verdicts;
+
+namespace KtuGate;
+
+/// <summary>A model artifact for the gate to check.</summary>
+/// <param name="Artifact">The ONNX file.</param>
+/// <param name="Manifest">Its manifest; null means the <c>.ktu.json</c> file beside it.</param>
+/// <param name="Baseline">An earlier artifact to compare retention against, if any.</param>
+public sealed record GateModelInput(string Artifact, string? Manifest = null, string? Baseline = null);
+
+/// <summary>What the gate is asked to do.</summary>
+/// <param name="Models">The artifacts to check.</param>
+/// <param name="Policies">The policy files that apply to every artifact.</param>
+/// <param name="ReportDirectory">Where <c>ktu-report.json</c> goes, or null to write no report.</param>
+public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnlyList<string> Policies, string? ReportDirectory)
+{
+    /// <summary>Which execution provider to ask ONNX Runtime for.</summary>
+    public ExecutionProviderPreference ExecutionProvider { get; init; } = ExecutionProviderPreference.Auto;
+
+    /// <summary>Exemplars per inference call.</summary>
+    public int BatchSize { get; init; } = 64;
+
+    /// <summary>The folder report paths are relative to; the current folder when null.</summary>
+    public string? BaseDirectory { get; init; }
+
+    /// <summary>The report's timestamp; when null, <c>SOURCE_DATE_EPOCH</c> if set, else now.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+}
+
+/// <summary>How a gate run ended; the values are the <c>ktu</c> exit codes.</summary>
+public enum GateOutcome
+{
+    /// <summary>Every clause holds.</summary>
+    Pass = 0,
+
+    /// <summary>At least one clause is violated.</summary>
+    Violated = 1,
+
+    /// <summary>A policy, manifest, model or exemplar could not be used.</summary>
+    InvalidInput = 2,
+
+    /// <summary>KtuGate failed.</summary>
+    InternalError = 3,
+}
+
+/// <summary>The result of a gate run.</summary>
+/// <param name="Outcome">How it ended.</param>
+/// <param name="Report">The full report.</param>
+/// <param name="Diagnostics">Every diagnostic, in order.</param>
+/// <param name="ReportPath">Where the report was written, or null.</param>
+public sealed record GateResult(GateOutcome Outcome, GateReport Report, IReadOnlyList<Diagnostic> Diagnostics, string? ReportPath);
+
+/// <summary>The one entry point both front ends use: read policies and manifests, probe every artifact, judge every clause, write the report.</summary>
+public static class Gate
+{
+    /// <summary>The version of KtuGate, as reports record it.</summary>
+    public static string ToolVersion { get; } =
+        typeof(Gate).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
+    /// <summary>Checks policies and manifests without running any model.</summary>
+    public static IReadOnlyList<Diagnostic> Validate(IEnumerable<string> policies, IEnumerable<string> manifests)
+    {
+        var diagnostics = new DiagnosticBag();
+        foreach (var policy in policies)
+        {
+            PolicyParser.Load(policy, diagnostics);
+        }
+
+        foreach (var manifest in manifests)
+        {
+            ManifestParser.Load(manifest, diagnostics);
+        }
+
+        return diagnostics.Items;
+    }
+
+    /// <summary>Runs the gate.</summary>
+    public static GateResult Run(GateRequest request, CancellationToken cancellationToken = default)
+    {
+        var baseDirectory = request.BaseDirectory ?? Directory.GetCurrentDirectory();
+        var diagnostics = new DiagnosticBag();
+        var policies = request.Policies.Select(p => PolicyParser.Load(p, diagnostics)).ToList();
+        var inputs = request.Models.Select(m => (Input: m, ManifestPath: m.Manifest ?? ManifestParser.DefaultPathFor(m.Artifact))).ToList();
+        var manifests = inputs.Select(m => ManifestParser.Load(m.ManifestPath, diagnostics)).ToList();
+
+        string? provider = null;
+        var modelReports = new List<ModelReport>();
+        var verdicts = new List<ClauseVerdict>();
+        if (!diagnostics.HasErrors)
+        {
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                var checkedModel = CheckModel(inputs[i].Input, manifests[i]!, policies!, request, baseDirectory, diagnostics, cancellationToken);
+                provider ??= checkedModel.Provider;
+                if (checkedModel.Report is not null)
+                {
+                    modelReports.Add(checkedModel.Report with { Manifest = Digest(baseDirectory, inputs[i].ManifestPath) });
+                    verdicts.AddRange(checkedModel.Verdicts);
+                }
+            }
+        }
+
+        foreach (var verdict in verdicts)
+        {
+            diagnostics.AddRange(verdict.Diagnostics);
+        }
+
+        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal))
+            ? GateOutcome.InvalidInput
+            : verdicts.All(v => v.Passed) ? GateOutcome.Pass : GateOutcome.Violated;
+
+        var report = new GateReport(
+            GateReport.CurrentSchemaVersion,
+            new ToolInfo("KtuGate", ToolVersion),
+            Timestamp(request.Timestamp),
+            outcome switch { GateOutcome.Pass => "pass", GateOutcome.Violated => "fail", _ => "error" },
+            "verify",
+            new EnvironmentInfo(SessionFactory.OnnxRuntimeVersion, provider, RuntimeInformation.FrameworkDescription,
+                $"{RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}".Trim()),
+            policies.Where(p => p is not null).Select(p => PolicyInfoOf(p!, baseDirectory)).ToList(),
+            modelReports,
+            new SummaryInfo(verdicts.Count, verdicts.Count(v => v.Passed), verdicts.Count(v => !v.Passed),
+                diagnostics.Items.Count(d => d.Severity == DiagnosticSeverity.Error),
+                diagnostics.Items.Count(d => d.Severity == DiagnosticSeverity.Warning)),
+            diagnostics.Items.Select(ToReport).ToList());
+
+        string? reportPath = null;
+        if (request.ReportDirectory is not null)
+        {
+            reportPath = Path.Combine(request.ReportDirectory, ReportJson.FileName);
+            AtomicFile.Write(reportPath, ReportJson.Serialize(report));
+        }
+
+        return new GateResult(outcome, report, diagnostics.Items, reportPath);
+    }
+
+    private static (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) CheckModel(
+        GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request,
+        string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
+        var modelName = Path.GetFileName(input.Artifact);
+        using var model = LoadedModel.Open(input.Artifact, manifest, request.ExecutionProvider, diagnostics);
+        if (model is null)
+        {
+            return (null, [], null);
+        }
+
+        using var baseline = input.Baseline is null ? null : OpenBaseline(input.Baseline, manifest, request, diagnostics);
+        var bindings = new List<(Policy Policy, ConceptBinding Binding)>();
+        foreach (var policy in policies)
+        {
+            var needed = policy.Forget.Select(c => (c.Concept, c.Level, c.Location))
+                .Concat(policy.Retain.Select(c => (c.Concept, c.Level, c.Location)));
+            foreach (var group in needed.GroupBy(n => n.Concept))
+            {
+                var binding = ConceptBinding.Bind(policy, policy.GetConcept(group.Key), manifest, modelName, diagnostics);
+                if (binding is null)
+                {
+                    continue;
+                }
+
+                foreach (var use in group.DistinctBy(u => u.Level))
+                {
+                    CheckLevel(binding, use.Level, use.Location, manifest, modelName, diagnostics);
+                }
+
+                bindings.Add((policy, binding));
+            }
+        }
+
+        if (diagnostics.HasErrors)
+        {
+            return (null, [], model.ExecutionProvider);
+        }
+
+        var probe = new ClassifierProbe(model, request.BatchSize);
+        var baselineProbe = baseline is null ? null : new ClassifierProbe(baseline, request.BatchSize);
+        var tallies = new Dictionary<string, ProbeTally>();
+        var baselineTallies = new Dictionary<string, ProbeTally>();
+        var measurements = new Dictionary<(Policy, string), (ConceptMeasurement Model, ConceptMeasurement? Baseline)>();
+        var conceptReports = new List<ConceptReport>();
+        foreach (var (policy, binding) in bindings)
+        {
+            var files = binding.Concept.Files;
+            var key = string.Join('\n', files);
+            if (!tallies.TryGetValue(key, out var tally))
+            {
+                tally = tallies[key] = probe.Probe(files, diagnostics, cancellationToken);
+            }
+
+            ProbeTally? baselineTally = null;
+            if (baselineProbe is not null && !baselineTallies.TryGetValue(key, out baselineTally))
+            {
+                baselineTally = baselineTallies[key] = baselineProbe.Probe(files, new DiagnosticBag(), cancellationToken);
+            }
+
+            var measured = Measure(binding, manifest, tally);
+            var baselineMeasured = baselineTally is null ? null : Measure(binding, manifest, baselineTally);
+            measurements[(policy, binding.Concept.Name)] = (measured, baselineMeasured);
+            conceptReports.Add(new ConceptReport(
+                policy.Id, binding.Concept.Name, measured.FineLabel, measured.CoarseGroup,
+                new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files)),
+                Rate(measured.Fine), Rate(measured.Coarse),
+                measured.Predicted.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value),
+                baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse))));
+        }
+
+        var verdicts = new List<ClauseVerdict>();
+        foreach (var policy in policies)
+        {
+            foreach (var clause in policy.Forget)
+            {
+                var (m, b) = measurements[(policy, clause.Concept)];
+                verdicts.Add(ClauseJudge.Forget(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level)));
+            }
+
+            foreach (var clause in policy.Retain)
+            {
+                var (m, b) = measurements[(policy, clause.Concept)];
+                verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level)));
+            }
+        }
+
+        var report = new ModelReport(
+            Digest(baseDirectory, input.Artifact)!, null,
+            input.Baseline is null ? null : Digest(baseDirectory, input.Baseline),
+            conceptReports,
+            verdicts.Select(v => ToReport(v, baseDirectory)).ToList());
+        return (report, verdicts, model.ExecutionProvider);
+    }
+
+    private static LoadedModel? OpenBaseline(string path, ModelManifest manifest, GateRequest request, DiagnosticBag diagnostics)
+    {
+        var local = new DiagnosticBag();
+        var baseline = LoadedModel.Open(path, manifest, request.ExecutionProvider, local);
+        foreach (var d in local.Items.Where(d => d.Severity == DiagnosticSeverity.Error))
+        {
+            diagnostics.Add(DiagnosticCodes.BaselineInvalid, new SourceLocation(path), path, d.Message);
+        }
+
+        return baseline;
+    }
+
+    private static void CheckLevel(ConceptBinding binding, KnowledgeLevel level, SourceLocation location, ModelManifest manifest, string modelName, DiagnosticBag diagnostics)
+    {
+        string? problem = null;
+        if (level == KnowledgeLevel.Fine && binding.FineLabel < 0)
+        {
+            problem = $"it names the coarse group '{manifest.Coarse[binding.CoarseGroup].Name}', not a label";
+        }
+        else if (level == KnowledgeLevel.Coarse && binding.CoarseGroup < 0)
+        {
+            problem = $"label '{manifest.Labels[binding.FineLabel]}' is in no coarse group of the manifest";
+        }
+
+        if (problem is not null)
+        {
+            diagnostics.Add(DiagnosticCodes.LevelNotInModel, location, binding.Concept.Name, ClauseJudge.LevelName(level), modelName, problem);
+        }
+    }
+
+    private static ConceptMeasurement Measure(ConceptBinding binding, ModelManifest manifest, ProbeTally tally)
+    {
+        Proportion? fine = binding.FineLabel >= 0 ? new Proportion(tally.PredictedCounts[binding.FineLabel], tally.N) : null;
+        Proportion? coarse = null;
+        if (binding.CoarseGroup >= 0)
+        {
+            var inGroup = 0;
+            for (var label = 0; label < manifest.Labels.Count; label++)
+            {
+                if (manifest.CoarseOfLabel[label] == binding.CoarseGroup)
+                {
+                    inGroup += tally.PredictedCounts[label];
+                }
+            }
+
+            coarse = new Proportion(inGroup, tally.N);
+        }
+
+        return new ConceptMeasurement(
+            binding.Concept.Name,
+            binding.FineLabel >= 0 ? manifest.Labels[binding.FineLabel] : null,
+            binding.CoarseGroup >= 0 ? manifest.Coarse[binding.CoarseGroup].Name : null,
+            fine,
+            coarse,
+            manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.PredictedCounts[i])).ToList(),
+            manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.Samples[i])).ToList());
+    }
+
+    private static RateInfo? Rate(Proportion? p)
+        => p is null ? null : new RateInfo(Round(p.Rate), p.Successes, p.N, Round(p.Low), Round(p.High));
+
+    private static double Round(double value) => Math.Round(value, 6, MidpointRounding.ToEven);
+
+    private static ClauseReport ToReport(ClauseVerdict v, string baseDirectory) => new(
+        v.Policy, v.Kind, v.Concept, ClauseJudge.LevelName(v.Level), v.Passed, Rate(v.Measured)!, Rate(v.Baseline),
+        v.MaxAccuracy, v.MinAccuracy, v.MaxDrop,
+        new ReportLocation(Digests.Relative(baseDirectory, v.Location.File), v.Location.Line, v.Location.Column),
+        v.Diagnostics.Select(d => d.Code).ToList());
+
+    private static ReportDiagnostic ToReport(Diagnostic d) => new(
+        d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.File, d.Location?.Line ?? 0, d.Location?.Column ?? 0);
+
+    private static PolicyInfo PolicyInfoOf(Policy p, string baseDirectory)
+        => new(p.Id, p.Title, p.Request?.RequestedBy, p.Request?.Reason, p.Request?.Reference, Digest(baseDirectory, p.Path)!, p.Remedy.Allowed);
+
+    private static FileDigest? Digest(string baseDirectory, string path)
+        => File.Exists(path) ? new FileDigest(Digests.Relative(baseDirectory, path), Digests.OfFile(path)) : null;
+
+    private static string Timestamp(DateTimeOffset? requested)
+    {
+        var time = requested
+            ?? (long.TryParse(Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH"), NumberStyles.None, CultureInfo.InvariantCulture, out var epoch)
+                ? DateTimeOffset.FromUnixTimeSeconds(epoch)
+                : DateTimeOffset.UtcNow);
+        return time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,152 @@
+using KtuGate.Diagnostics;
+using KtuGate.Probing;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace KtuGate.Models;
+
+/// <summary>An ONNX model open in ONNX Runtime together with the manifest that says how to run it.</summary>
+/// <remarks>Owns its <see cref="InferenceSession"/>; dispose it.</remarks>
+public sealed class LoadedModel : IDisposable
+{
+    private LoadedModel(string artifactPath, ModelManifest manifest, InferenceSession session, string executionProvider)
+    {
+        ArtifactPath = artifactPath;
+        Manifest = manifest;
+        Session = session;
+        ExecutionProvider = executionProvider;
+    }
+
+    /// <summary>The artifact's path as given.</summary>
+    public string ArtifactPath { get; }
+
+    /// <summary>How to run it.</summary>
+    public ModelManifest Manifest { get; }
+
+    /// <summary>The open session.</summary>
+    public InferenceSession Session { get; }
+
+    /// <summary>The execution provider the session runs on.</summary>
+    public string ExecutionProvider { get; }
+
+    /// <summary>Opens the artifact and checks the manifest against the inputs and outputs ONNX Runtime reports.</summary>
+    /// <returns>The model, or null with errors in <paramref name="diagnostics"/>.</returns>
+    public static LoadedModel? Open(string artifactPath, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics)
+    {
+        if (!File.Exists(artifactPath))
+        {
+            diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(artifactPath), artifactPath);
+            return null;
+        }
+
+        using var options = SessionFactory.CreateOptions(preference, diagnostics, out var provider);
+        if (options is null)
+        {
+            return null;
+        }
+
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(artifactPath, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(artifactPath), Shorten(e.Message));
+            return null;
+        }
+
+        var model = new LoadedModel(artifactPath, manifest, session, provider!);
+        if (!model.CheckAgainstModel(diagnostics))
+        {
+            model.Dispose();
+            return null;
+        }
+
+        return model;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Session.Dispose();
+
+    private bool CheckAgainstModel(DiagnosticBag diagnostics)
+    {
+        var ok = true;
+        var inputLocation = Manifest.Input.Location;
+        if (!Session.InputMetadata.TryGetValue(Manifest.Input.Name, out var input))
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
+                $"The model has no input '{Manifest.Input.Name}'; its inputs are: {Describe(Session.InputMetadata)}");
+            ok = false;
+        }
+        else
+        {
+            if (input.ElementDataType != TensorElementType.Float)
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
+                    $"Input '{Manifest.Input.Name}' is {input.ElementDataType}; KtuGate feeds float32 images");
+                ok = false;
+            }
+            else if (!ShapeMatches(input.Dimensions, Manifest.Input.Shape))
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
+                    $"Input '{Manifest.Input.Name}' has shape {Shape(input.Dimensions)} in the model, but the manifest says {Shape(Manifest.Input.Shape)}");
+                ok = false;
+            }
+        }
+
+        var outputLocation = Manifest.Output.Location;
+        if (!Session.OutputMetadata.TryGetValue(Manifest.Output.Name, out var output))
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
+                $"The model has no output '{Manifest.Output.Name}'; its outputs are: {Describe(Session.OutputMetadata)}");
+            ok = false;
+        }
+        else if (output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2)
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
+                $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; a classifier's scores must be float32 [batch, labels]");
+            ok = false;
+        }
+        else if (output.Dimensions[1] > 0 && output.Dimensions[1] != Manifest.Labels.Count)
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
+                $"Output '{Manifest.Output.Name}' has {output.Dimensions[1]} scores per exemplar, but the manifest names {Manifest.Labels.Count} labels");
+            ok = false;
+        }
+
+        return ok;
+    }
+
+    private static bool ShapeMatches(int[] model, IReadOnlyList<long> manifest)
+    {
+        if (model.Length != manifest.Count)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < model.Length; i++)
+        {
+            // A symbolic or free dimension in either place matches anything.
+            if (model[i] > 0 && manifest[i] > 0 && model[i] != manifest[i])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static string Shape(IEnumerable<long> dims) => "[" + string.Join(", ", dims.Select(d => d < 0 ? "?" : d.ToString(System.Globalization.CultureInfo.InvariantCulture))) + "]";
+
+    private static string Shape(IEnumerable<int> dims) => Shape(dims.Select(d => (long)d));
+
+    private static string Describe(IReadOnlyDictionary<string, NodeMetadata> nodes)
+        => string.Join(", ", nodes.Select(n => $"'{n.Key}' {Shape(n.Value.Dimensions)}"));
+
+    private static string Shorten(string message)
+    {
+        var line = message.ReplaceLineEndings(" ").Trim();
+        return line.Length > 400 ? line[..400] + "..." : line;
+    }
+}

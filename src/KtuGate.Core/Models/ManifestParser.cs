@@ -1,0 +1,251 @@
+using KtuGate.Diagnostics;
+using KtuGate.Json;
+
+namespace KtuGate.Models;
+
+/// <summary>Reads a model manifest, reporting every problem with its file, line and column.</summary>
+public static class ManifestParser
+{
+    private static readonly Dictionary<string, ModelKind> s_kinds = new()
+    {
+        ["classifier"] = ModelKind.Classifier,
+        ["dual-encoder"] = ModelKind.DualEncoder,
+        ["text-embedding"] = ModelKind.TextEmbedding,
+        ["causal-lm"] = ModelKind.CausalLm,
+    };
+
+    private static readonly string[] s_layouts = ["NCHW", "NHWC"];
+    private static readonly string[] s_colors = ["grayscale", "rgb"];
+
+    /// <summary>The manifest path KtuGate looks for beside an artifact when none is named: <c>model.onnx</c> → <c>model.ktu.json</c>.</summary>
+    public static string DefaultPathFor(string artifactPath)
+        => Path.ChangeExtension(artifactPath, ".ktu.json");
+
+    /// <summary>Reads and checks a manifest file.</summary>
+    /// <returns>The manifest, or null when it has errors.</returns>
+    public static ModelManifest? Load(string path, DiagnosticBag diagnostics)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestJsonInvalid, new SourceLocation(path), e.Message);
+            return null;
+        }
+
+        return Parse(bytes, path, diagnostics);
+    }
+
+    /// <summary>Checks a manifest's bytes.</summary>
+    public static ModelManifest? Parse(ReadOnlySpan<byte> utf8, string path, DiagnosticBag diagnostics)
+    {
+        var root = JsonTreeReader.Parse(utf8, path, out var syntaxError);
+        if (syntaxError is { } error)
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestJsonInvalid, error.Location, error.Message);
+            return null;
+        }
+
+        if (root is not JsonTreeObject rootObject)
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestInvalidValue, root!.Location, "manifest", "an object", root.KindName);
+            return null;
+        }
+
+        var local = new DiagnosticBag();
+        var manifest = Read(rootObject, path, local);
+        diagnostics.AddRange(local.Items);
+        return local.HasErrors ? null : manifest;
+    }
+
+    private static ModelManifest? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
+    {
+        var top = new ObjectReader(rootObject, "the manifest", JsonDialect.Manifest, diagnostics,
+            "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse");
+        var version = top.Integer("ktuManifest", 0, int.MaxValue, required: true);
+        if (version is { } v && v != ModelManifest.FormatVersion)
+        {
+            top.Report(DiagnosticCodes.ManifestInvalid, top.Get("ktuManifest")!.Location,
+                $"Manifest format version {v} is not supported; this KtuGate reads version {ModelManifest.FormatVersion}");
+            return null;
+        }
+
+        top.String("description");
+        var kindName = top.OneOf("kind", s_kinds.Keys, required: true);
+        if (kindName is not null && s_kinds[kindName] != ModelKind.Classifier)
+        {
+            top.Report(DiagnosticCodes.ManifestInvalid, top.Get("kind")!.Location,
+                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: 'classifier'");
+        }
+
+        var input = ReadInput(top);
+        var preprocess = ReadPreprocess(top, input);
+        OutputSpec? output = null;
+        if (top.Object("output", "'output'", true, "name") is { } o && o.String("name", required: true) is { } outputName)
+        {
+            output = new OutputSpec(outputName, o.Location);
+        }
+
+        var labelValues = top.Strings("labels", required: true);
+        var labels = new List<string>();
+        foreach (var label in labelValues)
+        {
+            if (labels.Contains(label.Value))
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, label.Location, $"Label '{label.Value}' is listed twice");
+            }
+
+            labels.Add(label.Value);
+        }
+
+        if (top.Get("labels") is JsonTreeArray { Items.Count: 0 } empty)
+        {
+            top.Report(DiagnosticCodes.ManifestInvalid, empty.Location, "'labels' must name at least one label");
+        }
+
+        var coarse = ReadCoarse(top, labels, diagnostics);
+        if (diagnostics.HasErrors || kindName is null || input is null || preprocess is null || output is null)
+        {
+            return null;
+        }
+
+        return new ModelManifest(path, s_kinds[kindName], input, preprocess, output, labels, coarse);
+    }
+
+    private static InputSpec? ReadInput(ObjectReader top)
+    {
+        var reader = top.Object("input", "'input'", true, "name", "shape", "layout");
+        if (reader is null)
+        {
+            return null;
+        }
+
+        var name = reader.String("name", required: true);
+        var layoutName = reader.OneOf("layout", s_layouts) ?? "NCHW";
+        var shapeArray = reader.Array("shape", required: true);
+        if (shapeArray is null || name is null)
+        {
+            return null;
+        }
+
+        var shape = new List<long>();
+        foreach (var dim in shapeArray.Items)
+        {
+            switch (dim)
+            {
+                case JsonTreeString:
+                    shape.Add(-1);
+                    break;
+                case JsonTreeNumber n when n.Value == -1 || (n.Value >= 1 && n.Value == Math.Floor(n.Value)):
+                    shape.Add((long)n.Value);
+                    break;
+                default:
+                    reader.Report(DiagnosticCodes.ManifestInvalidValue, dim.Location, "shape[]", "a positive integer, -1 or a symbolic name", dim.KindName);
+                    return null;
+            }
+        }
+
+        if (shape.Count != 4 || shape.Skip(1).Any(d => d < 1))
+        {
+            reader.Report(DiagnosticCodes.ManifestInvalid, shapeArray.Location,
+                $"An image classifier's input shape must be [batch, C, H, W] (NCHW) or [batch, H, W, C] (NHWC) with fixed C, H and W; got [{string.Join(", ", shape)}]");
+            return null;
+        }
+
+        return new InputSpec(name, shape, layoutName == "NHWC" ? TensorLayout.Nhwc : TensorLayout.Nchw, reader.Location);
+    }
+
+    private static PreprocessSpec? ReadPreprocess(ObjectReader top, InputSpec? input)
+    {
+        var reader = top.Object("preprocess", "'preprocess'", true, "color", "scale", "mean", "std");
+        if (reader is null)
+        {
+            return null;
+        }
+
+        var color = reader.OneOf("color", s_colors, required: true);
+        var scale = reader.Number("scale", double.Epsilon, double.MaxValue) ?? 1.0 / 255;
+        var channels = color == "rgb" ? 3 : 1;
+        var mean = reader.Numbers("mean") ?? Enumerable.Repeat(0.0, channels).ToList();
+        var std = reader.Numbers("std") ?? Enumerable.Repeat(1.0, channels).ToList();
+        if (color is null)
+        {
+            return null;
+        }
+
+        if (mean.Count != channels || std.Count != channels)
+        {
+            reader.Report(DiagnosticCodes.ManifestInvalid, reader.Location, $"'mean' and 'std' need {channels} value(s) for color '{color}'");
+            return null;
+        }
+
+        if (std.Any(s => s <= 0))
+        {
+            reader.Report(DiagnosticCodes.ManifestInvalid, reader.Location, "'std' values must be positive");
+            return null;
+        }
+
+        if (input is not null && input.Channels != channels)
+        {
+            reader.Report(DiagnosticCodes.ManifestInvalid, reader.Location,
+                $"Color '{color}' gives {channels} channel(s), but the input shape has {input.Channels}");
+            return null;
+        }
+
+        return new PreprocessSpec(color == "rgb" ? ColorMode.Rgb : ColorMode.Grayscale, scale, mean, std);
+    }
+
+    private static List<CoarseGroup> ReadCoarse(ObjectReader top, List<string> labels, DiagnosticBag diagnostics)
+    {
+        var groups = new List<CoarseGroup>();
+        var raw = top.RawObject("coarse");
+        if (raw is null)
+        {
+            return groups;
+        }
+
+        var owner = new Dictionary<string, string>();
+        foreach (var property in raw.Properties)
+        {
+            if (property.Value is not JsonTreeArray array)
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestInvalidValue, property.Value.Location, property.Name, "an array of labels", property.Value.KindName);
+                continue;
+            }
+
+            if (labels.Contains(property.Name))
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestInvalid, property.NameLocation, $"Coarse group '{property.Name}' has the same name as a label");
+            }
+
+            var members = new List<string>();
+            foreach (var item in array.Items)
+            {
+                if (item is not JsonTreeString s)
+                {
+                    diagnostics.Add(DiagnosticCodes.ManifestInvalidValue, item.Location, property.Name + "[]", "a label", item.KindName);
+                }
+                else if (!labels.Contains(s.Value))
+                {
+                    diagnostics.Add(DiagnosticCodes.ManifestInvalid, s.Location, $"Coarse group '{property.Name}' names '{s.Value}', which is not in 'labels'");
+                }
+                else if (owner.TryGetValue(s.Value, out var other))
+                {
+                    diagnostics.Add(DiagnosticCodes.ManifestInvalid, s.Location, $"Label '{s.Value}' is in coarse groups '{other}' and '{property.Name}'; it may be in one");
+                }
+                else
+                {
+                    owner[s.Value] = property.Name;
+                    members.Add(s.Value);
+                }
+            }
+
+            groups.Add(new CoarseGroup(property.Name, members));
+        }
+
+        return groups;
+    }
+}

@@ -1,0 +1,86 @@
+using KtuGate.Diagnostics;
+
+namespace KtuGate.Policies;
+
+/// <summary>The level of a concept hierarchy at which knowledge is measured.</summary>
+public enum KnowledgeLevel
+{
+    /// <summary>The concept itself, among its siblings (e.g. "sneaker" among footwear and everything else).</summary>
+    Fine,
+
+    /// <summary>The concept's coarse parent (e.g. "footwear" for a sneaker exemplar).</summary>
+    Coarse,
+}
+
+/// <summary>A must-not-know policy: which knowledge a model must not have, and which it must keep.</summary>
+/// <param name="Path">The policy file's path as given.</param>
+/// <param name="Id">The policy's id.</param>
+/// <param name="Title">A one-line title, if any.</param>
+/// <param name="Request">Who asked for it and why.</param>
+/// <param name="Concepts">The concepts the policy names, in file order.</param>
+/// <param name="Forget">Concepts the model must not know.</param>
+/// <param name="Retain">Concepts the model must keep knowing.</param>
+/// <param name="Remedy">Whether and how the gate may unlearn.</param>
+public sealed record Policy(
+    string Path,
+    string Id,
+    string? Title,
+    PolicyRequest? Request,
+    IReadOnlyList<Concept> Concepts,
+    IReadOnlyList<ForgetClause> Forget,
+    IReadOnlyList<RetainClause> Retain,
+    RemedyOptions Remedy)
+{
+    /// <summary>The format version this build reads.</summary>
+    public const int FormatVersion = 1;
+
+    /// <summary>The concept with this key.</summary>
+    public Concept GetConcept(string name) => Concepts.First(c => c.Name == name);
+
+    /// <summary>The concept's coarse parent walking up the hierarchy one step, or null at the top.</summary>
+    public Concept? ParentOf(Concept concept) => concept.Parent is null ? null : GetConcept(concept.Parent);
+}
+
+/// <summary>Who asked for the forgetting, and why — what an auditor reads first.</summary>
+public sealed record PolicyRequest(string? RequestedBy, string? Reason, string? Reference);
+
+/// <summary>A piece of knowledge, named as people name it.</summary>
+/// <param name="Name">The concept's key in the policy.</param>
+/// <param name="Aliases">Other names for it; the model is matched by key or alias.</param>
+/// <param name="Parent">The coarser concept it belongs to, if any.</param>
+/// <param name="Exemplars">Exemplar file globs, relative to the policy's folder.</param>
+/// <param name="Files">The exemplar files the globs matched: full paths, sorted, without duplicates.</param>
+/// <param name="Location">Where the concept is defined.</param>
+public sealed record Concept(string Name, IReadOnlyList<string> Aliases, string? Parent, IReadOnlyList<ExemplarPattern> Exemplars, IReadOnlyList<string> Files, SourceLocation Location)
+{
+    /// <summary>Where the 'parent' value is written, if any.</summary>
+    public SourceLocation? ParentLocation { get; init; }
+
+    /// <summary>The key followed by the aliases.</summary>
+    public IEnumerable<string> Names => Aliases.Prepend(Name);
+}
+
+/// <summary>An exemplar glob and where it was written.</summary>
+public sealed record ExemplarPattern(string Pattern, SourceLocation Location);
+
+/// <summary>A clause saying the model must not know a concept.</summary>
+/// <param name="Concept">The concept's key.</param>
+/// <param name="Level">The level measured.</param>
+/// <param name="MaxAccuracy">The highest accuracy allowed; judged on the upper bound of the 95% interval.</param>
+/// <param name="Location">Where the clause is written.</param>
+public sealed record ForgetClause(string Concept, KnowledgeLevel Level, double MaxAccuracy, SourceLocation Location);
+
+/// <summary>A clause saying the model must keep knowing a concept.</summary>
+/// <param name="Concept">The concept's key.</param>
+/// <param name="Level">The level measured.</param>
+/// <param name="MinAccuracy">The lowest accuracy allowed, judged on the measured rate.</param>
+/// <param name="MaxDrop">The largest drop allowed against a baseline artifact, judged on the measured rates.</param>
+/// <param name="Location">Where the clause is written.</param>
+public sealed record RetainClause(string Concept, KnowledgeLevel Level, double? MinAccuracy, double? MaxDrop, SourceLocation Location);
+
+/// <summary>Whether the gate may unlearn a violated concept, and with which methods.</summary>
+public sealed record RemedyOptions(bool Allowed, IReadOnlyList<string> Methods)
+{
+    /// <summary>No remediation.</summary>
+    public static RemedyOptions None { get; } = new(false, []);
+}

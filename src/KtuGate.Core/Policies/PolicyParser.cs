@@ -1,0 +1,296 @@
+using KtuGate.Diagnostics;
+using KtuGate.Json;
+
+namespace KtuGate.Policies;
+
+/// <summary>Reads a policy file, reporting every problem it finds with its file, line and column.</summary>
+public static class PolicyParser
+{
+    /// <summary>The remediation methods a policy may name.</summary>
+    public static IReadOnlyList<string> RemedyMethods { get; } = ["closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl"];
+
+    private static readonly string[] s_levels = ["fine", "coarse"];
+
+    /// <summary>Reads and checks a policy file, expanding its exemplar globs.</summary>
+    /// <param name="path">The policy file, as the user named it (locations use this spelling).</param>
+    /// <param name="diagnostics">Where problems go; all of them, not just the first.</param>
+    /// <returns>The policy, or null when it has errors.</returns>
+    public static Policy? Load(string path, DiagnosticBag diagnostics)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            diagnostics.Add(DiagnosticCodes.PolicyUnreadable, new SourceLocation(path), e.Message);
+            return null;
+        }
+
+        return Parse(bytes, path, diagnostics);
+    }
+
+    /// <summary>Checks a policy's bytes; exemplar globs are relative to <paramref name="path"/>'s folder.</summary>
+    public static Policy? Parse(ReadOnlySpan<byte> utf8, string path, DiagnosticBag diagnostics)
+    {
+        var root = JsonTreeReader.Parse(utf8, path, out var syntaxError);
+        if (syntaxError is { } error)
+        {
+            diagnostics.Add(DiagnosticCodes.PolicyJsonInvalid, error.Location, error.Message);
+            return null;
+        }
+
+        if (root is not JsonTreeObject rootObject)
+        {
+            diagnostics.Add(DiagnosticCodes.PolicyInvalidValue, root!.Location, "policy", "an object", root.KindName);
+            return null;
+        }
+
+        var local = new DiagnosticBag();
+        var policy = Read(rootObject, path, local);
+        diagnostics.AddRange(local.Items);
+        return local.HasErrors ? null : policy;
+    }
+
+    private static Policy? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
+    {
+        var top = new ObjectReader(rootObject, "the policy", JsonDialect.Policy, diagnostics,
+            "ktuPolicy", "id", "title", "request", "concepts", "forget", "retain", "remedy");
+
+        var version = top.Integer("ktuPolicy", 0, int.MaxValue, required: true);
+        if (version is { } v && v != Policy.FormatVersion)
+        {
+            top.Report(DiagnosticCodes.PolicyVersionUnsupported, top.Get("ktuPolicy")!.Location, v, Policy.FormatVersion);
+            return null;
+        }
+
+        var id = top.String("id", required: true);
+        var title = top.String("title");
+        PolicyRequest? request = null;
+        if (top.Object("request", "'request'", false, "requestedBy", "reason", "reference") is { } r)
+        {
+            request = new PolicyRequest(r.String("requestedBy"), r.String("reason"), r.String("reference"));
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var concepts = ReadConcepts(top, folder, diagnostics);
+        var names = concepts.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        CheckHierarchy(concepts, names, diagnostics);
+
+        var forget = new List<ForgetClause>();
+        foreach (var clause in ClauseObjects(top, "forget"))
+        {
+            var reader = top.Nested(clause, "a 'forget' clause", "concept", "level", "maxAccuracy");
+            var concept = ClauseConcept(reader, names, concepts, diagnostics);
+            var level = ClauseLevel(reader, concept, concepts);
+            var max = reader.Number("maxAccuracy", 0, 1, required: true);
+            if (concept is not null && level is not null && max is not null)
+            {
+                forget.Add(new ForgetClause(concept, level.Value, max.Value, clause.Location));
+            }
+        }
+
+        var retain = new List<RetainClause>();
+        foreach (var clause in ClauseObjects(top, "retain"))
+        {
+            var reader = top.Nested(clause, "a 'retain' clause", "concept", "level", "minAccuracy", "maxDrop");
+            var concept = ClauseConcept(reader, names, concepts, diagnostics);
+            var level = ClauseLevel(reader, concept, concepts);
+            var min = reader.Number("minAccuracy", 0, 1);
+            var drop = reader.Number("maxDrop", 0, 1);
+            if (reader.Get("minAccuracy") is null && reader.Get("maxDrop") is null)
+            {
+                reader.Report(DiagnosticCodes.PolicyClauseWithoutThreshold, clause.Location, "retain", "'minAccuracy' and/or 'maxDrop'");
+            }
+            else if (concept is not null && level is not null)
+            {
+                retain.Add(new RetainClause(concept, level.Value, min, drop, clause.Location));
+            }
+        }
+
+        foreach (var clash in retain.Where(rc => forget.Any(fc => fc.Concept == rc.Concept && fc.Level == rc.Level)))
+        {
+            diagnostics.Add(DiagnosticCodes.PolicyContradiction, clash.Location, clash.Concept, clash.Level.ToString().ToLowerInvariant());
+        }
+
+        var remedy = RemedyOptions.None;
+        if (top.Object("remedy", "'remedy'", false, "allowed", "methods") is { } remedyReader)
+        {
+            var methods = new List<string>();
+            foreach (var method in remedyReader.Strings("methods"))
+            {
+                if (RemedyMethods.Contains(method.Value))
+                {
+                    methods.Add(method.Value);
+                }
+                else
+                {
+                    remedyReader.Report(DiagnosticCodes.PolicyInvalidValue, method.Location, "methods[]",
+                        "one of " + string.Join(", ", RemedyMethods.Select(m => $"\"{m}\"")), $"\"{method.Value}\"");
+                }
+            }
+
+            remedy = new RemedyOptions(remedyReader.Boolean("allowed", required: true) ?? false, methods);
+        }
+
+        return id is null ? null : new Policy(path, id, title, request, concepts, forget, retain, remedy);
+    }
+
+    private static List<Concept> ReadConcepts(ObjectReader top, string folder, DiagnosticBag diagnostics)
+    {
+        var concepts = new List<Concept>();
+        var conceptsObject = top.RawObject("concepts", required: true);
+        if (conceptsObject is null)
+        {
+            return concepts;
+        }
+
+        var seenNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var property in conceptsObject.Properties)
+        {
+            if (property.Value is not JsonTreeObject body)
+            {
+                diagnostics.Add(DiagnosticCodes.PolicyInvalidValue, property.Value.Location, property.Name, "an object", property.Value.KindName);
+                continue;
+            }
+
+            if (concepts.Any(c => c.Name == property.Name))
+            {
+                diagnostics.Add(DiagnosticCodes.PolicyHierarchyInvalid, property.NameLocation, $"Concept '{property.Name}' is defined twice");
+                continue;
+            }
+
+            var reader = top.Nested(body, $"concept '{property.Name}'", "aliases", "parent", "exemplars", "description");
+            var aliases = reader.Strings("aliases");
+            foreach (var name in aliases.Select(a => (Value: a.Value, Location: a.Location)).Prepend((Value: property.Name, Location: property.NameLocation)))
+            {
+                if (seenNames.TryGetValue(name.Value, out var owner) && owner != property.Name)
+                {
+                    diagnostics.Add(DiagnosticCodes.PolicyHierarchyInvalid, name.Location,
+                        $"Name '{name.Value}' of concept '{property.Name}' is already a name of concept '{owner}'; a name must identify one concept");
+                }
+                else
+                {
+                    seenNames[name.Value] = property.Name;
+                }
+            }
+
+            var parent = Expect(reader, "parent");
+            reader.String("description");
+            var patterns = reader.Strings("exemplars").Select(p => new ExemplarPattern(p.Value, p.Location)).ToList();
+            var files = new List<string>();
+            foreach (var pattern in patterns)
+            {
+                if (!ExemplarGlob.StaysInside(pattern.Pattern))
+                {
+                    diagnostics.Add(DiagnosticCodes.PolicyGlobEscapes, pattern.Location, pattern.Pattern, folder);
+                    continue;
+                }
+
+                var matched = ExemplarGlob.Expand(folder, pattern.Pattern);
+                if (matched.Count == 0)
+                {
+                    diagnostics.Add(DiagnosticCodes.PolicyGlobMatchesNothing, pattern.Location, pattern.Pattern, folder);
+                }
+
+                files.AddRange(matched);
+            }
+
+            concepts.Add(new Concept(property.Name, aliases.Select(a => a.Value).ToList(), parent?.Value,
+                patterns, files.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(), property.NameLocation)
+            {
+                ParentLocation = parent?.Location,
+            });
+        }
+
+        return concepts;
+    }
+
+    private static JsonTreeString? Expect(ObjectReader reader, string name)
+        => reader.Expect<JsonTreeString>(name, reader.Get(name), "a string");
+
+    private static void CheckHierarchy(List<Concept> concepts, HashSet<string> names, DiagnosticBag diagnostics)
+    {
+        foreach (var concept in concepts.Where(c => c.Parent is not null))
+        {
+            if (!names.Contains(concept.Parent!))
+            {
+                diagnostics.Add(DiagnosticCodes.PolicyUnknownConcept, concept.ParentLocation, concept.Parent, $" (the parent of '{concept.Name}')");
+                continue;
+            }
+
+            var seen = new HashSet<string> { concept.Name };
+            for (var up = concept.Parent; up is not null; up = concepts.FirstOrDefault(c => c.Name == up)?.Parent)
+            {
+                if (!seen.Add(up))
+                {
+                    diagnostics.Add(DiagnosticCodes.PolicyHierarchyInvalid, concept.ParentLocation,
+                        $"Concept '{concept.Name}' is its own ancestor: {string.Join(" -> ", seen)} -> {up}");
+                    break;
+                }
+            }
+        }
+    }
+
+    private static IEnumerable<JsonTreeObject> ClauseObjects(ObjectReader top, string name)
+    {
+        var array = top.Array(name);
+        if (array is null)
+        {
+            yield break;
+        }
+
+        foreach (var item in array.Items)
+        {
+            if (top.Expect<JsonTreeObject>(name + "[]", item, "an object") is { } clause)
+            {
+                yield return clause;
+            }
+        }
+    }
+
+    private static string? ClauseConcept(ObjectReader reader, HashSet<string> names, List<Concept> concepts, DiagnosticBag diagnostics)
+    {
+        var value = Expect(reader, "concept");
+        if (value is null)
+        {
+            reader.Get("concept", required: true);
+            return null;
+        }
+
+        if (!names.Contains(value.Value))
+        {
+            var byAlias = concepts.FirstOrDefault(c => c.Aliases.Contains(value.Value));
+            diagnostics.Add(DiagnosticCodes.PolicyUnknownConcept, value.Location, value.Value,
+                byAlias is null ? string.Empty : $"; it is an alias of '{byAlias.Name}'");
+            return null;
+        }
+
+        var concept = concepts.First(c => c.Name == value.Value);
+        if (concept.Files.Count == 0 && concept.Exemplars.Count == 0)
+        {
+            diagnostics.Add(DiagnosticCodes.PolicyConceptWithoutExemplars, value.Location, value.Value);
+        }
+
+        return value.Value;
+    }
+
+    private static KnowledgeLevel? ClauseLevel(ObjectReader reader, string? conceptName, List<Concept> concepts)
+    {
+        var level = reader.OneOf("level", s_levels);
+        if (level is not null)
+        {
+            return level == "coarse" ? KnowledgeLevel.Coarse : KnowledgeLevel.Fine;
+        }
+
+        if (reader.Get("level") is not null)
+        {
+            return null;
+        }
+
+        // Without a level, a concept that has a parent is fine-grained, and a concept at the top is coarse.
+        var concept = concepts.FirstOrDefault(c => c.Name == conceptName);
+        return concept?.Parent is null ? KnowledgeLevel.Coarse : KnowledgeLevel.Fine;
+    }
+}

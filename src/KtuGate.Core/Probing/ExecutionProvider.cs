@@ -1,0 +1,102 @@
+using KtuGate.Diagnostics;
+using Microsoft.ML.OnnxRuntime;
+
+namespace KtuGate.Probing;
+
+/// <summary>Which ONNX Runtime execution provider to ask for.</summary>
+public enum ExecutionProviderPreference
+{
+    /// <summary>CUDA when it loads, otherwise CPU.</summary>
+    Auto,
+
+    /// <summary>CPU only.</summary>
+    Cpu,
+
+    /// <summary>CUDA or fail.</summary>
+    Cuda,
+}
+
+/// <summary>Opens ONNX Runtime sessions on the best execution provider available.</summary>
+public static class SessionFactory
+{
+    /// <summary>The name reported for the CPU provider.</summary>
+    public const string Cpu = "CPUExecutionProvider";
+
+    /// <summary>The name reported for the CUDA provider.</summary>
+    public const string Cuda = "CUDAExecutionProvider";
+
+    /// <summary>The ONNX Runtime version in use.</summary>
+    public static string OnnxRuntimeVersion
+    {
+        get
+        {
+            EnsureQuietEnvironment();
+            return OrtEnv.Instance().GetVersionString();
+        }
+    }
+
+    /// <summary>Makes session options for the preferred provider and says which provider they use.</summary>
+    /// <param name="preference">What the user asked for.</param>
+    /// <param name="diagnostics">Receives KTU5001 when CUDA was wanted but not loaded, or KTU5004 when it was required.</param>
+    /// <param name="provider">The provider the options use, or null when none could be made.</param>
+    public static SessionOptions? CreateOptions(ExecutionProviderPreference preference, DiagnosticBag diagnostics, out string? provider)
+    {
+        EnsureQuietEnvironment();
+        var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+        };
+        if (preference != ExecutionProviderPreference.Cpu)
+        {
+            try
+            {
+                options.AppendExecutionProvider_CUDA(0);
+                provider = Cuda;
+                return options;
+            }
+            catch (OnnxRuntimeException e)
+            {
+                var reason = FirstLine(e.Message);
+                if (preference == ExecutionProviderPreference.Cuda)
+                {
+                    diagnostics.Add(DiagnosticCodes.CudaRequired, null, reason);
+                    options.Dispose();
+                    provider = null;
+                    return null;
+                }
+
+                diagnostics.Add(DiagnosticCodes.CudaUnavailable, null, reason);
+
+                // The failed append can leave the options half-configured; start from fresh ones for the CPU.
+                options.Dispose();
+                options = new SessionOptions
+                {
+                    GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+                    LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
+                };
+            }
+        }
+
+        provider = Cpu;
+        return options;
+    }
+
+    private static readonly Lazy<OrtEnv> s_environment = new(() =>
+        CreateEnvironment());
+
+    private static OrtEnv CreateEnvironment()
+    {
+        var options = new EnvironmentCreationOptions { logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, logId = "KtuGate" };
+        return OrtEnv.CreateInstanceWithOptions(ref options);
+    }
+
+    // ONNX Runtime logs a failed CUDA load to stderr as an error; KtuGate reports it as KTU5001 instead, once.
+    private static void EnsureQuietEnvironment() => _ = s_environment.Value;
+
+    private static string FirstLine(string message)
+    {
+        var line = message.Split('\n', 2)[0].Trim();
+        return line.Length > 300 ? line[..300] + "..." : line;
+    }
+}

@@ -1,0 +1,34 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace KtuGate.Reporting;
+
+/// <summary>SHA-256 digests of the files a gate run reads and writes.</summary>
+public static class Digests
+{
+    /// <summary>Lower-case hex SHA-256 of a file's bytes, read in a stream.</summary>
+    public static string OfFile(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+
+    /// <summary>A digest over a set of files: SHA-256 of the sorted lines "relative-path SP file-sha256 LF".</summary>
+    /// <param name="baseDirectory">The folder the paths are made relative to, so the digest does not depend on where the repository is checked out.</param>
+    /// <param name="files">The files.</param>
+    public static string OfFileSet(string baseDirectory, IEnumerable<string> files)
+    {
+        var lines = files
+            .Select(f => $"{Relative(baseDirectory, f)} {OfFile(f)}\n")
+            .Order(StringComparer.Ordinal);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(lines))));
+    }
+
+    /// <summary>A path relative to <paramref name="baseDirectory"/> with '/' separators, or the full path when it lies elsewhere.</summary>
+    public static string Relative(string baseDirectory, string path)
+    {
+        var full = Path.GetFullPath(path);
+        var relative = Path.GetRelativePath(Path.GetFullPath(baseDirectory), full);
+        return (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative).Replace('\\', '/');
+    }
+}
