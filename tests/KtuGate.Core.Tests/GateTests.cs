@@ -1,0 +1,255 @@
+using KtuGate.Diagnostics;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+using KtuGate.Tests;
+
+namespace KtuGate.Core.Tests;
+
+public sealed class GateTests
+{
+    private static readonly DateTimeOffset s_fixedTime = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+
+    private static GateRequest SampleRequest(string reportDir, string? policy = null, string? model = null, string? manifest = null, string? baseline = null)
+        => new([new GateModelInput(model ?? TestPaths.SampleModel, manifest ?? TestPaths.SampleManifest, baseline)], [policy ?? TestPaths.SamplePolicy], reportDir)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = TestPaths.Sample(),
+            Timestamp = s_fixedTime,
+        };
+
+    /// <summary>A policy over a copy of some sample exemplars, in a temp folder.</summary>
+    private static string WritePolicy(TempFolder temp, string clauses, string concepts, params string[] labels)
+    {
+        foreach (var label in labels)
+        {
+            temp.CopyExemplars(label, Path.Combine("exemplars", label), 60);
+        }
+
+        return temp.File("policy.ktu.json", $$"""
+            {
+              "ktuPolicy": 1,
+              "id": "test",
+              "concepts": { {{concepts}} },
+              {{clauses}}
+            }
+            """);
+    }
+
+    [Fact]
+    public void Sample_gate_fails_because_the_model_still_knows_sneakers()
+    {
+        using var temp = new TempFolder();
+        var inputs = new[] { TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy };
+        var before = inputs.Select(TestPaths.Sha256).ToArray();
+
+        var result = Gate.Run(SampleRequest(temp.Path));
+
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        var error = Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal("KTU3001", error.Code);
+        Assert.Equal(new SourceLocation(TestPaths.SamplePolicy, 6, 5), error.Location);
+        Assert.Matches(@"^'sneaker' is still known: fine accuracy 0\.9\d\d \(95% CI 0\.9\d\d-0\.99\d, n=300\) > allowed 0\.05$", error.Message);
+
+        var report = result.Report;
+        Assert.Equal("fail", report.Verdict);
+        Assert.Equal(6, report.Summary.Clauses);
+        Assert.Equal(1, report.Summary.Failed);
+        Assert.Equal("2026-01-02T03:04:05Z", report.GeneratedAt);
+        Assert.Equal(SessionFactory.Cpu, report.Environment.ExecutionProvider);
+        Assert.Equal("1.31.0", report.Environment.OnnxRuntime);
+        var model = Assert.Single(report.Models);
+        Assert.Equal("artifacts/fashion-classifier.onnx", model.Artifact.Path);
+        Assert.Equal(before[0], model.Artifact.Sha256);
+        Assert.Equal(before[1], model.Manifest!.Sha256);
+        Assert.Equal(before[2], Assert.Single(report.Policies).File.Sha256);
+
+        var forget = model.Clauses.Single(c => c.Kind == "forget");
+        Assert.False(forget.Passed);
+        Assert.Equal(300, forget.Measured.N);
+        Assert.Equal(["KTU3001"], forget.Codes);
+        Assert.Equal(new ReportLocation("policies/retire-sneaker.ktu.json", 6, 5), forget.Location);
+        var coarse = model.Clauses.Single(c => c.Kind == "retain" && c.Concept == "sneaker");
+        Assert.Equal("coarse", coarse.Level);
+        Assert.True(coarse.Passed);
+
+        var sneaker = model.Concepts.Single(c => c.Concept == "sneaker");
+        Assert.Equal(300, sneaker.Exemplars.Count);
+        Assert.Equal(64, sneaker.Exemplars.Digest.Length);
+        Assert.Equal(300, sneaker.Predicted.Values.Sum());
+
+        // The report on disk is the one returned, and no input changed.
+        Assert.Equal(Path.Combine(temp.Path, "ktu-report.json"), result.ReportPath);
+        Assert.Equal(ReportJson.Serialize(report), File.ReadAllBytes(result.ReportPath!));
+        Assert.Equal(before, inputs.Select(TestPaths.Sha256));
+    }
+
+    [Fact]
+    public void Two_runs_write_byte_identical_reports()
+    {
+        using var a = new TempFolder();
+        using var b = new TempFolder();
+        Gate.Run(SampleRequest(a.Path));
+        Gate.Run(SampleRequest(b.Path));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a.Path, "ktu-report.json")), File.ReadAllBytes(Path.Combine(b.Path, "ktu-report.json")));
+    }
+
+    [Fact]
+    public void Policy_whose_clauses_hold_passes()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """
+            "forget": [ { "concept": "bag", "level": "fine", "maxAccuracy": 1 } ],
+            "retain": [ { "concept": "trouser", "minAccuracy": 0.9 }, { "concept": "sandal", "level": "coarse", "minAccuracy": 0.9 } ]
+            """,
+            """
+            "bottoms": {}, "trouser": { "parent": "bottoms", "exemplars": ["exemplars/trouser/*.png"] },
+            "bags": {}, "bag": { "parent": "bags", "exemplars": ["exemplars/bag/*.png"] },
+            "footwear": {}, "sandal": { "parent": "footwear", "exemplars": ["exemplars/sandal/*.png"] }
+            """,
+            "trouser", "bag", "sandal");
+
+        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "out"), policy));
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        Assert.Equal("pass", result.Report.Verdict);
+        Assert.All(result.Report.Models[0].Clauses, c => Assert.True(c.Passed));
+        Assert.DoesNotContain(result.Diagnostics, d => d.Severity != DiagnosticSeverity.Info);
+    }
+
+    [Fact]
+    public void Retention_below_its_floor_fails_with_KTU3002()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """ "retain": [ { "concept": "shirt", "minAccuracy": 0.99 } ] """,
+            """ "tops": {}, "shirt": { "parent": "tops", "exemplars": ["exemplars/shirt/*.png"] } """,
+            "shirt");
+
+        var result = Gate.Run(SampleRequest(temp.Path, policy));
+
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        var d = Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal("KTU3002", d.Code);
+        Assert.Contains("< required 0.99", d.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Drop_thresholds_compare_against_the_baseline_artifact()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """ "retain": [ { "concept": "sandal", "maxDrop": 0.0 } ] """,
+            """ "footwear": {}, "sandal": { "parent": "footwear", "exemplars": ["exemplars/sandal/*.png"] } """,
+            "sandal");
+
+        var withBaseline = Gate.Run(SampleRequest(Path.Combine(temp.Path, "a"), policy, baseline: TestPaths.SampleModel));
+        Assert.Equal(GateOutcome.Pass, withBaseline.Outcome);
+        var clause = Assert.Single(withBaseline.Report.Models[0].Clauses);
+        Assert.Equal(clause.Measured, clause.Baseline);
+        Assert.NotNull(withBaseline.Report.Models[0].Baseline);
+
+        var without = Gate.Run(SampleRequest(Path.Combine(temp.Path, "b"), policy));
+        Assert.Equal(GateOutcome.Pass, without.Outcome);
+        Assert.Contains(without.Diagnostics, d => d.Code == "KTU3004" && d.Severity == DiagnosticSeverity.Warning);
+    }
+
+    public static TheoryData<string, string> BadInputs => new()
+    {
+        // case, expected code
+        { "missing model", "KTU2001" },
+        { "corrupt model", "KTU2002" },
+        { "truncated model", "KTU2002" },
+        { "manifest does not match model", "KTU2005" },
+        { "missing manifest", "KTU2003" },
+        { "non-image exemplar", "KTU2008" },
+        { "concept the model does not know", "KTU2007" },
+        { "level the model does not have", "KTU2015" },
+        { "malformed policy", "KTU1001" },
+        { "empty exemplar glob", "KTU1007" },
+        { "glob escaping the policy folder", "KTU1008" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInputs))]
+    public void Bad_input_gives_a_clear_located_error_and_an_error_report(string @case, string code)
+    {
+        using var temp = new TempFolder();
+        var model = TestPaths.SampleModel;
+        var manifest = TestPaths.SampleManifest;
+        var policy = TestPaths.SamplePolicy;
+        var data = Path.Combine(AppContext.BaseDirectory, "Data");
+        switch (@case)
+        {
+            case "missing model":
+                model = Path.Combine(temp.Path, "nope.onnx");
+                break;
+            case "corrupt model":
+                model = temp.File("corrupt.onnx", "this is not a protobuf, just text pretending to be a model");
+                break;
+            case "truncated model":
+                model = temp.File("truncated.onnx");
+                var bytes = File.ReadAllBytes(TestPaths.SampleModel);
+                File.WriteAllBytes(model, bytes[..(bytes.Length / 2)]);
+                break;
+            case "manifest does not match model":
+                manifest = Path.Combine(data, "manifests", "wrong-input-shape.ktu.json");
+                break;
+            case "missing manifest":
+                manifest = Path.Combine(temp.Path, "nope.ktu.json");
+                break;
+            case "non-image exemplar":
+                policy = Path.Combine(data, "policies", "not-an-image.ktu.json");
+                break;
+            case "concept the model does not know":
+                policy = WritePolicy(temp, """ "forget": [ { "concept": "loafer", "maxAccuracy": 0.1 } ] """,
+                    """ "loafer": { "aliases": ["moccasin"], "exemplars": ["exemplars/sneaker/*.png"] } """, "sneaker");
+                break;
+            case "level the model does not have":
+                policy = WritePolicy(temp, """ "forget": [ { "concept": "footwear", "level": "fine", "maxAccuracy": 0.1 } ] """,
+                    """ "footwear": { "exemplars": ["exemplars/sneaker/*.png"] } """, "sneaker");
+                break;
+            case "malformed policy":
+                policy = Path.Combine(data, "policies", "malformed.ktu.json");
+                break;
+            case "empty exemplar glob":
+                policy = Path.Combine(data, "policies", "empty-glob.ktu.json");
+                break;
+            case "glob escaping the policy folder":
+                policy = Path.Combine(data, "policies", "escaping-glob.ktu.json");
+                break;
+        }
+
+        var watched = new[] { model, manifest, policy }.Where(File.Exists).ToArray();
+        var before = watched.Select(TestPaths.Sha256).ToArray();
+
+        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "report"), policy, model, manifest));
+
+        Assert.Equal(GateOutcome.InvalidInput, result.Outcome);
+        var error = result.Diagnostics.First(d => d.Code == code);
+        Assert.Equal(DiagnosticSeverity.Error, error.Severity);
+        Assert.NotNull(error.Location);
+        Assert.DoesNotContain("   at ", error.Message, StringComparison.Ordinal);
+        Assert.Equal("error", result.Report.Verdict);
+        Assert.Contains(result.Report.Diagnostics, d => d.Code == code && d.File == error.Location!.File && d.Line == error.Location.Line);
+        Assert.True(File.Exists(result.ReportPath));
+        Assert.Equal(before, watched.Select(TestPaths.Sha256));
+    }
+
+    [Fact]
+    public void Hierarchy_that_disagrees_with_the_manifest_is_a_warning()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """ "retain": [ { "concept": "sandal", "minAccuracy": 0.5 } ] """,
+            """ "tops": {}, "sandal": { "parent": "tops", "exemplars": ["exemplars/sandal/*.png"] } """,
+            "sandal");
+
+        var result = Gate.Run(SampleRequest(temp.Path, policy));
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        var warning = Assert.Single(result.Diagnostics, d => d.Code == "KTU2009");
+        Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
+        Assert.Equal(4, warning.Location!.Line);
+    }
+}

@@ -1,0 +1,76 @@
+using KtuGate.Diagnostics;
+using KtuGate.Models;
+using KtuGate.Probing;
+using KtuGate.Tests;
+
+namespace KtuGate.Core.Tests;
+
+public sealed class ManifestTests
+{
+    private static string DataManifest(string name) => Path.Combine(AppContext.BaseDirectory, "Data", "manifests", name);
+
+    [Fact]
+    public void Sample_manifest_describes_the_classifier()
+    {
+        var diagnostics = new DiagnosticBag();
+        var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics);
+
+        Assert.Empty(diagnostics.Items);
+        Assert.NotNull(manifest);
+        Assert.Equal(ModelKind.Classifier, manifest.Kind);
+        Assert.Equal("image", manifest.Input.Name);
+        Assert.Equal([-1L, 1, 28, 28], manifest.Input.Shape);
+        Assert.Equal((1, 28, 28), (manifest.Input.Channels, manifest.Input.Height, manifest.Input.Width));
+        Assert.Equal(ColorMode.Grayscale, manifest.Preprocess.Color);
+        Assert.Equal(10, manifest.Labels.Count);
+        Assert.Equal("footwear", manifest.Coarse[manifest.CoarseOfLabel[manifest.Labels.ToList().IndexOf("sneaker")]].Name);
+    }
+
+    [Fact]
+    public void Default_manifest_sits_beside_the_artifact()
+        => Assert.Equal(Path.Combine("a", "model.ktu.json"), ManifestParser.DefaultPathFor(Path.Combine("a", "model.onnx")));
+
+    public static TheoryData<string, string[]> BadManifests => new()
+    {
+        { "coarse-unknown-label.ktu.json", ["KTU2004@56,7"] },
+        { "kind-not-yet-probed.ktu.json", ["KTU2004@3,11"] },
+        { "color-channel-mismatch.ktu.json", ["KTU2004@14,17"] },
+        { "unknown-and-missing.ktu.json", ["KTU2011@58,3", "KTU2012@1,1"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadManifests))]
+    public void Bad_manifest_is_reported_with_its_location(string file, string[] expected)
+    {
+        var diagnostics = new DiagnosticBag();
+        Assert.Null(ManifestParser.Load(DataManifest(file), diagnostics));
+        Assert.Equal(expected.Order(), diagnostics.Items.Select(d => $"{d.Code}@{d.Location?.Line},{d.Location?.Column}").Order());
+    }
+
+    public static TheoryData<string, string, string> MismatchedManifests => new()
+    {
+        // file, expected code, a fragment of the message naming what the model really has
+        { "wrong-input-name.ktu.json", "KTU2005", "its inputs are: 'image' [?, 1, 28, 28]" },
+        { "wrong-input-shape.ktu.json", "KTU2005", "shape [?, 1, 28, 28] in the model, but the manifest says [?, 1, 32, 32]" },
+        { "wrong-output-name.ktu.json", "KTU2006", "its outputs are: 'logits' [?, 10]" },
+        { "wrong-label-count.ktu.json", "KTU2006", "10 scores per exemplar, but the manifest names 9 labels" },
+    };
+
+    [Theory]
+    [MemberData(nameof(MismatchedManifests))]
+    public void Manifest_is_checked_against_what_onnx_runtime_reports(string file, string code, string fragment)
+    {
+        var diagnostics = new DiagnosticBag();
+        var manifest = ManifestParser.Load(DataManifest(file), diagnostics);
+        Assert.NotNull(manifest);
+
+        using var model = LoadedModel.Open(TestPaths.SampleModel, manifest, ExecutionProviderPreference.Cpu, diagnostics);
+
+        Assert.Null(model);
+        var d = Assert.Single(diagnostics.Items);
+        Assert.Equal(code, d.Code);
+        Assert.Contains(fragment, d.Message, StringComparison.Ordinal);
+        Assert.Equal(DataManifest(file), d.Location!.File);
+        Assert.True(d.Location.Line > 1);
+    }
+}
