@@ -1,0 +1,107 @@
+using KtuGate.Tests;
+using Microsoft.Build.Utilities;
+
+namespace KtuGate.Tasks.Tests;
+
+public sealed class KtuRunGateTests
+{
+    private static KtuRunGate SampleTask(RecordingBuildEngine engine, string reportDir, string policy = "policies/retire-sneaker.ktu.json", string? enginePath = null)
+    {
+        var model = new TaskItem("artifacts/fashion-classifier.onnx");
+        model.SetMetadata("Manifest", "artifacts/fashion-classifier.ktu.json");
+        return new KtuRunGate
+        {
+            BuildEngine = engine,
+            Models = [model],
+            Policies = [new TaskItem(policy)],
+            ReportDirectory = reportDir,
+            EnginePath = enginePath ?? TestPaths.EnginePath,
+            ProjectDirectory = TestPaths.Sample(),
+            ExecutionProvider = "cpu",
+            StampFile = Path.Combine(reportDir, "ktu-gate.stamp"),
+        };
+    }
+
+    [Fact]
+    public void Violated_policy_fails_the_task_with_a_located_error()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, temp.Path);
+
+        Assert.False(task.Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("KTU3001", error.Code);
+        Assert.Equal("policies/retire-sneaker.ktu.json", error.File);
+        Assert.Equal((6, 5), (error.LineNumber, error.ColumnNumber));
+        Assert.StartsWith("'sneaker' is still known: fine accuracy", error.Message, StringComparison.Ordinal);
+        Assert.Equal("KTU3001", error.HelpKeyword);
+        Assert.Equal("fail", task.Verdict);
+        Assert.True(File.Exists(task.ReportFile));
+        Assert.False(File.Exists(Path.Combine(temp.Path, "ktu-gate.stamp")));
+        Assert.Contains(engine.Messages, m => m.Code == "KTU5001" || m.Message!.Contains("CPUExecutionProvider", StringComparison.Ordinal));
+        Assert.Contains(engine.Messages, m => m.Message!.StartsWith("KtuGate: verdict fail", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Passing_policy_succeeds_and_writes_the_stamp()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("bag", "exemplars/bag", 40);
+        var policy = temp.File("bags.ktu.json", """
+            { "ktuPolicy": 1, "id": "bags", "concepts": { "bags": {}, "bag": { "parent": "bags", "exemplars": ["exemplars/bag/*.png"] } },
+              "retain": [ { "concept": "bag", "minAccuracy": 0.9 } ] }
+            """);
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, Path.Combine(temp.Path, "out"), policy);
+
+        Assert.True(task.Execute(), string.Join("\n", engine.Errors.Select(e => e.Message)));
+
+        Assert.Empty(engine.Errors);
+        Assert.Equal("pass", task.Verdict);
+        Assert.True(File.Exists(Path.Combine(temp.Path, "out", "ktu-gate.stamp")));
+    }
+
+    [Fact]
+    public void Invalid_policy_is_reported_at_its_line_and_column()
+    {
+        using var temp = new TempFolder();
+        var policy = temp.File("bad.ktu.json", "{\n  \"ktuPolicy\": 1,\n  \"id\": \"bad\",\n  \"concepts\": { \"x\": { \"exemplars\": [\"../*.png\"] } },\n  \"forget\": [ { \"concept\": \"y\", \"maxAccuracy\": 2 } ]\n}\n");
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, Path.Combine(temp.Path, "out"), policy);
+
+        Assert.False(task.Execute());
+
+        Assert.Equal(["KTU1005@5,28", "KTU1006@5,48", "KTU1008@4,38"], engine.Errors.Select(e => $"{e.Code}@{e.LineNumber},{e.ColumnNumber}").Order());
+        Assert.All(engine.Errors, e => Assert.Equal(policy, e.File));
+        Assert.Equal("error", task.Verdict);
+    }
+
+    [Fact]
+    public void Unknown_mode_is_an_error_and_off_does_nothing()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, temp.Path);
+        task.Mode = "Sometimes";
+        Assert.False(task.Execute());
+        Assert.Equal("KTU5005", Assert.Single(engine.Errors).Code);
+
+        engine = new RecordingBuildEngine();
+        task = SampleTask(engine, temp.Path);
+        task.Mode = "off";
+        Assert.True(task.Execute());
+        Assert.Empty(engine.Errors);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "ktu-report.json")));
+    }
+
+    [Fact]
+    public void Missing_engine_is_KTU5002()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        Assert.False(SampleTask(engine, temp.Path, enginePath: Path.Combine(temp.Path, "ktu.dll")).Execute());
+        Assert.Equal("KTU5002", Assert.Single(engine.Errors).Code);
+    }
+}
