@@ -161,7 +161,8 @@ public sealed class GateTests
         { "corrupt model", "KTU2002" },
         { "truncated model", "KTU2002" },
         { "manifest does not match model", "KTU2005" },
-        { "missing manifest", "KTU2003" },
+        { "missing manifest", "KTU2016" },
+        { "malformed manifest", "KTU2003" },
         { "non-image exemplar", "KTU2008" },
         { "concept the model does not know", "KTU2007" },
         { "level the model does not have", "KTU2015" },
@@ -197,6 +198,9 @@ public sealed class GateTests
                 break;
             case "missing manifest":
                 manifest = Path.Combine(temp.Path, "nope.ktu.json");
+                break;
+            case "malformed manifest":
+                manifest = temp.File("m.ktu.json", "{ \"ktuManifest\": 1,, }");
                 break;
             case "non-image exemplar":
                 policy = Path.Combine(data, "policies", "not-an-image.ktu.json");

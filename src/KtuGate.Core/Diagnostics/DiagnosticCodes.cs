@@ -88,10 +88,15 @@ public static class DiagnosticCodes
         "ONNX Runtime cannot load the model: {0}",
         "The file is not a valid ONNX model (it may be truncated, corrupt, or not ONNX at all). Re-export it.");
 
-    /// <summary>KTU2003: the manifest file is missing or not valid JSON.</summary>
+    /// <summary>KTU2003: the manifest file is not valid JSON.</summary>
     public static readonly DiagnosticDescriptor ManifestJsonInvalid = new("KTU2003", E, "Manifest is not valid JSON",
         "Manifest is not valid JSON: {0}",
-        "The manifest (the .ktu.json file beside the artifact) must be JSON; comments and trailing commas are allowed.");
+        "The manifest must be JSON; comments and trailing commas are allowed. Fix the syntax at the position shown.");
+
+    /// <summary>KTU2016: the manifest file cannot be read.</summary>
+    public static readonly DiagnosticDescriptor ManifestUnreadable = new("KTU2016", E, "Manifest cannot be read",
+        "Manifest cannot be read: {0}",
+        "Each model needs a manifest: MODEL.ktu.json beside the artifact, or the file the KtuModel item's Manifest metadata (or --manifest) names.");
 
     /// <summary>KTU2004: the manifest's content is invalid.</summary>
     public static readonly DiagnosticDescriptor ManifestInvalid = new("KTU2004", E, "Invalid manifest",

@@ -2,8 +2,11 @@ using KtuGate.Diagnostics;
 
 namespace KtuGate.Json;
 
-/// <summary>Which diagnostics a file format reports for unknown, missing, invalid and out-of-range values.</summary>
+/// <summary>Which diagnostics a file format reports for an unreadable file, bad JSON, and unknown, missing, invalid and out-of-range values.</summary>
 public sealed record JsonDialect(
+    string FileKind,
+    DiagnosticDescriptor Unreadable,
+    DiagnosticDescriptor Syntax,
     DiagnosticDescriptor UnknownProperty,
     DiagnosticDescriptor MissingProperty,
     DiagnosticDescriptor InvalidValue,
@@ -11,11 +14,55 @@ public sealed record JsonDialect(
 {
     /// <summary>The policy format's diagnostics (KTU1xxx).</summary>
     public static JsonDialect Policy { get; } = new(
+        "policy", DiagnosticCodes.PolicyUnreadable, DiagnosticCodes.PolicyJsonInvalid,
         DiagnosticCodes.PolicyUnknownProperty, DiagnosticCodes.PolicyMissingProperty,
         DiagnosticCodes.PolicyInvalidValue, DiagnosticCodes.PolicyThresholdOutOfRange);
 
     /// <summary>The manifest format's diagnostics (KTU2xxx).</summary>
     public static JsonDialect Manifest { get; } = new(
+        "manifest", DiagnosticCodes.ManifestUnreadable, DiagnosticCodes.ManifestJsonInvalid,
         DiagnosticCodes.ManifestUnknownProperty, DiagnosticCodes.ManifestMissingProperty,
         DiagnosticCodes.ManifestInvalidValue, DiagnosticCodes.ManifestValueOutOfRange);
+
+    /// <summary>Reads a file of this format and checks that it holds one JSON object; every problem goes to <paramref name="diagnostics"/>.</summary>
+    /// <param name="path">The file, as the user named it (locations use this spelling).</param>
+    /// <param name="utf8">The file's bytes when already read; null to read <paramref name="path"/>.</param>
+    /// <param name="diagnostics">Where problems go.</param>
+    /// <param name="read">Turns the object into the format's record; returns null or reports errors when it cannot.</param>
+    /// <returns>The record, or null when the file has errors.</returns>
+    public T? Load<T>(string path, byte[]? utf8, DiagnosticBag diagnostics, Func<JsonTreeObject, DiagnosticBag, T?> read)
+        where T : class
+    {
+        if (utf8 is null)
+        {
+            try
+            {
+                utf8 = File.ReadAllBytes(path);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                diagnostics.Add(Unreadable, new SourceLocation(path), e.Message);
+                return null;
+            }
+        }
+
+        var root = JsonTreeReader.Parse(utf8, path, out var syntaxError);
+        if (syntaxError is { } error)
+        {
+            diagnostics.Add(Syntax, error.Location, error.Message);
+            return null;
+        }
+
+        if (root is not JsonTreeObject rootObject)
+        {
+            diagnostics.Add(InvalidValue, root!.Location, FileKind, "an object", root.KindName);
+            return null;
+        }
+
+        // Collect this file's diagnostics apart, so that an error in it, and only in it, makes the result null.
+        var local = new DiagnosticBag();
+        var result = read(rootObject, local);
+        diagnostics.AddRange(local.Items);
+        return local.HasErrors ? null : result;
+    }
 }

@@ -24,42 +24,11 @@ public static class ManifestParser
     /// <summary>Reads and checks a manifest file.</summary>
     /// <returns>The manifest, or null when it has errors.</returns>
     public static ModelManifest? Load(string path, DiagnosticBag diagnostics)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(DiagnosticCodes.ManifestJsonInvalid, new SourceLocation(path), e.Message);
-            return null;
-        }
-
-        return Parse(bytes, path, diagnostics);
-    }
+        => JsonDialect.Manifest.Load(path, null, diagnostics, (root, local) => Read(root, path, local));
 
     /// <summary>Checks a manifest's bytes.</summary>
-    public static ModelManifest? Parse(ReadOnlySpan<byte> utf8, string path, DiagnosticBag diagnostics)
-    {
-        var root = JsonTreeReader.Parse(utf8, path, out var syntaxError);
-        if (syntaxError is { } error)
-        {
-            diagnostics.Add(DiagnosticCodes.ManifestJsonInvalid, error.Location, error.Message);
-            return null;
-        }
-
-        if (root is not JsonTreeObject rootObject)
-        {
-            diagnostics.Add(DiagnosticCodes.ManifestInvalidValue, root!.Location, "manifest", "an object", root.KindName);
-            return null;
-        }
-
-        var local = new DiagnosticBag();
-        var manifest = Read(rootObject, path, local);
-        diagnostics.AddRange(local.Items);
-        return local.HasErrors ? null : manifest;
-    }
+    public static ModelManifest? Parse(byte[] utf8, string path, DiagnosticBag diagnostics)
+        => JsonDialect.Manifest.Load(path, utf8, diagnostics, (root, local) => Read(root, path, local));
 
     private static ModelManifest? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
     {

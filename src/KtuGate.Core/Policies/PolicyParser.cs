@@ -16,42 +16,11 @@ public static class PolicyParser
     /// <param name="diagnostics">Where problems go; all of them, not just the first.</param>
     /// <returns>The policy, or null when it has errors.</returns>
     public static Policy? Load(string path, DiagnosticBag diagnostics)
-    {
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(DiagnosticCodes.PolicyUnreadable, new SourceLocation(path), e.Message);
-            return null;
-        }
-
-        return Parse(bytes, path, diagnostics);
-    }
+        => JsonDialect.Policy.Load(path, null, diagnostics, (root, local) => Read(root, path, local));
 
     /// <summary>Checks a policy's bytes; exemplar globs are relative to <paramref name="path"/>'s folder.</summary>
-    public static Policy? Parse(ReadOnlySpan<byte> utf8, string path, DiagnosticBag diagnostics)
-    {
-        var root = JsonTreeReader.Parse(utf8, path, out var syntaxError);
-        if (syntaxError is { } error)
-        {
-            diagnostics.Add(DiagnosticCodes.PolicyJsonInvalid, error.Location, error.Message);
-            return null;
-        }
-
-        if (root is not JsonTreeObject rootObject)
-        {
-            diagnostics.Add(DiagnosticCodes.PolicyInvalidValue, root!.Location, "policy", "an object", root.KindName);
-            return null;
-        }
-
-        var local = new DiagnosticBag();
-        var policy = Read(rootObject, path, local);
-        diagnostics.AddRange(local.Items);
-        return local.HasErrors ? null : policy;
-    }
+    public static Policy? Parse(byte[] utf8, string path, DiagnosticBag diagnostics)
+        => JsonDialect.Policy.Load(path, utf8, diagnostics, (root, local) => Read(root, path, local));
 
     private static Policy? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
     {
