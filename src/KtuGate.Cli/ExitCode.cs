@@ -9,9 +9,12 @@ internal enum ExitCode
     /// <summary>A policy clause is violated.</summary>
     Violated = 1,
 
-    /// <summary>An input (policy, manifest, model, exemplar, argument) is invalid.</summary>
+    /// <summary>An input (policy, manifest, model, exemplar, argument) is invalid, or the verb is not available.</summary>
     InvalidInput = 2,
 
     /// <summary>KtuGate itself failed.</summary>
     InternalError = 3,
+
+    /// <summary>Stopped by Ctrl+C (or SIGTERM) before finishing; nothing was written.</summary>
+    Cancelled = 130,
 }

@@ -32,9 +32,19 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     /// <summary>The folder report paths are relative to; the current folder when null.</summary>
     public string? BaseDirectory { get; init; }
 
+    /// <summary>Told what is being probed and how far it has got, for progress displays.</summary>
+    public IProgress<ProbeProgress>? Progress { get; init; }
+
     /// <summary>The report's timestamp; when null, <c>SOURCE_DATE_EPOCH</c> if set, else now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
 }
+
+/// <summary>How far probing has got.</summary>
+/// <param name="Model">The artifact's file name.</param>
+/// <param name="Concept">The concept being probed.</param>
+/// <param name="Done">Exemplars classified so far for this concept.</param>
+/// <param name="Total">Exemplar files the concept has.</param>
+public sealed record ProbeProgress(string Model, string Concept, int Done, int Total);
 
 /// <summary>How a gate run ended; the values are the <c>ktu</c> exit codes.</summary>
 public enum GateOutcome
@@ -192,15 +202,17 @@ public static class Gate
         {
             var files = binding.Concept.Files;
             var key = string.Join('\n', files);
+            var progress = request.Progress is null ? null : new Progress(request.Progress, modelName, binding.Concept.Name, files.Count);
             if (!tallies.TryGetValue(key, out var tally))
             {
-                tally = tallies[key] = probe.Probe(files, diagnostics, cancellationToken);
+                progress?.Report(0);
+                tally = tallies[key] = probe.Probe(files, diagnostics, progress, cancellationToken);
             }
 
             ProbeTally? baselineTally = null;
             if (baselineProbe is not null && !baselineTallies.TryGetValue(key, out baselineTally))
             {
-                baselineTally = baselineTallies[key] = baselineProbe.Probe(files, new DiagnosticBag(), cancellationToken);
+                baselineTally = baselineTallies[key] = baselineProbe.Probe(files, new DiagnosticBag(), null, cancellationToken);
             }
 
             var measured = Measure(binding, manifest, tally);
@@ -323,5 +335,11 @@ public static class Gate
                 ? DateTimeOffset.FromUnixTimeSeconds(epoch)
                 : DateTimeOffset.UtcNow);
         return time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Turns a probe's exemplar count into <see cref="ProbeProgress"/> reports, synchronously.</summary>
+    private sealed class Progress(IProgress<ProbeProgress> target, string model, string concept, int total) : IProgress<int>
+    {
+        public void Report(int value) => target.Report(new ProbeProgress(model, concept, value, total));
     }
 }

@@ -33,6 +33,9 @@ public sealed class KtuRunGate : ToolTask
     [Required]
     public string ProjectDirectory { get; set; } = "";
 
+    /// <summary>A folder of NuGet packages where the engine's package dependencies can be found, when they do not sit beside it (the packaged engine).</summary>
+    public string? ProbingPath { get; set; }
+
     /// <summary>The gate mode: Verify (default) or Off.</summary>
     public string Mode { get; set; } = "Verify";
 
@@ -118,6 +121,12 @@ public sealed class KtuRunGate : ToolTask
     protected override string GenerateCommandLineCommands()
     {
         var builder = new CommandLineBuilder();
+        builder.AppendSwitch("exec");
+        if (!string.IsNullOrEmpty(ProbingPath))
+        {
+            builder.AppendSwitchIfNotNull("--additionalprobingpath ", ProbingPath.TrimEnd('/', '\\'));
+        }
+
         builder.AppendFileNameIfNotNull(EnginePath);
         builder.AppendTextUnquoted(" check --format json");
         var anyBaseline = Models.Any(m => !string.IsNullOrEmpty(m.GetMetadata("Baseline")));

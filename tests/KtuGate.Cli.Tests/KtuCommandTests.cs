@@ -65,7 +65,7 @@ public sealed class KtuCommandTests
     {
         var ok = Ktu(TestPaths.Sample(), "validate", "-p", "policies/retire-sneaker.ktu.json", "--manifest", "artifacts/fashion-classifier.ktu.json");
         Assert.Equal(0, ok.ExitCode);
-        Assert.Contains("Valid.", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Valid: 1 policies, 1 manifests.", ok.Stdout, StringComparison.Ordinal);
 
         using var temp = new TempFolder();
         var bad = temp.File("bad.ktu.json", "{ \"ktuPolicy\": 1, \"id\": \"x\", \"concepts\": {}, \"forget\": [ { \"concept\": \"x\", \"maxAccuracy\": 0.1 } ] }");
@@ -83,5 +83,83 @@ public sealed class KtuCommandTests
         Assert.Contains("upper bound", stdout, StringComparison.Ordinal);
 
         Assert.Equal(2, Ktu(TestPaths.RepoRoot, "explain", "KTU0000").ExitCode);
+    }
+
+    [Fact]
+    public void Init_drafts_a_manifest_from_the_model_that_the_gate_accepts()
+    {
+        using var temp = new TempFolder();
+        File.Copy(TestPaths.SampleModel, Path.Combine(temp.Path, "model.onnx"));
+
+        var result = Ktu(temp.Path, "init", "model.onnx", "--labels", "t-shirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle-boot");
+
+        Assert.Equal(0, result.ExitCode);
+        var manifest = File.ReadAllText(Path.Combine(temp.Path, "model.ktu.json"));
+        Assert.Contains("\"name\": \"image\", \"shape\": [\"batch\", 1, 28, 28], \"layout\": \"NCHW\"", manifest, StringComparison.Ordinal);
+        Assert.Contains("\"output\": { \"name\": \"logits\" }", manifest, StringComparison.Ordinal);
+
+        // With exemplars in place the drafted policy and manifest validate, and the gate runs on them.
+        temp.CopyExemplars("t-shirt", "policies/exemplars/t-shirt", 20);
+        foreach (var label in new[] { "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot" })
+        {
+            temp.CopyExemplars(label, $"policies/exemplars/{label}", 20);
+        }
+
+        var validate = Ktu(temp.Path, "validate", "-p", "policies/model.ktu.json", "--manifest", "model.ktu.json");
+        Assert.True(validate.ExitCode == 0, validate.Stdout + validate.Stderr);
+        var check = Ktu(temp.Path, "check", "-m", "model.onnx", "-p", "policies/model.ktu.json", "--execution-provider", "cpu");
+        Assert.True(check.ExitCode is 0 or 1, check.Stdout + check.Stderr);
+        Assert.Contains("forget t-shirt (fine)", check.Stdout, StringComparison.Ordinal);
+
+        // A second init does not overwrite what the author has edited.
+        var again = Ktu(temp.Path, "init", "model.onnx");
+        Assert.Equal(2, again.ExitCode);
+        Assert.Contains("--force", again.Stderr, StringComparison.Ordinal);
+        Assert.Equal(manifest, File.ReadAllText(Path.Combine(temp.Path, "model.ktu.json")));
+    }
+
+    [Fact]
+    public void Init_refuses_what_is_not_an_image_classifier()
+    {
+        using var temp = new TempFolder();
+        File.WriteAllText(Path.Combine(temp.Path, "model.onnx"), "not a model");
+        var result = Ktu(temp.Path, "init", "model.onnx");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error KTU2002", result.Stderr, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "model.ktu.json")));
+    }
+
+    [Theory]
+    [InlineData("unlearn")]
+    [InlineData("verify")]
+    public void Verbs_of_later_versions_say_they_are_not_available(string verb)
+    {
+        var result = Ktu(TestPaths.RepoRoot, verb, "anything");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("not part of this version", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_can_answer_in_json()
+    {
+        using var temp = new TempFolder();
+        temp.File("bad.ktu.json", "{ \"ktuPolicy\": 1 }");
+        var result = Ktu(temp.Path, "validate", "-p", "bad.ktu.json", "--format", "json");
+        Assert.Equal(2, result.ExitCode);
+        using var json = JsonDocument.Parse(result.Stdout);
+        Assert.False(json.RootElement.GetProperty("valid").GetBoolean());
+        var d = json.RootElement.GetProperty("diagnostics")[0];
+        Assert.Equal("KTU1003", d.GetProperty("code").GetString());
+        Assert.Equal(1, d.GetProperty("line").GetInt32());
+    }
+
+    [Fact]
+    public void Check_prints_progress_lines_when_not_on_a_terminal()
+    {
+        using var temp = new TempFolder();
+        var (_, _, stderr) = Ktu(TestPaths.Sample(), "check", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", temp.Path, "--execution-provider", "cpu");
+        Assert.Contains("probing fashion-classifier.onnx: sneaker (300 exemplars)", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[", stderr, StringComparison.Ordinal);
     }
 }

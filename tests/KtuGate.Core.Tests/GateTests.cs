@@ -256,4 +256,31 @@ public sealed class GateTests
         Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
         Assert.Equal(4, warning.Location!.Line);
     }
+
+    [Fact]
+    public void Cancelled_run_writes_nothing()
+    {
+        using var temp = new TempFolder();
+        using var cancel = new CancellationTokenSource();
+        var seen = 0;
+        var request = SampleRequest(Path.Combine(temp.Path, "out")) with
+        {
+            // Cancel from inside the run, as Ctrl+C would, once probing has begun.
+            Progress = new SyncProgress(_ =>
+            {
+                if (++seen == 2)
+                {
+                    cancel.Cancel();
+                }
+            }),
+        };
+
+        Assert.ThrowsAny<OperationCanceledException>(() => Gate.Run(request, cancel.Token));
+        Assert.False(Directory.Exists(Path.Combine(temp.Path, "out")));
+    }
+
+    private sealed class SyncProgress(Action<ProbeProgress> report) : IProgress<ProbeProgress>
+    {
+        public void Report(ProbeProgress value) => report(value);
+    }
 }

@@ -19,8 +19,12 @@ internal static class DotnetBuild
     }
 
     public static Result Exec(string workingDirectory, IEnumerable<string> arguments, string binlog = "")
+        => ExecFile("dotnet", workingDirectory, arguments, binlog);
+
+    /// <summary>Runs a program with the test host's MSBuild settings removed, collecting all its output.</summary>
+    public static Result ExecFile(string program, string workingDirectory, IEnumerable<string> arguments, string binlog = "")
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(program)
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
@@ -56,7 +60,7 @@ internal static class DotnetBuild
         if (!process.WaitForExit(TimeSpan.FromMinutes(5)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish in 5 minutes:\n{output}");
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish in 5 minutes:\n{output}");
         }
 
         // The last lines can arrive after the exit; wait for the end of both streams, but not for ever where

@@ -39,7 +39,7 @@ internal static class TestPaths
 }
 
 /// <summary>A temporary folder deleted when the test ends.</summary>
-internal sealed class TempFolder : IDisposable
+public sealed class TempFolder : IDisposable
 {
     public TempFolder()
     {

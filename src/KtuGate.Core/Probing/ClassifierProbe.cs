@@ -29,7 +29,11 @@ public sealed class ClassifierProbe
     }
 
     /// <summary>Classifies every exemplar and counts the predictions; undecodable files are reported (KTU2008) and left out of n.</summary>
-    public ProbeTally Probe(IEnumerable<string> files, DiagnosticBag diagnostics, CancellationToken cancellationToken = default)
+    /// <param name="files">The exemplar files, read one batch at a time.</param>
+    /// <param name="diagnostics">Receives KTU2008 for each file that is not a readable image.</param>
+    /// <param name="progress">Told how many exemplars have been classified, after every batch.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    public ProbeTally Probe(IEnumerable<string> files, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         var manifest = _model.Manifest;
         var input = manifest.Input;
@@ -61,6 +65,7 @@ public sealed class ClassifierProbe
 
             n += batchFiles.Count;
             batchFiles.Clear();
+            progress?.Report(n);
         }
 
         foreach (var file in files)

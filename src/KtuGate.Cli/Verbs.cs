@@ -1,0 +1,181 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using KtuGate.Diagnostics;
+using KtuGate.Models;
+using KtuGate.Reporting;
+using Spectre.Console;
+
+namespace KtuGate.Cli;
+
+/// <summary>What each <c>ktu</c> verb does, apart from parsing its arguments.</summary>
+internal static class Verbs
+{
+    public static ExitCode Run(Func<ExitCode> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("Cancelled; nothing was written.");
+            return ExitCode.Cancelled;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine(DiagnosticCodes.InternalError.Create(null, e.ToString()));
+            return ExitCode.InternalError;
+        }
+    }
+
+    public static ExitCode Check(GateRequest request, bool json, CancellationToken cancellationToken)
+    {
+        var result = WithProgress(request, r => Gate.Run(r, cancellationToken));
+        if (json)
+        {
+            using var stdout = Console.OpenStandardOutput();
+            stdout.Write(ReportJson.Serialize(result.Report));
+            return (ExitCode)result.Outcome;
+        }
+
+        Print(result.Diagnostics);
+        foreach (var model in result.Report.Models)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"{model.Artifact.Path} (sha256 {model.Artifact.Sha256[..12]}) on {result.Report.Environment.ExecutionProvider}");
+            foreach (var clause in model.Clauses)
+            {
+                var threshold = clause.Kind == "forget"
+                    ? $"upper bound <= {F(clause.MaxAccuracy)}"
+                    : string.Join(", ", new[] { clause.MinAccuracy is null ? null : $">= {F(clause.MinAccuracy)}", clause.MaxDrop is null ? null : $"drop <= {F(clause.MaxDrop)}" }.OfType<string>());
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {(clause.Passed ? "PASS" : "FAIL")}  {clause.Policy}: {clause.Kind} {clause.Concept} ({clause.Level}) {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {threshold}"));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Verdict: {result.Report.Verdict.ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}");
+        return (ExitCode)result.Outcome;
+    }
+
+    public static ExitCode Validate(IReadOnlyList<string> policies, IReadOnlyList<string> manifests, bool json)
+    {
+        var diagnostics = Gate.Validate(policies, manifests);
+        var failed = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        if (json)
+        {
+            var payload = new
+            {
+                valid = !failed,
+                diagnostics = diagnostics.Select(d => new { d.Code, Severity = d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.File, d.Location?.Line, d.Location?.Column }),
+            };
+            Console.WriteLine(JsonSerializer.Serialize(payload, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+        }
+        else
+        {
+            Print(diagnostics);
+            Console.WriteLine(failed ? "Invalid." : $"Valid: {policies.Count} policies, {manifests.Count} manifests.");
+        }
+
+        return failed ? ExitCode.InvalidInput : ExitCode.Pass;
+    }
+
+    public static ExitCode Init(string model, string? labels, string policyDir, bool force)
+    {
+        var diagnostics = new DiagnosticBag();
+        var names = labels?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var draft = ManifestScaffold.Create(model, names, diagnostics);
+        Print(diagnostics.Items);
+        if (draft is null)
+        {
+            return ExitCode.InvalidInput;
+        }
+
+        var manifestPath = ManifestParser.DefaultPathFor(model);
+        var policyPath = Path.Combine(policyDir, Path.GetFileNameWithoutExtension(model) + ".ktu.json");
+        var existing = new[] { manifestPath, policyPath }.Where(File.Exists).ToList();
+        if (existing.Count > 0 && !force)
+        {
+            Console.Error.WriteLine($"Not overwriting {string.Join(" and ", existing)}; use --force to replace.");
+            return ExitCode.InvalidInput;
+        }
+
+        AtomicFile.Write(manifestPath, Encoding.UTF8.GetBytes(draft.Manifest));
+        AtomicFile.Write(policyPath, Encoding.UTF8.GetBytes(draft.Policy));
+        Console.WriteLine($"Wrote {manifestPath} ({draft.Labels.Count} labels) and {policyPath}.");
+        Console.WriteLine("Next: name the labels and coarse groups in the manifest, put exemplars under the policy's exemplars/ folder,");
+        Console.WriteLine($"then run: ktu validate -p {policyPath} --manifest {manifestPath}");
+        return ExitCode.Pass;
+    }
+
+    public static ExitCode Explain(string code)
+    {
+        if (!DiagnosticCodes.All.TryGetValue(code, out var descriptor))
+        {
+            Console.Error.WriteLine($"Unknown code '{code}'. Codes: {string.Join(", ", DiagnosticCodes.All.Keys.Order(StringComparer.Ordinal))}");
+            return ExitCode.InvalidInput;
+        }
+
+        Console.WriteLine($"{descriptor.Code} ({descriptor.Severity.ToString().ToLowerInvariant()}): {descriptor.Title}");
+        Console.WriteLine();
+        Console.WriteLine(descriptor.Help);
+        return ExitCode.Pass;
+    }
+
+    public static ExitCode NotAvailable(string verb, string why)
+    {
+        Console.Error.WriteLine($"ktu {verb}: {why}.");
+        return ExitCode.InvalidInput;
+    }
+
+    public static void Print(IEnumerable<Diagnostic> diagnostics)
+    {
+        foreach (var diagnostic in diagnostics)
+        {
+            (diagnostic.Severity == DiagnosticSeverity.Error ? Console.Error : Console.Out).WriteLine(diagnostic);
+        }
+    }
+
+    /// <summary>Runs the gate with a live progress display on a terminal, or one line per concept in a log.</summary>
+    private static GateResult WithProgress(GateRequest request, Func<GateRequest, GateResult> run)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            var plain = new Progress(p =>
+            {
+                if (p.Done == 0)
+                {
+                    Console.Error.WriteLine($"probing {p.Model}: {p.Concept} ({p.Total} exemplars)");
+                }
+            });
+            return run(request with { Progress = plain });
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        GateResult? result = null;
+        console.Progress().AutoClear(true).Start(context =>
+        {
+            var tasks = new Dictionary<(string, string), ProgressTask>();
+            var live = new Progress(p =>
+            {
+                if (!tasks.TryGetValue((p.Model, p.Concept), out var task))
+                {
+                    task = tasks[(p.Model, p.Concept)] = context.AddTask(Markup.Escape($"{p.Model}: {p.Concept}"), maxValue: Math.Max(1, p.Total));
+                }
+
+                task.Value = p.Done;
+            });
+            result = run(request with { Progress = live });
+        });
+        return result!;
+    }
+
+    private static string F(double? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
+
+    /// <summary>Reports on the calling thread, unlike <see cref="Progress{T}"/>, so lines come out in order.</summary>
+    private sealed class Progress(Action<ProbeProgress> report) : IProgress<ProbeProgress>
+    {
+        public void Report(ProbeProgress value) => report(value);
+    }
+}
