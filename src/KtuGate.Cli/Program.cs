@@ -14,10 +14,12 @@ var reportDirOption = new Option<string>("--report-dir") { Description = "Where 
 var baseDirOption = new Option<string?>("--base-dir") { Description = "The folder report paths are relative to; default: the current folder." };
 var providerOption = new Option<ExecutionProviderPreference>("--execution-provider") { Description = "auto (CUDA when it loads, else CPU), cpu or cuda.", DefaultValueFactory = _ => ExecutionProviderPreference.Auto };
 var batchOption = new Option<int>("--batch-size") { Description = "Exemplars per inference call.", DefaultValueFactory = _ => 64 };
+var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
+var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };
 
 var check = new Command("check", "Probe models against must-not-know policies and print the verdict; writes ktu-report.json.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, formatOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, formatOption,
 };
 check.SetAction((parse, cancellationToken) =>
 {
@@ -34,7 +36,7 @@ check.SetAction((parse, cancellationToken) =>
         BatchSize = Math.Max(1, parse.GetValue(batchOption)),
         BaseDirectory = parse.GetValue(baseDirOption),
     };
-    return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(formatOption) == "json", cancellationToken)));
+    return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken)));
 });
 
 var validatePolicies = new Option<string[]>("--policy", "-p") { Description = "A policy file (repeat for more).", Arity = ArgumentArity.ZeroOrMore };
@@ -57,9 +59,15 @@ var unlearn = new Command("unlearn", "Remediate a violating artifact by editing 
 unlearn.TreatUnmatchedTokensAsErrors = false;
 unlearn.SetAction(_ => (int)Verbs.NotAvailable("unlearn", "remediation (unlearning) is not part of this version of KtuGate; 'ktu check' judges an artifact"));
 
-var verify = new Command("verify", "Re-check a report's hashes and signature against the files (not available in this version).");
-verify.TreatUnmatchedTokensAsErrors = false;
-verify.SetAction(_ => (int)Verbs.NotAvailable("verify", "report verification is not part of this version of KtuGate; ktu-report.json records the SHA-256 of every input"));
+var verifyReport = new Argument<string>("report") { Description = "The ktu-report.json to check; its statement (and signature) sit beside it." };
+var verifyArtifact = new Option<string?>("--artifact") { Description = "The artifact to check in place of the one the report names (e.g. the file about to ship)." };
+var verifyBaseDir = new Option<string?>("--base-dir") { Description = "The folder the report's paths are relative to; default: the current folder." };
+var verifyPublicKey = new Option<string?>("--public-key") { Description = "A PEM file with the ECDSA P-256 public key to check the signature with." };
+var verify = new Command("verify", "Check a report against its in-toto statement, its signature and the files it names; say exactly what no longer matches.")
+{
+    verifyReport, verifyArtifact, verifyBaseDir, verifyPublicKey, formatOption,
+};
+verify.SetAction(parse => (int)Verbs.Run(() => Verbs.Verify(parse.GetValue(verifyReport)!, parse.GetValue(verifyArtifact), parse.GetValue(verifyBaseDir), parse.GetValue(verifyPublicKey), parse.GetValue(formatOption) == "json")));
 
 var root = new RootCommand("ktu: prove that a model does not know what it must not know.") { check, validate, init, explain, unlearn, verify };
 return await root.Parse(args).InvokeAsync();

@@ -29,8 +29,21 @@ internal static class Verbs
         }
     }
 
-    public static ExitCode Check(GateRequest request, bool json, CancellationToken cancellationToken)
+    public static ExitCode Check(GateRequest request, string? signingKeyFile, string? signingKeyEnv, bool json, CancellationToken cancellationToken)
     {
+        if (signingKeyFile is not null || signingKeyEnv is not null)
+        {
+            var pem = signingKeyFile is not null ? ReadText(signingKeyFile) : Environment.GetEnvironmentVariable(signingKeyEnv!);
+            if (string.IsNullOrWhiteSpace(pem))
+            {
+                var source = signingKeyFile ?? $"environment variable {signingKeyEnv}";
+                Console.Error.WriteLine(DiagnosticCodes.SigningKeyInvalid.Create(null, source, "it is missing or empty"));
+                return ExitCode.InvalidInput;
+            }
+
+            request = request with { SigningKeyPem = pem, SigningKeySource = signingKeyFile ?? $"environment variable {signingKeyEnv}" };
+        }
+
         var result = WithProgress(request, r => Gate.Run(r, cancellationToken));
         if (json)
         {
@@ -46,17 +59,56 @@ internal static class Verbs
             Console.WriteLine($"{model.Artifact.Path} (sha256 {model.Artifact.Sha256[..12]}) on {result.Report.Environment.ExecutionProvider}");
             foreach (var clause in model.Clauses)
             {
-                var threshold = clause.Kind == "forget"
-                    ? $"upper bound <= {F(clause.MaxAccuracy)}"
-                    : string.Join(", ", new[] { clause.MinAccuracy is null ? null : $">= {F(clause.MinAccuracy)}", clause.MaxDrop is null ? null : $"drop <= {F(clause.MaxDrop)}" }.OfType<string>());
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {(clause.Passed ? "PASS" : "FAIL")}  {clause.Policy}: {clause.Kind} {clause.Concept} ({clause.Level}) {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {threshold}"));
+                    $"  {(clause.Passed ? "PASS" : "FAIL")}  {clause.Policy}: {ReportText.Clause(clause)} {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {ReportText.Threshold(clause)}"));
             }
         }
 
         Console.WriteLine();
         Console.WriteLine($"Verdict: {result.Report.Verdict.ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}");
         return (ExitCode)result.Outcome;
+    }
+
+    public static ExitCode Verify(string report, string? artifact, string? baseDirectory, string? publicKeyFile, bool json)
+    {
+        string? publicKey = null;
+        if (publicKeyFile is not null && (publicKey = ReadText(publicKeyFile)) is null)
+        {
+            Console.Error.WriteLine($"Public key '{publicKeyFile}' cannot be read.");
+            return ExitCode.InvalidInput;
+        }
+
+        var diagnostics = Reporting.Provenance.Verify(report, baseDirectory ?? Directory.GetCurrentDirectory(), artifact, publicKey);
+        var unreadable = diagnostics.Any(d => d.Code == DiagnosticCodes.ReportUnreadable.Code);
+        var failed = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        if (json)
+        {
+            var payload = new
+            {
+                verified = !failed,
+                diagnostics = diagnostics.Select(d => new { d.Code, Severity = d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.File }),
+            };
+            Console.WriteLine(JsonSerializer.Serialize(payload, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
+        }
+        else
+        {
+            Print(diagnostics);
+            Console.WriteLine(failed ? "Verification FAILED: the report no longer matches what it describes." : "Verified: the report, its statement and every file it names match.");
+        }
+
+        return unreadable ? ExitCode.InvalidInput : failed ? ExitCode.Violated : ExitCode.Pass;
+    }
+
+    private static string? ReadText(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     public static ExitCode Validate(IReadOnlyList<string> policies, IReadOnlyList<string> manifests, bool json)
@@ -170,8 +222,6 @@ internal static class Verbs
         });
         return result!;
     }
-
-    private static string F(double? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 
     /// <summary>Reports on the calling thread, unlike <see cref="Progress{T}"/>, so lines come out in order.</summary>
     private sealed class Progress(Action<ProbeProgress> report) : IProgress<ProbeProgress>

@@ -32,6 +32,12 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     /// <summary>The folder report paths are relative to; the current folder when null.</summary>
     public string? BaseDirectory { get; init; }
 
+    /// <summary>An ECDSA P-256 private key in PEM form to sign the report's statement with, or null to leave it unsigned.</summary>
+    public string? SigningKeyPem { get; init; }
+
+    /// <summary>Where the signing key came from, for messages (a file name or an environment variable's name).</summary>
+    public string? SigningKeySource { get; init; }
+
     /// <summary>Told what is being probed and how far it has got, for progress displays.</summary>
     public IProgress<ProbeProgress>? Progress { get; init; }
 
@@ -67,7 +73,8 @@ public enum GateOutcome
 /// <param name="Report">The full report.</param>
 /// <param name="Diagnostics">Every diagnostic, in order.</param>
 /// <param name="ReportPath">Where the report was written, or null.</param>
-public sealed record GateResult(GateOutcome Outcome, GateReport Report, IReadOnlyList<Diagnostic> Diagnostics, string? ReportPath);
+/// <param name="Written">Every report file written, with its SHA-256.</param>
+public sealed record GateResult(GateOutcome Outcome, GateReport Report, IReadOnlyList<Diagnostic> Diagnostics, string? ReportPath, IReadOnlyList<FileDigest> Written);
 
 /// <summary>The one entry point both front ends use: read policies and manifests, probe every artifact, judge every clause, write the report.</summary>
 public static class Gate
@@ -98,6 +105,7 @@ public static class Gate
     {
         var baseDirectory = request.BaseDirectory ?? Directory.GetCurrentDirectory();
         var diagnostics = new DiagnosticBag();
+        using var signingKey = ReadSigningKey(request, diagnostics);
         var policies = request.Policies.Select(p => PolicyParser.Load(p, diagnostics)).ToList();
         var inputs = request.Models.Select(m => (Input: m, ManifestPath: m.Manifest ?? ManifestParser.DefaultPathFor(m.Artifact))).ToList();
         var manifests = inputs.Select(m => ManifestParser.Load(m.ManifestPath, diagnostics)).ToList();
@@ -136,21 +144,39 @@ public static class Gate
             "verify",
             new EnvironmentInfo(SessionFactory.OnnxRuntimeVersion, provider, RuntimeInformation.FrameworkDescription,
                 $"{RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}".Trim()),
+            new OptionsInfo(request.ExecutionProvider.ToString().ToLowerInvariant(), request.BatchSize, null),
             policies.Where(p => p is not null).Select(p => PolicyInfoOf(p!, baseDirectory)).ToList(),
             modelReports,
             new SummaryInfo(verdicts.Count, verdicts.Count(v => v.Passed), verdicts.Count(v => !v.Passed),
                 diagnostics.Items.Count(d => d.Severity == DiagnosticSeverity.Error),
                 diagnostics.Items.Count(d => d.Severity == DiagnosticSeverity.Warning)),
-            diagnostics.Items.Select(ToReport).ToList());
+            diagnostics.Items.Select(d => ToReport(d, baseDirectory)).ToList());
 
         string? reportPath = null;
+        IReadOnlyList<FileDigest> written = [];
         if (request.ReportDirectory is not null)
         {
             reportPath = Path.Combine(request.ReportDirectory, ReportJson.FileName);
-            AtomicFile.Write(reportPath, ReportJson.Serialize(report));
+            written = ReportWriter.WriteAll(report, request.ReportDirectory, baseDirectory, signingKey);
         }
 
-        return new GateResult(outcome, report, diagnostics.Items, reportPath);
+        return new GateResult(outcome, report, diagnostics.Items, reportPath, written);
+    }
+
+    private static System.Security.Cryptography.ECDsa? ReadSigningKey(GateRequest request, DiagnosticBag diagnostics)
+    {
+        if (request.SigningKeyPem is null)
+        {
+            return null;
+        }
+
+        var key = Provenance.ReadSigningKey(request.SigningKeyPem, out var problem);
+        if (key is null)
+        {
+            diagnostics.Add(DiagnosticCodes.SigningKeyInvalid, null, request.SigningKeySource ?? "(given)", problem);
+        }
+
+        return key;
     }
 
     private static (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) CheckModel(
@@ -223,7 +249,8 @@ public static class Gate
                 new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files)),
                 Rate(measured.Fine), Rate(measured.Coarse),
                 measured.Predicted.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value),
-                baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse))));
+                baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse)),
+                binding.FineLabel < 0 ? [] : tally.Samples[binding.FineLabel].Select(f => Digests.Relative(baseDirectory, f)).ToList()));
         }
 
         var verdicts = new List<ClauseVerdict>();
@@ -319,8 +346,9 @@ public static class Gate
         new ReportLocation(Digests.Relative(baseDirectory, v.Location.File), v.Location.Line, v.Location.Column),
         v.Diagnostics.Select(d => d.Code).ToList());
 
-    private static ReportDiagnostic ToReport(Diagnostic d) => new(
-        d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.File, d.Location?.Line ?? 0, d.Location?.Column ?? 0);
+    private static ReportDiagnostic ToReport(Diagnostic d, string baseDirectory) => new(
+        d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message,
+        d.Location is null ? null : Digests.Relative(baseDirectory, d.Location.File), d.Location?.Line ?? 0, d.Location?.Column ?? 0);
 
     private static PolicyInfo PolicyInfoOf(Policy p, string baseDirectory)
         => new(p.Id, p.Title, p.Request?.RequestedBy, p.Request?.Reason, p.Request?.Reference, Digest(baseDirectory, p.Path)!, p.Remedy.Allowed);

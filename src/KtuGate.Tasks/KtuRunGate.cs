@@ -36,6 +36,12 @@ public sealed class KtuRunGate : ToolTask
     /// <summary>A folder of NuGet packages where the engine's package dependencies can be found, when they do not sit beside it (the packaged engine).</summary>
     public string? ProbingPath { get; set; }
 
+    /// <summary>A PEM file with the ECDSA P-256 key to sign the report's statement with.</summary>
+    public string? SigningKeyFile { get; set; }
+
+    /// <summary>The name of an environment variable that holds the PEM signing key.</summary>
+    public string? SigningKeyEnvironmentVariable { get; set; }
+
     /// <summary>The gate mode: Verify (default) or Off.</summary>
     public string Mode { get; set; } = "Verify";
 
@@ -82,10 +88,14 @@ public sealed class KtuRunGate : ToolTask
         }
 
         ReportFile = Path.Combine(ReportDirectory, ReportJson.FileName);
-        if (File.Exists(ReportFile))
+        foreach (var name in ReportWriter.FileNames)
         {
             // A stale report must not be mistaken for this run's if the engine dies early.
-            File.Delete(ReportFile);
+            var stale = Path.Combine(ReportDirectory, name);
+            if (File.Exists(stale))
+            {
+                File.Delete(stale);
+            }
         }
 
         var ok = base.Execute();
@@ -156,6 +166,15 @@ public sealed class KtuRunGate : ToolTask
         builder.AppendSwitchIfNotNull("--report-dir ", ReportDirectory);
         builder.AppendSwitchIfNotNull("--base-dir ", ProjectDirectory);
         builder.AppendSwitchIfNotNull("--execution-provider ", ExecutionProvider.ToLowerInvariant());
+        if (!string.IsNullOrEmpty(SigningKeyFile))
+        {
+            builder.AppendSwitchIfNotNull("--signing-key ", SigningKeyFile);
+        }
+        else if (!string.IsNullOrEmpty(SigningKeyEnvironmentVariable))
+        {
+            builder.AppendSwitchIfNotNull("--signing-key-env ", SigningKeyEnvironmentVariable);
+        }
+
         return builder.ToString();
     }
 

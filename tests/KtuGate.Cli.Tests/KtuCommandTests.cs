@@ -7,8 +7,16 @@ namespace KtuGate.Cli.Tests;
 public sealed class KtuCommandTests
 {
     private static (int ExitCode, string Stdout, string Stderr) Ktu(string workingDirectory, params string[] arguments)
+        => KtuWith(workingDirectory, new Dictionary<string, string>(), arguments);
+
+    private static (int ExitCode, string Stdout, string Stderr) KtuWith(string workingDirectory, Dictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
         start.ArgumentList.Add(TestPaths.EnginePath);
         foreach (var a in arguments)
         {
@@ -129,12 +137,10 @@ public sealed class KtuCommandTests
         Assert.False(File.Exists(Path.Combine(temp.Path, "model.ktu.json")));
     }
 
-    [Theory]
-    [InlineData("unlearn")]
-    [InlineData("verify")]
-    public void Verbs_of_later_versions_say_they_are_not_available(string verb)
+    [Fact]
+    public void Unlearn_says_it_is_not_available_yet()
     {
-        var result = Ktu(TestPaths.RepoRoot, verb, "anything");
+        var result = Ktu(TestPaths.RepoRoot, "unlearn", "anything");
         Assert.Equal(2, result.ExitCode);
         Assert.Contains("not part of this version", result.Stderr, StringComparison.Ordinal);
     }
@@ -161,5 +167,41 @@ public sealed class KtuCommandTests
             "--report-dir", temp.Path, "--execution-provider", "cpu");
         Assert.Contains("probing fashion-classifier.onnx: sneaker (300 exemplars)", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("\u001b[", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Verify_passes_on_a_fresh_signed_report_and_names_a_swapped_artifact()
+    {
+        using var temp = new TempFolder();
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var publicKey = temp.File("public.pem", key.ExportSubjectPublicKeyInfoPem());
+        var reportDir = Path.Combine(temp.Path, "report");
+        var env = new Dictionary<string, string> { ["KTU_TEST_SIGNING_KEY"] = key.ExportPkcs8PrivateKeyPem() };
+        var check = KtuWith(TestPaths.Sample(), env, "check", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", reportDir, "--execution-provider", "cpu", "--signing-key-env", "KTU_TEST_SIGNING_KEY");
+        Assert.Equal(1, check.ExitCode);
+        Assert.True(File.Exists(Path.Combine(reportDir, "ktu-report.intoto.dsse.json")));
+
+        var report = Path.Combine(reportDir, "ktu-report.json");
+        var ok = Ktu(TestPaths.Sample(), "verify", report, "--public-key", publicKey);
+        Assert.True(ok.ExitCode == 0, ok.Stdout + ok.Stderr);
+        Assert.Contains("Verified", ok.Stdout, StringComparison.Ordinal);
+
+        var swapped = temp.File("swapped.onnx", "not the gated model");
+        var bad = Ktu(TestPaths.Sample(), "verify", report, "--public-key", publicKey, "--artifact", swapped);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("error KTU6001: artifact 'artifacts/fashion-classifier.onnx' no longer matches the report", bad.Stderr, StringComparison.Ordinal);
+
+        Assert.Equal(2, Ktu(TestPaths.Sample(), "verify", Path.Combine(temp.Path, "missing.json")).ExitCode);
+    }
+
+    [Fact]
+    public void Missing_signing_key_is_an_input_error()
+    {
+        using var temp = new TempFolder();
+        var result = Ktu(TestPaths.Sample(), "check", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", temp.Path, "--signing-key", Path.Combine(temp.Path, "nope.pem"));
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("error KTU5006", result.Stderr, StringComparison.Ordinal);
     }
 }

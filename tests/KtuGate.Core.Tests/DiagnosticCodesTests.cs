@@ -13,7 +13,7 @@ public sealed class DiagnosticCodesTests
         Assert.Equal(fields.Count, DiagnosticCodes.All.Count);
         foreach (var d in DiagnosticCodes.All.Values)
         {
-            Assert.Matches(@"^KTU[1-59]\d{3}$", d.Code);
+            Assert.Matches(@"^KTU[1-69]\d{3}$", d.Code);
             Assert.False(string.IsNullOrWhiteSpace(d.Title));
             Assert.False(string.IsNullOrWhiteSpace(d.Help));
         }

@@ -69,6 +69,12 @@ public sealed class GateBuildTests
         // One error, though the console logger repeats it in its summary.
         Assert.Single(first.Output.Split('\n').Where(l => l.Contains("error KTU", StringComparison.Ordinal)).Select(l => l.Trim()).Distinct());
 
+        // Every rendering is written next to the JSON report, pass or fail.
+        foreach (var name in new[] { "ktu-report.sarif", "ktu-report.md", "ktu-report.html", "ktu-report.junit.xml", "ktu-report.intoto.json" })
+        {
+            Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(ReportPath(project))!, name)), name);
+        }
+
         using (var report = JsonDocument.Parse(File.ReadAllBytes(ReportPath(project))))
         {
             Assert.Equal("fail", report.RootElement.GetProperty("verdict").GetString());

@@ -1,7 +1,7 @@
 namespace KtuGate.Diagnostics;
 
 /// <summary>Every diagnostic KtuGate can report: the one place that defines codes, titles, messages and help.</summary>
-/// <remarks>Ranges: 1xxx policy, 2xxx model and manifest, 3xxx verdict, 4xxx unlearning, 5xxx environment, 9xxx internal.</remarks>
+/// <remarks>Ranges: 1xxx policy, 2xxx model and manifest, 3xxx verdict, 4xxx unlearning, 5xxx environment, 6xxx provenance, 9xxx internal.</remarks>
 public static class DiagnosticCodes
 {
     private const DiagnosticSeverity E = DiagnosticSeverity.Error;
@@ -202,6 +202,41 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor UnknownMode = new("KTU5005", E, "Unknown gate mode",
         "KtuGateMode '{0}' is not known; use one of: {1}",
         "Set the KtuGateMode property to Verify (probe and judge) or Off (skip the gate).");
+
+    /// <summary>KTU5006: the signing key cannot be used.</summary>
+    public static readonly DiagnosticDescriptor SigningKeyInvalid = new("KTU5006", E, "Signing key cannot be used",
+        "Signing key {0}: {1}",
+        "Reports are signed with an ECDSA P-256 private key in PEM form (PKCS#8 or SEC1), read from the file KtuSigningKeyFile names (--signing-key) or the environment variable KtuSigningKeyEnvironmentVariable names (--signing-key-env).");
+
+    /// <summary>KTU6001: a file no longer has the digest the report recorded.</summary>
+    public static readonly DiagnosticDescriptor DigestMismatch = new("KTU6001", E, "File changed since the report",
+        "{0} '{1}' no longer matches the report: recorded sha256 {2}, now {3}",
+        "The file was changed (or swapped) after the gate ran. Run the gate again on the file you mean to ship.");
+
+    /// <summary>KTU6002: a file the report names is missing.</summary>
+    public static readonly DiagnosticDescriptor RecordedFileMissing = new("KTU6002", E, "File named by the report is missing",
+        "{0} '{1}' named by the report cannot be read: {2}",
+        "Run ktu verify from the folder the report's paths are relative to (the model-release project), or pass --base-dir.");
+
+    /// <summary>KTU6003: the report is not the one the statement was made for.</summary>
+    public static readonly DiagnosticDescriptor ReportModified = new("KTU6003", E, "Report modified",
+        "'{0}' does not match its in-toto statement: recorded sha256 {1}, now {2}",
+        "The report was edited after the gate wrote it. Its statement (ktu-report.intoto.json) records the report's digest.");
+
+    /// <summary>KTU6004: the signature does not verify.</summary>
+    public static readonly DiagnosticDescriptor SignatureInvalid = new("KTU6004", E, "Signature does not verify",
+        "{0}",
+        "The DSSE envelope (ktu-report.intoto.dsse.json) must carry an ECDSA P-256 signature over the statement that verifies with the public key given to ktu verify.");
+
+    /// <summary>KTU6005: a signature is present but no key was given to check it.</summary>
+    public static readonly DiagnosticDescriptor SignatureNotChecked = new("KTU6005", W, "Signature not checked",
+        "The report is signed (key id {0}), but no public key was given to check it",
+        "Pass --public-key with the PEM public key you trust to check the signature.");
+
+    /// <summary>KTU6006: the report or its statement cannot be read.</summary>
+    public static readonly DiagnosticDescriptor ReportUnreadable = new("KTU6006", E, "Report cannot be read",
+        "'{0}' cannot be read as a KtuGate report: {1}",
+        "ktu verify takes the ktu-report.json a gate run wrote; its statement and envelope sit beside it.");
 
     /// <summary>KTU9001: an unexpected internal error.</summary>
     public static readonly DiagnosticDescriptor InternalError = new("KTU9001", E, "Internal error",

@@ -7,6 +7,7 @@ namespace KtuGate.Reporting;
 /// <param name="Verdict">"pass", "fail" (a clause is violated) or "error" (the inputs could not be checked).</param>
 /// <param name="Mode">The gate mode, e.g. "verify".</param>
 /// <param name="Environment">Where it ran.</param>
+/// <param name="Options">The options that shaped the run.</param>
 /// <param name="Policies">The policies read.</param>
 /// <param name="Models">Per model: its files, measurements and clause verdicts.</param>
 /// <param name="Summary">Clause counts.</param>
@@ -18,6 +19,7 @@ public sealed record GateReport(
     string Verdict,
     string Mode,
     EnvironmentInfo Environment,
+    OptionsInfo Options,
     IReadOnlyList<PolicyInfo> Policies,
     IReadOnlyList<ModelReport> Models,
     SummaryInfo Summary,
@@ -36,6 +38,12 @@ public sealed record ToolInfo(string Name, string Version);
 /// <param name="Runtime">The .NET runtime.</param>
 /// <param name="Os">The operating system and architecture.</param>
 public sealed record EnvironmentInfo(string OnnxRuntime, string? ExecutionProvider, string Runtime, string Os);
+
+/// <summary>The options of a run that can change its result.</summary>
+/// <param name="ExecutionProvider">The provider asked for: auto, cpu or cuda.</param>
+/// <param name="BatchSize">Exemplars per inference call.</param>
+/// <param name="Seed">The random seed, for runs that draw random numbers; null when nothing random happens (probing is deterministic).</param>
+public sealed record OptionsInfo(string ExecutionProvider, int BatchSize, int? Seed);
 
 /// <summary>A file and its SHA-256.</summary>
 /// <param name="Path">The path, relative to the gate's base folder where possible, with '/' separators.</param>
@@ -63,6 +71,7 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
 /// <param name="Coarse">Coarse-level accuracy.</param>
 /// <param name="Predicted">How many exemplars went to each label (labels with none are left out).</param>
 /// <param name="Baseline">The same measurements on the baseline model.</param>
+/// <param name="Recalled">A few exemplars the model still labels as the concept itself (for a fine concept), for a reader to look at.</param>
 public sealed record ConceptReport(
     string Policy,
     string Concept,
@@ -72,7 +81,8 @@ public sealed record ConceptReport(
     RateInfo? Fine,
     RateInfo? Coarse,
     IReadOnlyDictionary<string, int> Predicted,
-    BaselineRates? Baseline);
+    BaselineRates? Baseline,
+    IReadOnlyList<string> Recalled);
 
 /// <summary>A set of exemplar files, by count and digest.</summary>
 /// <param name="Count">Files matched by the concept's globs.</param>

@@ -1,0 +1,63 @@
+using System.Text;
+using static KtuGate.Reporting.TextSafety;
+
+namespace KtuGate.Reporting;
+
+/// <summary>Renders a short Markdown summary for a pull-request comment or a CI step summary: verdict first.</summary>
+public static class MarkdownRenderer
+{
+    /// <summary>The file name in the report folder.</summary>
+    public const string FileName = "ktu-report.md";
+
+    /// <summary>The summary as UTF-8.</summary>
+    public static byte[] Render(GateReport report)
+    {
+        var md = new StringBuilder();
+        var mark = report.Verdict switch { "pass" => "✅", "fail" => "❌", _ => "⚠️" };
+        md.Append("## ").Append(mark).Append(" KtuGate ").Append(Markdown(ReportText.Verdict(report))).Append("\n\n");
+
+        foreach (var model in report.Models)
+        {
+            md.Append("Model `").Append(Code(model.Artifact.Path)).Append("` (sha256 `").Append(model.Artifact.Sha256[..12]).Append("`)");
+            if (model.Baseline is not null)
+            {
+                md.Append(", baseline `").Append(Code(model.Baseline.Path)).Append('`');
+            }
+
+            md.Append(" on ").Append(Markdown(report.Environment.ExecutionProvider)).Append(".\n\n");
+            md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");
+            foreach (var clause in model.Clauses)
+            {
+                md.Append("| ").Append(clause.Passed ? "pass" : "**FAIL** " + string.Join(" ", clause.Codes))
+                    .Append(" | ").Append(Markdown(clause.Policy))
+                    .Append(" | ").Append(Markdown(ReportText.Clause(clause)))
+                    .Append(" | ").Append(Markdown(ReportText.Rate(clause.Measured)))
+                    .Append(" | ").Append(clause.Baseline is null ? "-" : Markdown(ReportText.Rate(clause.Baseline)))
+                    .Append(" | ").Append(Markdown(ReportText.Threshold(clause)))
+                    .Append(" |\n");
+            }
+
+            md.Append('\n');
+        }
+
+        var shown = report.Diagnostics.Where(d => d.Severity != "info").ToList();
+        if (shown.Count > 0)
+        {
+            md.Append("### Diagnostics\n\n");
+            foreach (var d in shown)
+            {
+                md.Append("- ").Append(Markdown(ReportText.Diagnostic(d))).Append('\n');
+            }
+
+            md.Append('\n');
+        }
+
+        md.Append("Details: [HTML report](").Append(HtmlRenderer.FileName).Append(") · [JSON](").Append(ReportJson.FileName)
+            .Append(") · [SARIF](").Append(SarifRenderer.FileName).Append("). KtuGate ").Append(Markdown(report.Tool.Version))
+            .Append(", generated ").Append(Markdown(report.GeneratedAt)).Append(".\n");
+        return Encoding.UTF8.GetBytes(md.ToString());
+    }
+
+    // Inside a code span only the backtick needs care; a path with one is shown without it.
+    private static string Code(string text) => Printable(text).Replace('`', '\'');
+}

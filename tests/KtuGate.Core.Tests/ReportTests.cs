@@ -1,0 +1,242 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+using Json.Schema;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+using KtuGate.Tests;
+
+namespace KtuGate.Core.Tests;
+
+/// <summary>Every rendering of the report, checked by the tools its readers use.</summary>
+public sealed class ReportTests
+{
+    private static readonly DateTimeOffset s_fixedTime = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+
+    private static string Data(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "Data", .. parts]);
+
+    private static GateReport FixedReport() => ReportJson.Deserialize(File.ReadAllBytes(Data("reports", "fixed-report.json")));
+
+    private static GateResult RunSample(string reportDir, string? policy = null, string? signingKeyPem = null, string? baseDirectory = null)
+        => Gate.Run(new GateRequest([new GateModelInput(TestPaths.SampleModel, TestPaths.SampleManifest)], [policy ?? TestPaths.SamplePolicy], reportDir)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = baseDirectory ?? TestPaths.Sample(),
+            Timestamp = s_fixedTime,
+            SigningKeyPem = signingKeyPem,
+        });
+
+    [Fact]
+    public void Every_run_writes_all_renderings_and_the_statement()
+    {
+        using var temp = new TempFolder();
+        var result = RunSample(temp.Path);
+
+        Assert.Equal(
+            ["ktu-report.html", "ktu-report.intoto.json", "ktu-report.json", "ktu-report.junit.xml", "ktu-report.md", "ktu-report.sarif"],
+            Directory.GetFiles(temp.Path).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(6, result.Written.Count);
+        Assert.All(result.Written, w => Assert.Equal(TestPaths.Sha256(Path.Combine(temp.Path, w.Path)), w.Sha256));
+    }
+
+    [Fact]
+    public void Json_report_validates_against_its_published_schema()
+    {
+        using var temp = new TempFolder();
+        RunSample(temp.Path);
+        var schema = JsonSchema.FromText(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "ktu-report.schema.json")));
+
+        foreach (var json in new[] { File.ReadAllText(Path.Combine(temp.Path, "ktu-report.json")), File.ReadAllText(Data("reports", "fixed-report.json")) })
+        {
+            var results = schema.Evaluate(JsonNode.Parse(json), new EvaluationOptions { OutputFormat = OutputFormat.List });
+            Assert.True(results.IsValid, string.Join("\n", results.Details.Where(d => d.HasErrors).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+        }
+
+        // The schema is strict: an unknown field is caught.
+        var tampered = JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Path, "ktu-report.json")))!;
+        tampered["verdictt"] = "pass";
+        Assert.False(schema.Evaluate(tampered).IsValid);
+    }
+
+    [Fact]
+    public void Sarif_passes_the_sarif_multitool_with_github_rules()
+    {
+        using var temp = new TempFolder();
+        RunSample(temp.Path);
+        var sarif = Path.Combine(temp.Path, "ktu-report.sarif");
+        var output = Path.Combine(temp.Path, "validation.sarif");
+
+        var (exit, text) = ExternalTools.Run(ExternalTools.SarifMultitool, "validate", "--rule-kind", "Sarif;Gh", "-o", output, sarif);
+
+        Assert.True(exit == 0, text);
+        var findings = JsonNode.Parse(File.ReadAllText(output))!["runs"]![0]!["results"]?.AsArray() ?? [];
+        Assert.True(findings.Count == 0, "Multitool findings:\n" + string.Join("\n", findings.Select(f => f!.ToJsonString())));
+
+        // And it says what SARIF consumers need: the violated clause, located, with its rule.
+        var log = JsonNode.Parse(File.ReadAllText(sarif))!;
+        var run = log["runs"]![0]!;
+        Assert.Equal("KtuGate", (string?)run["tool"]!["driver"]!["name"]);
+        var result = Assert.Single(run["results"]!.AsArray(), r => (string?)r!["ruleId"] == "KTU3001")!;
+        var location = result["locations"]![0]!["physicalLocation"]!;
+        Assert.Equal("policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
+        Assert.Equal(6, (int)location["region"]!["startLine"]!);
+        Assert.Equal("error", (string?)result["level"]);
+        Assert.Contains(run["tool"]!["driver"]!["rules"]!.AsArray(), r => (string?)r!["id"] == "KTU3001" && ((string?)r["help"]!["text"])!.Length > 20);
+    }
+
+    [Fact]
+    public void Sarif_fingerprints_are_stable_when_only_numbers_change()
+    {
+        var report = FixedReport();
+        var moved = report with
+        {
+            Diagnostics = report.Diagnostics.Select(d => d with { Message = d.Message.Replace("0.987", "0.912", StringComparison.Ordinal) }).ToList(),
+        };
+        static string Fingerprint(GateReport r) => (string)JsonNode.Parse(SarifRenderer.Render(r))!["runs"]![0]!["results"]![0]!["partialFingerprints"]!["ktuDiagnostic/v1"]!;
+        Assert.Equal(Fingerprint(report), Fingerprint(moved));
+    }
+
+    [Fact]
+    public void Junit_xml_parses_back_to_one_test_case_per_clause()
+    {
+        var xml = XDocument.Parse(Encoding.UTF8.GetString(JUnitRenderer.Render(FixedReport())));
+        var cases = xml.Descendants("testcase").ToList();
+        Assert.Equal(6, cases.Count);
+        Assert.Equal("6", (string?)xml.Root!.Attribute("tests"));
+        Assert.Equal("1", (string?)xml.Root.Attribute("failures"));
+        var failure = Assert.Single(xml.Descendants("failure"));
+        Assert.Equal("KTU3001", (string?)failure.Attribute("type"));
+        Assert.Equal("forget sneaker (fine)", (string?)failure.Parent!.Attribute("name"));
+        Assert.Equal("policies/retire-sneaker.ktu.json", (string?)failure.Parent.Attribute("file"));
+        Assert.Contains("'sneaker' is still known", (string?)failure.Attribute("message"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Markdown_leads_with_the_verdict()
+    {
+        var md = Encoding.UTF8.GetString(MarkdownRenderer.Render(FixedReport()));
+        Assert.StartsWith("## ❌ KtuGate FAIL: 5 of 6 clauses hold\n", md, StringComparison.Ordinal);
+        Assert.Contains("| **FAIL** KTU3001 | retire-sneaker | forget sneaker (fine) | 0.987 (95% CI 0.966-0.995, n=300) | - | upper bound &lt;= 0.05 |", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Html_report_renders_in_headless_chromium_with_the_verdict_and_every_concept()
+    {
+        using var temp = new TempFolder();
+        RunSample(temp.Path);
+        var html = Path.Combine(temp.Path, "ktu-report.html");
+        var screenshots = Path.Combine(TestPaths.RepoRoot, "artifacts", "test-results");
+        Directory.CreateDirectory(screenshots);
+        string[] flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run", $"--user-data-dir={Path.Combine(temp.Path, "profile")}"];
+
+        var (exit, dom) = ExternalTools.Run(ExternalTools.Chromium, [.. flags, "--dump-dom", new Uri(html).AbsoluteUri]);
+        Assert.True(exit == 0, dom);
+        var shot = Path.Combine(screenshots, "ktu-report.png");
+        File.Delete(shot);
+        var (shotExit, shotOutput) = ExternalTools.Run(ExternalTools.Chromium, [.. flags, $"--screenshot={shot}", "--window-size=1200,2400", new Uri(html).AbsoluteUri]);
+        Assert.True(shotExit == 0 && File.Exists(shot) && new FileInfo(shot).Length > 10_000, shotOutput);
+
+        var text = Regex.Replace(dom, "<[^>]+>", " ");
+        Assert.Contains("FAIL: 5 of 6 clauses hold", text, StringComparison.Ordinal);
+        foreach (var concept in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            Assert.Contains(concept, text, StringComparison.Ordinal);
+        }
+
+        // Self-contained: no script, and nothing loaded from elsewhere; the thumbnails are inline.
+        var source = File.ReadAllText(html);
+        Assert.DoesNotContain("<script", source, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotMatch(@"(src|href)=""(?!data:|#|ktu-report)", source);
+        Assert.Equal(4, Regex.Matches(source, "<img src=\"data:image/png;base64,").Count);
+        Assert.Contains("<svg", source, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string> Renderings => ["ktu-report.md", "ktu-report.html", "ktu-report.sarif", "ktu-report.junit.xml"];
+
+    [Theory]
+    [MemberData(nameof(Renderings))]
+    public void Rendering_of_a_fixed_report_matches_its_committed_snapshot(string name)
+    {
+        var report = FixedReport();
+        var actual = name switch
+        {
+            "ktu-report.md" => MarkdownRenderer.Render(report),
+            "ktu-report.html" => HtmlRenderer.Render(report, path => File.ReadAllBytes(TestPaths.Sample(path.Split('/')))),
+            "ktu-report.sarif" => SarifRenderer.Render(report),
+            _ => JUnitRenderer.Render(report),
+        };
+
+        // KTU_UPDATE_SNAPSHOTS=1 rewrites the expected files (review the diff before committing).
+        var expectedPath = Path.Combine(TestPaths.RepoRoot, "tests", "KtuGate.Core.Tests", "Data", "reports", "expected", name);
+        if (Environment.GetEnvironmentVariable("KTU_UPDATE_SNAPSHOTS") == "1")
+        {
+            File.WriteAllBytes(expectedPath, actual);
+        }
+
+        Assert.Equal(File.ReadAllText(expectedPath), Encoding.UTF8.GetString(actual));
+    }
+
+    [Fact]
+    public void Two_runs_write_byte_identical_renderings_apart_from_the_timestamp()
+    {
+        using var a = new TempFolder();
+        using var b = new TempFolder();
+        RunSample(a.Path);
+        RunSample(b.Path);
+        foreach (var file in Directory.GetFiles(a.Path))
+        {
+            Assert.Equal(File.ReadAllBytes(file), File.ReadAllBytes(Path.Combine(b.Path, Path.GetFileName(file))));
+        }
+    }
+
+    [Fact]
+    public void Hostile_strings_in_a_policy_render_inertly_everywhere()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("bag", "exemplars/bag", 20);
+        const string hostile = "<script>alert(1)</script> ]]> \u0001\u001b[31m | col | `tick` **bold** [link](http://x) <img src=x onerror=alert(2)>";
+        var escaped = JsonSerializer.Serialize(hostile);
+        var policy = temp.File("hostile.ktu.json", $$"""
+            {
+              "ktuPolicy": 1,
+              "id": {{escaped}},
+              "title": {{escaped}},
+              "request": { "requestedBy": {{escaped}}, "reason": {{escaped}}, "reference": {{escaped}} },
+              "concepts": {
+                "bags": {},
+                {{JsonSerializer.Serialize("bag " + hostile)}}: { "parent": "bags", "aliases": ["bag"], "exemplars": ["exemplars/bag/*.png"] }
+              },
+              "forget": [ { "concept": {{JsonSerializer.Serialize("bag " + hostile)}}, "maxAccuracy": 0.05 } ]
+            }
+            """);
+
+        var result = RunSample(Path.Combine(temp.Path, "out"), policy, baseDirectory: temp.Path);
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        string Read(string name) => File.ReadAllText(Path.Combine(temp.Path, "out", name));
+
+        var html = Read("ktu-report.html");
+        Assert.DoesNotContain("<script", html, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("<img src=x", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u0001", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b", html, StringComparison.Ordinal);
+        Assert.Contains("&lt;script&gt;alert(1)&lt;/script&gt;", html, StringComparison.Ordinal);
+
+        var md = Read("ktu-report.md");
+        Assert.DoesNotContain("<script", md, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("\u001b", md, StringComparison.Ordinal);
+        foreach (var row in md.Split('\n').Where(l => l.StartsWith("| ", StringComparison.Ordinal)))
+        {
+            // Every row has the header's six cells: escaped pipes do not split cells.
+            Assert.Equal(7, Regex.Matches(row, @"(?<!\\)\|").Count);
+        }
+
+        var junit = XDocument.Parse(Read("ktu-report.junit.xml"));
+        Assert.Contains(junit.Descendants("testcase"), t => ((string?)t.Attribute("classname"))!.Contains("]]>", StringComparison.Ordinal));
+
+        var sarif = JsonNode.Parse(Read("ktu-report.sarif"))!;
+        Assert.Contains("<script>", (string?)sarif["runs"]![0]!["results"]![0]!["message"]!["text"], StringComparison.Ordinal);
+        Assert.DoesNotContain("\u0001", Read("ktu-report.sarif"), StringComparison.Ordinal);
+    }
+}
