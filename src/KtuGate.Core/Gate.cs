@@ -134,7 +134,7 @@ public static class Gate
 
         var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal))
             ? GateOutcome.InvalidInput
-            : verdicts.All(v => v.Passed) ? GateOutcome.Pass : GateOutcome.Violated;
+            : diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error) ? GateOutcome.Violated : GateOutcome.Pass;
 
         var report = new GateReport(
             GateReport.CurrentSchemaVersion,
@@ -190,6 +190,13 @@ public static class Gate
             return (null, [], null);
         }
 
+        using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, diagnostics) : null;
+        if (textTower is not null && model.OutputWidth > 0 && model.OutputWidth != textTower.Dimension)
+        {
+            diagnostics.Add(DiagnosticCodes.TextTowerInvalid, manifest.TextTower!.Location,
+                $"its embeddings have {textTower.Dimension} dimensions, but the image tower's output '{manifest.Output.Name}' has {model.OutputWidth}");
+        }
+
         using var baseline = input.Baseline is null ? null : OpenBaseline(input.Baseline, manifest, request, diagnostics);
         var bindings = new List<(Policy Policy, ConceptBinding Binding)>();
         foreach (var policy in policies)
@@ -213,34 +220,45 @@ public static class Gate
             }
         }
 
-        if (diagnostics.HasErrors)
+        var general = policies.ToDictionary(p => p, p => GeneralSet(p, manifest, diagnostics));
+        if (diagnostics.HasErrors || (manifest.Kind == ModelKind.DualEncoder && textTower is null))
         {
             return (null, [], model.ExecutionProvider);
         }
 
-        var probe = new ClassifierProbe(model, request.BatchSize);
-        var baselineProbe = baseline is null ? null : new ClassifierProbe(baseline, request.BatchSize);
+        IConceptProbe probe = textTower is null ? new ClassifierProbe(model, request.BatchSize) : new DualEncoderProbe(model, textTower, request.BatchSize);
+        IConceptProbe? baselineProbe = baseline is null ? null
+            : textTower is null ? new ClassifierProbe(baseline, request.BatchSize) : new DualEncoderProbe(baseline, textTower, request.BatchSize);
         var tallies = new Dictionary<string, ProbeTally>();
         var baselineTallies = new Dictionary<string, ProbeTally>();
-        var measurements = new Dictionary<(Policy, string), (ConceptMeasurement Model, ConceptMeasurement? Baseline)>();
-        var conceptReports = new List<ConceptReport>();
-        foreach (var (policy, binding) in bindings)
+
+        // Each distinct (exemplars, label, wordings) is probed once per run, however many policies name it.
+        (ProbeTally Model, ProbeTally? Baseline) Tally(IReadOnlyList<string> files, int label, IReadOnlyList<string> wordings, string concept)
         {
-            var files = binding.Concept.Files;
-            var key = string.Join('\n', files);
-            var progress = request.Progress is null ? null : new Progress(request.Progress, modelName, binding.Concept.Name, files.Count);
+            var key = $"{label}\n{string.Join('\n', wordings)}\n{string.Join('\n', files)}";
+            var progress = request.Progress is null ? null : new Progress(request.Progress, modelName, concept, files.Count);
             if (!tallies.TryGetValue(key, out var tally))
             {
                 progress?.Report(0);
-                tally = tallies[key] = probe.Probe(files, diagnostics, progress, cancellationToken);
+                tally = tallies[key] = probe.Probe(files, label, wordings, diagnostics, progress, cancellationToken);
             }
 
             ProbeTally? baselineTally = null;
             if (baselineProbe is not null && !baselineTallies.TryGetValue(key, out baselineTally))
             {
-                baselineTally = baselineTallies[key] = baselineProbe.Probe(files, new DiagnosticBag(), null, cancellationToken);
+                baselineTally = baselineTallies[key] = baselineProbe.Probe(files, label, wordings, new DiagnosticBag(), null, cancellationToken);
             }
 
+            return (tally, baselineTally);
+        }
+
+        var measurements = new Dictionary<(Policy, string), (ConceptMeasurement Model, ConceptMeasurement? Baseline)>();
+        var conceptReports = new List<ConceptReport>();
+        foreach (var (policy, binding) in bindings)
+        {
+            var files = binding.Concept.Files;
+            var wordings = textTower is null || binding.FineLabel < 0 ? [] : Wordings(manifest, policy, binding.Concept);
+            var (tally, baselineTally) = Tally(files, binding.FineLabel, wordings, binding.Concept.Name);
             var measured = Measure(binding, manifest, tally);
             var baselineMeasured = baselineTally is null ? null : Measure(binding, manifest, baselineTally);
             measurements[(policy, binding.Concept.Name)] = (measured, baselineMeasured);
@@ -250,10 +268,14 @@ public static class Gate
                 Rate(measured.Fine), Rate(measured.Coarse),
                 measured.Predicted.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value),
                 baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse)),
-                binding.FineLabel < 0 ? [] : tally.Samples[binding.FineLabel].Select(f => Digests.Relative(baseDirectory, f)).ToList()));
+                binding.FineLabel < 0 ? [] : tally.Samples[binding.FineLabel].Select(f => Digests.Relative(baseDirectory, f)).ToList())
+            {
+                Wordings = tally.Wordings.Select(w => new WordingReport(w.Wording, Rate(new Proportion(w.Recalled, tally.N))!)).ToList(),
+            });
         }
 
         var verdicts = new List<ClauseVerdict>();
+        var metrics = new List<PolicyMetricsReport>();
         foreach (var policy in policies)
         {
             foreach (var clause in policy.Forget)
@@ -267,14 +289,59 @@ public static class Gate
                 var (m, b) = measurements[(policy, clause.Concept)];
                 verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level)));
             }
+
+            // The general probe set: each label's exemplars probed as that label, pooled.
+            Proportion? generalRate = null, generalBaseline = null;
+            if (general[policy].Count > 0)
+            {
+                var parts = general[policy].Select(g => Tally(g.Files, g.Label, [], "general: " + manifest.Labels[g.Label])
+                    is var (t, bt) ? (Model: new Proportion(t.PredictedCounts[g.Label], t.N), Baseline: bt is null ? null : new Proportion(bt.PredictedCounts[g.Label], bt.N)) : default).ToList();
+                generalRate = PaperMetrics.Pool(parts.Select(p => p.Model));
+                generalBaseline = baseline is null ? null : PaperMetrics.Pool(parts.Select(p => p.Baseline!));
+            }
+
+            var paper = PaperMetrics.Compute(policy, measurements.Where(m => m.Key.Item1 == policy).ToDictionary(m => m.Key.Item2, m => m.Value), generalRate, generalBaseline);
+            var (metricsReport, metricDiagnostics) = MetricsJudge.Judge(policy, paper, baseDirectory);
+            metrics.Add(metricsReport);
+            diagnostics.AddRange(metricDiagnostics);
         }
 
         var report = new ModelReport(
             Digest(baseDirectory, input.Artifact)!, null,
             input.Baseline is null ? null : Digest(baseDirectory, input.Baseline),
             conceptReports,
-            verdicts.Select(v => ToReport(v, baseDirectory)).ToList());
+            verdicts.Select(v => ToReport(v, baseDirectory)).ToList())
+        {
+            Metrics = metrics,
+            TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model),
+            PromptsEmbedded = textTower?.Embedded,
+        };
         return (report, verdicts, model.ExecutionProvider);
+    }
+
+    /// <summary>Every wording a dual encoder is probed with for a concept: each template (the model's and the policy's) with each of the concept's names.</summary>
+    private static IReadOnlyList<string> Wordings(ModelManifest manifest, Policy policy, Concept concept)
+        => manifest.PromptTemplates.Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
+            .SelectMany(t => concept.Names.Select(n => DualEncoderProbe.Prompt(t, n)))
+            .Distinct(StringComparer.Ordinal).ToList();
+
+    /// <summary>A policy's general probe files grouped by the label their folder names (KTU2018 for a folder that names none).</summary>
+    private static IReadOnlyList<(int Label, IReadOnlyList<string> Files)> GeneralSet(Policy policy, ModelManifest manifest, DiagnosticBag diagnostics)
+    {
+        var groups = new List<(int, IReadOnlyList<string>)>();
+        foreach (var folder in policy.GeneralFiles.GroupBy(f => Path.GetFileName(Path.GetDirectoryName(f))!))
+        {
+            var label = ConceptBinding.FindLabel(manifest, folder.Key);
+            if (label < 0)
+            {
+                diagnostics.Add(DiagnosticCodes.GeneralLabelUnknown, new SourceLocation(policy.Path), folder.Key, string.Join(", ", manifest.Labels));
+                continue;
+            }
+
+            groups.Add((label, folder.ToList()));
+        }
+
+        return groups;
     }
 
     private static LoadedModel? OpenBaseline(string path, ModelManifest manifest, GateRequest request, DiagnosticBag diagnostics)
@@ -311,7 +378,12 @@ public static class Gate
     {
         Proportion? fine = binding.FineLabel >= 0 ? new Proportion(tally.PredictedCounts[binding.FineLabel], tally.N) : null;
         Proportion? coarse = null;
-        if (binding.CoarseGroup >= 0)
+        if (binding.CoarseGroup >= 0 && tally.CoarsePredictedCounts is { } coarseCounts)
+        {
+            // A dual encoder predicts the coarse group among the groups' own prompts.
+            coarse = new Proportion(coarseCounts[binding.CoarseGroup], tally.N);
+        }
+        else if (binding.CoarseGroup >= 0)
         {
             var inGroup = 0;
             for (var label = 0; label < manifest.Labels.Count; label++)
@@ -335,7 +407,7 @@ public static class Gate
             manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.Samples[i])).ToList());
     }
 
-    private static RateInfo? Rate(Proportion? p)
+    internal static RateInfo? Rate(Proportion? p)
         => p is null ? null : new RateInfo(Round(p.Rate), p.Successes, p.N, Round(p.Low), Round(p.High));
 
     private static double Round(double value) => Math.Round(value, 6, MidpointRounding.ToEven);

@@ -158,6 +158,16 @@ public static class DiagnosticCodes
         "Concept '{0}' cannot be measured at {1} level in model '{2}': {3}",
         "A fine clause needs a concept that matches a model label; a coarse clause needs a label in a coarse group of the manifest, or a concept that names a coarse group.");
 
+    /// <summary>KTU2017: the text tower a dual-encoder manifest names cannot be used.</summary>
+    public static readonly DiagnosticDescriptor TextTowerInvalid = new("KTU2017", E, "Text tower cannot be used",
+        "Text tower: {0}",
+        "A dual encoder's manifest names its text tower: an ONNX model taking input_ids and attention_mask, and a BERT WordPiece vocabulary. Paths are relative to the manifest.");
+
+    /// <summary>KTU2018: a general-probe folder that names no label.</summary>
+    public static readonly DiagnosticDescriptor GeneralLabelUnknown = new("KTU2018", E, "General probe folder names no label",
+        "General probe exemplars in folder '{0}' match no model label; labels: {1}",
+        "The general probe set's files sit in folders named after the model's labels (general/sandal/*.png); the folder name decides each exemplar's label.");
+
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
         "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",
@@ -174,9 +184,14 @@ public static class DiagnosticCodes
         "A concept the policy says to retain is recognised less often than in the baseline artifact by more than 'maxDrop'.");
 
     /// <summary>KTU3004: a drop threshold could not be checked for want of a baseline.</summary>
-    public static readonly DiagnosticDescriptor BaselineMissing = new("KTU3004", W, "No baseline for a drop threshold",
-        "'{0}' sets maxDrop, but no baseline model was given; the drop was not checked",
+    public static readonly DiagnosticDescriptor BaselineMissing = new("KTU3004", W, "No baseline for a threshold",
+        "'{0}': {1} is measured against a baseline model, and none was given; it was not checked",
         "Give the KtuModel item a Baseline=\"...\" (or --baseline on the command line) to compare against.");
+
+    /// <summary>KTU3005: an unlearning metric misses its threshold.</summary>
+    public static readonly DiagnosticDescriptor MetricMissed = new("KTU3005", E, "Metric misses its threshold",
+        "Policy '{0}': {1} is {2}, {3} {4}",
+        "The policy's 'metrics' thresholds (quality, utility, Q-U, general accuracy) are judged on the measured values; see the README for how each is computed.");
 
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",

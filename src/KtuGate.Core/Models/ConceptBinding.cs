@@ -38,6 +38,9 @@ public sealed record ConceptBinding(Concept Concept, int FineLabel, int CoarseGr
         return new ConceptBinding(concept, label, group);
     }
 
+    /// <summary>The index of the label a name matches (case, spaces, hyphens and underscores ignored), or -1.</summary>
+    public static int FindLabel(ModelManifest manifest, string name) => IndexOf(manifest.Labels, [Normalize(name)]);
+
     private static int IndexOf(IReadOnlyList<string> candidates, HashSet<string> names)
     {
         for (var i = 0; i < candidates.Count; i++)

@@ -26,6 +26,9 @@ public sealed class LoadedModel : IDisposable
     /// <summary>The open session.</summary>
     public InferenceSession Session { get; }
 
+    /// <summary>The width of each output row: labels for a classifier, the embedding size for an image tower.</summary>
+    public int OutputWidth => Session.OutputMetadata[Manifest.Output.Name].Dimensions[1];
+
     /// <summary>The execution provider the session runs on.</summary>
     public string ExecutionProvider { get; }
 
@@ -105,10 +108,12 @@ public sealed class LoadedModel : IDisposable
         else if (output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2)
         {
             diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
-                $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; a classifier's scores must be float32 [batch, labels]");
+                Manifest.Kind == ModelKind.Classifier
+                    ? $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; a classifier's scores must be float32 [batch, labels]"
+                    : $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; an image tower's embeddings must be float32 [batch, dim]");
             ok = false;
         }
-        else if (output.Dimensions[1] > 0 && output.Dimensions[1] != Manifest.Labels.Count)
+        else if (Manifest.Kind == ModelKind.Classifier && output.Dimensions[1] > 0 && output.Dimensions[1] != Manifest.Labels.Count)
         {
             diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
                 $"Output '{Manifest.Output.Name}' has {output.Dimensions[1]} scores per exemplar, but the manifest names {Manifest.Labels.Count} labels");

@@ -33,7 +33,7 @@ public static class ManifestParser
     private static ModelManifest? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
     {
         var top = new ObjectReader(rootObject, "the manifest", JsonDialect.Manifest, diagnostics,
-            "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse");
+            "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse", "textTower", "prompts");
         var version = top.Integer("ktuManifest", 0, int.MaxValue, required: true);
         if (version is { } v && v != ModelManifest.FormatVersion)
         {
@@ -44,10 +44,33 @@ public static class ManifestParser
 
         top.String("description");
         var kindName = top.OneOf("kind", s_kinds.Keys, required: true);
-        if (kindName is not null && s_kinds[kindName] != ModelKind.Classifier)
+        if (kindName is not null && s_kinds[kindName] is not (ModelKind.Classifier or ModelKind.DualEncoder))
         {
             top.Report(DiagnosticCodes.ManifestInvalid, top.Get("kind")!.Location,
-                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: 'classifier'");
+                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: 'classifier', 'dual-encoder'");
+        }
+
+        var dualEncoder = kindName == "dual-encoder";
+        var textTower = dualEncoder ? ReadTextTower(top, path) : null;
+        if (!dualEncoder)
+        {
+            foreach (var name in new[] { "textTower", "prompts" }.Where(n => top.Get(n) is not null))
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, top.Get(name)!.Location, $"'{name}' belongs to a dual-encoder manifest, not a {kindName}");
+            }
+        }
+
+        var prompts = new List<string>();
+        foreach (var prompt in top.Strings("prompts"))
+        {
+            if (prompt.Value.Split("{}").Length != 2)
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, prompt.Location, $"Prompt template '{prompt.Value}' must contain '{{}}' exactly once, where the concept's name goes");
+            }
+            else
+            {
+                prompts.Add(prompt.Value);
+            }
         }
 
         var input = ReadInput(top);
@@ -81,7 +104,41 @@ public static class ManifestParser
             return null;
         }
 
-        return new ModelManifest(path, s_kinds[kindName], input, preprocess, output, labels, coarse);
+        if (dualEncoder && textTower is null)
+        {
+            return null;
+        }
+
+        return new ModelManifest(path, s_kinds[kindName], input, preprocess, output, labels, coarse)
+        {
+            TextTower = textTower,
+            PromptTemplates = prompts.Count > 0 ? prompts : ["a photo of a {}"],
+        };
+    }
+
+    private static TextTowerSpec? ReadTextTower(ObjectReader top, string manifestPath)
+    {
+        var reader = top.Object("textTower", "'textTower'", true, "model", "vocab", "output", "pooling", "normalize", "maxTokens");
+        if (reader is null)
+        {
+            return null;
+        }
+
+        var model = reader.String("model", required: true);
+        var vocab = reader.String("vocab", required: true);
+        var output = reader.String("output") ?? "last_hidden_state";
+        var pooling = reader.OneOf("pooling", ["mean", "cls"]) ?? "mean";
+        var normalize = reader.Boolean("normalize") ?? true;
+        var maxTokens = reader.Integer("maxTokens", 3, 4096) ?? 128;
+        if (model is null || vocab is null)
+        {
+            return null;
+        }
+
+        // Relative to the manifest, like every path a manifest or policy names.
+        var folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
+        return new TextTowerSpec(Path.GetFullPath(Path.Combine(folder, model)), Path.GetFullPath(Path.Combine(folder, vocab)), output,
+            pooling == "cls" ? TextPooling.Cls : TextPooling.Mean, normalize, maxTokens, reader.Location);
     }
 
     private static InputSpec? ReadInput(ObjectReader top)

@@ -34,6 +34,15 @@ public sealed record Policy(
     /// <summary>The format version this build reads.</summary>
     public const int FormatVersion = 1;
 
+    /// <summary>Prompt templates (each with one "{}") to probe every concept's names with, besides the model's own.</summary>
+    public IReadOnlyList<string> PromptTemplates { get; init; } = [];
+
+    /// <summary>The general probe set: exemplar files whose folder names their label, unrelated to the request.</summary>
+    public IReadOnlyList<string> GeneralFiles { get; init; } = [];
+
+    /// <summary>Thresholds on the aggregate metrics (quality, utility, general accuracy), or null.</summary>
+    public MetricThresholds? Metrics { get; init; }
+
     /// <summary>The concept with this key.</summary>
     public Concept GetConcept(string name) => Concepts.First(c => c.Name == name);
 
@@ -84,3 +93,12 @@ public sealed record RemedyOptions(bool Allowed, IReadOnlyList<string> Methods)
     /// <summary>No remediation.</summary>
     public static RemedyOptions None { get; } = new(false, []);
 }
+
+/// <summary>Thresholds on the unlearning metrics of the seed paper, judged on the measured values.</summary>
+/// <param name="MinQuality">Lowest quality (relative drop of forget fine accuracy against the baseline).</param>
+/// <param name="MinUtility">Lowest utility (retained share of the other accuracies against the baseline).</param>
+/// <param name="MinQualityUtility">Lowest Q-U, the harmonic mean of quality and utility.</param>
+/// <param name="MinGeneralAccuracy">Lowest accuracy on the general probe set.</param>
+/// <param name="MaxGeneralDrop">Largest drop of general accuracy against the baseline.</param>
+/// <param name="Location">Where the thresholds are written.</param>
+public sealed record MetricThresholds(double? MinQuality, double? MinUtility, double? MinQualityUtility, double? MinGeneralAccuracy, double? MaxGeneralDrop, SourceLocation Location);

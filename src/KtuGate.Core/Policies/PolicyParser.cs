@@ -25,7 +25,7 @@ public static class PolicyParser
     private static Policy? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
     {
         var top = new ObjectReader(rootObject, "the policy", JsonDialect.Policy, diagnostics,
-            "ktuPolicy", "id", "title", "request", "concepts", "forget", "retain", "remedy");
+            "ktuPolicy", "id", "title", "request", "concepts", "forget", "retain", "remedy", "prompts", "general", "metrics");
 
         var version = top.Integer("ktuPolicy", 0, int.MaxValue, required: true);
         if (version is { } v && v != Policy.FormatVersion)
@@ -103,7 +103,42 @@ public static class PolicyParser
             remedy = new RemedyOptions(remedyReader.Boolean("allowed", required: true) ?? false, methods);
         }
 
-        return id is null ? null : new Policy(path, id, title, request, concepts, forget, retain, remedy);
+        var prompts = new List<string>();
+        foreach (var prompt in top.Strings("prompts"))
+        {
+            if (prompt.Value.Split("{}").Length != 2)
+            {
+                top.Report(DiagnosticCodes.PolicyInvalidValue, prompt.Location, "prompts[]", "a template with one '{}' where the concept's name goes", $"\"{prompt.Value}\"");
+            }
+            else
+            {
+                prompts.Add(prompt.Value);
+            }
+        }
+
+        IReadOnlyList<string> general = [];
+        if (top.Object("general", "'general'", false, "exemplars") is { } generalReader)
+        {
+            general = ExpandGlobs(generalReader.Strings("exemplars", required: true).Select(p => new ExemplarPattern(p.Value, p.Location)), folder, diagnostics);
+        }
+
+        MetricThresholds? metrics = null;
+        if (top.Object("metrics", "'metrics'", false, "minQuality", "minUtility", "minQU", "minGeneralAccuracy", "maxGeneralDrop") is { } m)
+        {
+            metrics = new MetricThresholds(m.Number("minQuality", 0, 1), m.Number("minUtility", 0, 1), m.Number("minQU", 0, 1),
+                m.Number("minGeneralAccuracy", 0, 1), m.Number("maxGeneralDrop", 0, 1), m.Location);
+            if (metrics is { MinGeneralAccuracy: not null } or { MaxGeneralDrop: not null } && general.Count == 0 && top.Get("general") is null)
+            {
+                m.Report(DiagnosticCodes.PolicyMissingProperty, m.Location, "A policy with general-accuracy thresholds", "general");
+            }
+        }
+
+        return id is null ? null : new Policy(path, id, title, request, concepts, forget, retain, remedy)
+        {
+            PromptTemplates = prompts,
+            GeneralFiles = general,
+            Metrics = metrics,
+        };
     }
 
     private static List<Concept> ReadConcepts(ObjectReader top, string folder, DiagnosticBag diagnostics)
@@ -148,32 +183,39 @@ public static class PolicyParser
             var parent = Expect(reader, "parent");
             reader.String("description");
             var patterns = reader.Strings("exemplars").Select(p => new ExemplarPattern(p.Value, p.Location)).ToList();
-            var files = new List<string>();
-            foreach (var pattern in patterns)
-            {
-                if (!ExemplarGlob.StaysInside(pattern.Pattern))
-                {
-                    diagnostics.Add(DiagnosticCodes.PolicyGlobEscapes, pattern.Location, pattern.Pattern, folder);
-                    continue;
-                }
-
-                var matched = ExemplarGlob.Expand(folder, pattern.Pattern);
-                if (matched.Count == 0)
-                {
-                    diagnostics.Add(DiagnosticCodes.PolicyGlobMatchesNothing, pattern.Location, pattern.Pattern, folder);
-                }
-
-                files.AddRange(matched);
-            }
-
+            var files = ExpandGlobs(patterns, folder, diagnostics);
             concepts.Add(new Concept(property.Name, aliases.Select(a => a.Value).ToList(), parent?.Value,
-                patterns, files.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList(), property.NameLocation)
+                patterns, files, property.NameLocation)
             {
                 ParentLocation = parent?.Location,
             });
         }
 
         return concepts;
+    }
+
+    /// <summary>Every file the globs match, sorted and without duplicates; KTU1008 for a glob that leaves the folder, KTU1007 for one that matches nothing.</summary>
+    private static IReadOnlyList<string> ExpandGlobs(IEnumerable<ExemplarPattern> patterns, string folder, DiagnosticBag diagnostics)
+    {
+        var files = new List<string>();
+        foreach (var pattern in patterns)
+        {
+            if (!ExemplarGlob.StaysInside(pattern.Pattern))
+            {
+                diagnostics.Add(DiagnosticCodes.PolicyGlobEscapes, pattern.Location, pattern.Pattern, folder);
+                continue;
+            }
+
+            var matched = ExemplarGlob.Expand(folder, pattern.Pattern);
+            if (matched.Count == 0)
+            {
+                diagnostics.Add(DiagnosticCodes.PolicyGlobMatchesNothing, pattern.Location, pattern.Pattern, folder);
+            }
+
+            files.AddRange(matched);
+        }
+
+        return files.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
     private static JsonTreeString? Expect(ObjectReader reader, string name)

@@ -1,18 +1,42 @@
 using KtuGate.Diagnostics;
 using KtuGate.Models;
-using Microsoft.ML.OnnxRuntime;
 
 namespace KtuGate.Probing;
 
-/// <summary>What a classifier predicted for a set of exemplars: how many went to each label.</summary>
-/// <param name="N">Exemplars that were decoded and classified.</param>
-/// <param name="PredictedCounts">For each label index, how many exemplars were predicted as it.</param>
+/// <summary>What a model predicted for a set of exemplars.</summary>
+/// <param name="N">Exemplars that were decoded and probed.</param>
+/// <param name="PredictedCounts">For each fine label index, how many exemplars were predicted as it.</param>
 /// <param name="Samples">Up to a few exemplar files per predicted label, in probing order, for reports to show.</param>
-public sealed record ProbeTally(int N, IReadOnlyList<int> PredictedCounts, IReadOnlyList<IReadOnlyList<string>> Samples);
+public sealed record ProbeTally(int N, IReadOnlyList<int> PredictedCounts, IReadOnlyList<IReadOnlyList<string>> Samples)
+{
+    /// <summary>For models that predict coarse groups themselves (dual encoders): how many exemplars went to each group; null where coarse predictions follow from fine ones.</summary>
+    public IReadOnlyList<int>? CoarsePredictedCounts { get; init; }
+
+    /// <summary>For a dual encoder: per prompt wording, how many exemplars it alone still recalls as the concept.</summary>
+    public IReadOnlyList<WordingTally> Wordings { get; init; } = [];
+}
+
+/// <summary>How many exemplars one wording of a concept recalls.</summary>
+/// <param name="Wording">The prompt, e.g. "a photo of a trainer".</param>
+/// <param name="Recalled">Exemplars for which this wording outscores every other label.</param>
+public sealed record WordingTally(string Wording, int Recalled);
+
+/// <summary>A way to probe a model for a concept's exemplars.</summary>
+public interface IConceptProbe
+{
+    /// <summary>Runs the exemplars through the model and counts the predictions.</summary>
+    /// <param name="files">The exemplar files.</param>
+    /// <param name="fineLabel">The label the concept matches, or -1.</param>
+    /// <param name="wordings">Prompts naming the concept, probed one at a time where the model takes prompts.</param>
+    /// <param name="diagnostics">Receives KTU2008 for files that are not images.</param>
+    /// <param name="progress">Told how many exemplars are done.</param>
+    /// <param name="cancellationToken">Stops between batches.</param>
+    ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default);
+}
 
 /// <summary>Runs exemplar images through a classifier in batches and counts its predictions.</summary>
 /// <remarks>Exemplars are streamed: memory holds one batch, however many exemplars there are.</remarks>
-public sealed class ClassifierProbe
+public sealed class ClassifierProbe : IConceptProbe
 {
     private const int SamplesPerLabel = 4;
     private readonly LoadedModel _model;
@@ -35,85 +59,25 @@ public sealed class ClassifierProbe
     /// <param name="cancellationToken">Stops between batches.</param>
     public ProbeTally Probe(IEnumerable<string> files, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
-        var manifest = _model.Manifest;
-        var input = manifest.Input;
-        var perExemplar = input.Channels * input.Height * input.Width;
-        var labels = manifest.Labels.Count;
+        var labels = _model.Manifest.Labels.Count;
         var counts = new int[labels];
         var samples = Enumerable.Range(0, labels).Select(_ => new List<string>()).ToArray();
-        var buffer = new float[_batchSize * perExemplar];
-        var batchFiles = new List<string>(_batchSize);
-        var n = 0;
-
-        void Flush()
+        var n = ImageBatches.Run(_model, files, _batchSize, diagnostics, progress, cancellationToken, (rows, batch) =>
         {
-            if (batchFiles.Count == 0)
+            for (var i = 0; i < batch.Count; i++)
             {
-                return;
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            var predictions = Predict(buffer, batchFiles.Count, perExemplar, labels);
-            for (var i = 0; i < predictions.Length; i++)
-            {
-                counts[predictions[i]]++;
-                if (samples[predictions[i]].Count < SamplesPerLabel)
+                var predicted = ImageBatches.ArgMax(rows.Slice(i * labels, labels));
+                counts[predicted]++;
+                if (samples[predicted].Count < SamplesPerLabel)
                 {
-                    samples[predictions[i]].Add(batchFiles[i]);
+                    samples[predicted].Add(batch[i]);
                 }
             }
-
-            n += batchFiles.Count;
-            batchFiles.Clear();
-            progress?.Report(n);
-        }
-
-        foreach (var file in files)
-        {
-            var slice = buffer.AsSpan(batchFiles.Count * perExemplar, perExemplar);
-            var error = ImageDecoder.TryDecode(file, input, manifest.Preprocess, slice);
-            if (error is not null)
-            {
-                diagnostics.Add(DiagnosticCodes.ExemplarUnreadable, new SourceLocation(file), file, error);
-                continue;
-            }
-
-            batchFiles.Add(file);
-            if (batchFiles.Count == _batchSize)
-            {
-                Flush();
-            }
-        }
-
-        Flush();
+        });
         return new ProbeTally(n, counts, samples);
     }
 
-    private int[] Predict(float[] buffer, int count, int perExemplar, int labels)
-    {
-        var input = _model.Manifest.Input;
-        var shape = input.Shape.ToArray();
-        shape[0] = count;
-        using var tensor = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, count * perExemplar), shape);
-        using var runOptions = new RunOptions();
-        using var outputs = _model.Session.Run(runOptions, [input.Name], [tensor], [_model.Manifest.Output.Name]);
-        var scores = outputs[0].GetTensorDataAsSpan<float>();
-        var predictions = new int[count];
-        for (var i = 0; i < count; i++)
-        {
-            var row = scores.Slice(i * labels, labels);
-            var best = 0;
-            for (var j = 1; j < labels; j++)
-            {
-                if (row[j] > row[best])
-                {
-                    best = j;
-                }
-            }
-
-            predictions[i] = best;
-        }
-
-        return predictions;
-    }
+    /// <inheritdoc />
+    ProbeTally IConceptProbe.Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress, CancellationToken cancellationToken)
+        => Probe(files, diagnostics, progress, cancellationToken);
 }

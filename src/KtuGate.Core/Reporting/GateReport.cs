@@ -59,7 +59,55 @@ public sealed record PolicyInfo(string Id, string? Title, string? RequestedBy, s
 /// <param name="Baseline">The baseline artifact compared against, if any.</param>
 /// <param name="Concepts">Measurements per policy concept.</param>
 /// <param name="Clauses">The verdict of every clause.</param>
-public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, FileDigest? Baseline, IReadOnlyList<ConceptReport> Concepts, IReadOnlyList<ClauseReport> Clauses);
+public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, FileDigest? Baseline, IReadOnlyList<ConceptReport> Concepts, IReadOnlyList<ClauseReport> Clauses)
+{
+    /// <summary>For a dual encoder: the text tower's model file.</summary>
+    public FileDigest? TextTower { get; init; }
+
+    /// <summary>For a dual encoder: how many distinct prompts were embedded (each once per run).</summary>
+    public int? PromptsEmbedded { get; init; }
+
+    /// <summary>The unlearning metrics of each policy.</summary>
+    public IReadOnlyList<PolicyMetricsReport> Metrics { get; init; } = [];
+}
+
+/// <summary>The seed paper's metrics for one policy on one model; see the README for their definitions.</summary>
+/// <param name="Policy">The policy's id.</param>
+/// <param name="ForgetFine">Fine accuracy on the forget concepts' exemplars (should fall).</param>
+/// <param name="ForgetCoarse">Coarse accuracy on the forget concepts' exemplars (should stay).</param>
+/// <param name="RetainFine">Fine accuracy on the other retained concepts' exemplars (should stay).</param>
+/// <param name="RetainCoarse">Coarse accuracy on the other retained concepts' exemplars (should stay).</param>
+/// <param name="General">Fine accuracy on the general probe set.</param>
+/// <param name="Baseline">The same rates on the baseline artifact.</param>
+/// <param name="Quality">Relative drop of forget fine accuracy against the baseline.</param>
+/// <param name="Utility">Mean retained share of the forget-coarse, retain-fine and retain-coarse accuracies against the baseline.</param>
+/// <param name="QualityUtility">Q-U: the harmonic mean of quality and utility.</param>
+/// <param name="Thresholds">The policy's thresholds on these metrics, if any.</param>
+/// <param name="Passed">Whether every threshold holds (true without thresholds).</param>
+public sealed record PolicyMetricsReport(
+    string Policy,
+    RateInfo? ForgetFine,
+    RateInfo? ForgetCoarse,
+    RateInfo? RetainFine,
+    RateInfo? RetainCoarse,
+    RateInfo? General,
+    BaselineMetrics? Baseline,
+    double? Quality,
+    double? Utility,
+    double? QualityUtility,
+    MetricThresholdsInfo? Thresholds,
+    bool Passed);
+
+/// <summary>The metrics' rates on the baseline artifact.</summary>
+public sealed record BaselineMetrics(RateInfo? ForgetFine, RateInfo? ForgetCoarse, RateInfo? RetainFine, RateInfo? RetainCoarse, RateInfo? General);
+
+/// <summary>A policy's metric thresholds, as reports record them.</summary>
+public sealed record MetricThresholdsInfo(double? MinQuality, double? MinUtility, double? MinQU, double? MinGeneralAccuracy, double? MaxGeneralDrop, ReportLocation Location);
+
+/// <summary>How often one prompt wording alone still recalls a concept.</summary>
+/// <param name="Wording">The prompt.</param>
+/// <param name="Recall">Share of the concept's exemplars for which it outscores every other label.</param>
+public sealed record WordingReport(string Wording, RateInfo Recall);
 
 /// <summary>How a model recognised one concept on its exemplars.</summary>
 /// <param name="Policy">The policy's id.</param>
@@ -82,7 +130,11 @@ public sealed record ConceptReport(
     RateInfo? Coarse,
     IReadOnlyDictionary<string, int> Predicted,
     BaselineRates? Baseline,
-    IReadOnlyList<string> Recalled);
+    IReadOnlyList<string> Recalled)
+{
+    /// <summary>For a dual encoder's fine concept: each prompt wording (template and name) and how often it alone still recalls the concept.</summary>
+    public IReadOnlyList<WordingReport> Wordings { get; init; } = [];
+}
 
 /// <summary>A set of exemplar files, by count and digest.</summary>
 /// <param name="Count">Files matched by the concept's globs.</param>

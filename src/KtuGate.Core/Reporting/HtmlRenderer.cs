@@ -61,7 +61,9 @@ public static class HtmlRenderer
             h.Append("</tbody></table>\n<h3>Concepts</h3>\n<p>Bars show accuracy on each concept's exemplars with its 95% interval; ticks mark the thresholds of the clauses on it (red: forget, green: retain).")
                 .Append(model.Baseline is null ? string.Empty : " The pale bar is the baseline artifact.").Append("</p>\n");
             h.Append(ConceptChart(model));
+            h.Append(Metrics(model));
             h.Append(TradeOff(model));
+            h.Append(Wordings(model));
             h.Append("<h3>Methods tried</h3><p>No remediation ran in this gate (mode ").Append(Html(report.Mode)).Append("): the artifact was probed and judged as it is.</p>\n");
             h.Append(Recalled(model, readExemplar));
             h.Append("<h3>Predictions per concept</h3><table><thead><tr><th>Policy</th><th>Concept</th><th>Label</th><th>Coarse group</th><th>Exemplars</th><th>Predicted as</th></tr></thead><tbody>\n");
@@ -191,6 +193,56 @@ public static class HtmlRenderer
             .Append(CultureInfo.InvariantCulture, $"<text x=\"{40 + size / 2}\" y=\"{size + 34}\" class=\"axis\">quality</text><text x=\"10\" y=\"{10 + size / 2}\" class=\"axis\" transform=\"rotate(-90 10 {10 + size / 2})\">utility</text>")
             .Append(CultureInfo.InvariantCulture, $"<circle cx=\"{40 + size * quality:0.#}\" cy=\"{10 + size * (1 - utility):0.#}\" r=\"6\" class=\"point\"><title>quality {quality:0.000}, utility {utility:0.000}</title></circle></svg>\n")
             .ToString();
+    }
+
+    private static string Metrics(ModelReport model)
+    {
+        if (model.Metrics.All(m => m.ForgetFine is null && m.RetainFine is null && m.General is null))
+        {
+            return string.Empty;
+        }
+
+        var s = new StringBuilder("<h3>Unlearning metrics</h3>\n<table><thead><tr><th>Policy</th><th>Forget fine</th><th>Forget coarse</th><th>Retain fine</th><th>Retain coarse</th><th>General</th><th>Quality</th><th>Utility</th><th>Q-U</th><th>Thresholds</th></tr></thead><tbody>\n");
+        foreach (var m in model.Metrics)
+        {
+            static string R(RateInfo? rate, RateInfo? before) => rate is null ? "-" : Html(ReportText.Rate(rate)) + (before is null ? string.Empty : "<br><small>baseline " + Html(ReportText.Rate(before)) + "</small>");
+            s.Append("<tr class=\"").Append(m.Passed ? "pass" : "fail").Append("\"><td>").Append(Html(m.Policy)).Append("</td><td>")
+                .Append(R(m.ForgetFine, m.Baseline?.ForgetFine)).Append("</td><td>").Append(R(m.ForgetCoarse, m.Baseline?.ForgetCoarse)).Append("</td><td>")
+                .Append(R(m.RetainFine, m.Baseline?.RetainFine)).Append("</td><td>").Append(R(m.RetainCoarse, m.Baseline?.RetainCoarse)).Append("</td><td>")
+                .Append(R(m.General, m.Baseline?.General)).Append("</td><td>").Append(Html(ReportText.Number(m.Quality))).Append("</td><td>")
+                .Append(Html(ReportText.Number(m.Utility))).Append("</td><td>").Append(Html(ReportText.Number(m.QualityUtility))).Append("</td><td>")
+                .Append(m.Thresholds is null ? "-" : Html(string.Join(", ", new[]
+                {
+                    m.Thresholds.MinQuality is { } q ? $"quality >= {ReportText.Number(q)}" : null,
+                    m.Thresholds.MinUtility is { } u ? $"utility >= {ReportText.Number(u)}" : null,
+                    m.Thresholds.MinQU is { } qu ? $"Q-U >= {ReportText.Number(qu)}" : null,
+                    m.Thresholds.MinGeneralAccuracy is { } g ? $"general >= {ReportText.Number(g)}" : null,
+                    m.Thresholds.MaxGeneralDrop is { } d ? $"general drop <= {ReportText.Number(d)}" : null,
+                }.OfType<string>()))).Append("</td></tr>\n");
+        }
+
+        return s.Append("</tbody></table>\n").ToString();
+    }
+
+    private static string Wordings(ModelReport model)
+    {
+        var concepts = model.Concepts.Where(c => c.Wordings.Count > 0).ToList();
+        if (concepts.Count == 0)
+        {
+            return string.Empty;
+        }
+
+        var s = new StringBuilder("<h3>Prompt wordings</h3>\n<p>Each wording of a concept (every prompt template with its key and every alias), standing alone for it: the share of its exemplars it still recalls against every other label.</p>\n<table><thead><tr><th>Policy</th><th>Concept</th><th>Wording</th><th>Recall (95% CI, n)</th></tr></thead><tbody>\n");
+        foreach (var c in concepts)
+        {
+            foreach (var w in c.Wordings.OrderByDescending(w => w.Recall.Rate).ThenBy(w => w.Wording, StringComparer.Ordinal))
+            {
+                s.Append("<tr><td>").Append(Html(c.Policy)).Append("</td><td>").Append(Html(c.Concept)).Append("</td><td>").Append(Html(w.Wording))
+                    .Append("</td><td>").Append(Html(ReportText.Rate(w.Recall))).Append("</td></tr>\n");
+            }
+        }
+
+        return s.Append("</tbody></table>\n").ToString();
     }
 
     private static string Recalled(ModelReport model, Func<string, byte[]?> readExemplar)

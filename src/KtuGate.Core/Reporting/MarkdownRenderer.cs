@@ -38,6 +38,20 @@ public static class MarkdownRenderer
             }
 
             md.Append('\n');
+            var measured = model.Metrics.Where(m => m.QualityUtility is not null || m.General is not null || m.Thresholds is not null).ToList();
+            if (measured.Count > 0)
+            {
+                md.Append("| Policy | Forget fine | Forget coarse | Retain fine | Retain coarse | General | Quality | Utility | Q-U |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+                foreach (var m in measured)
+                {
+                    static string R(RateInfo? r) => r is null ? "-" : ReportText.Number(r.Rate);
+                    md.Append("| ").Append(Markdown(m.Policy)).Append(" | ").Append(R(m.ForgetFine)).Append(" | ").Append(R(m.ForgetCoarse)).Append(" | ")
+                        .Append(R(m.RetainFine)).Append(" | ").Append(R(m.RetainCoarse)).Append(" | ").Append(R(m.General)).Append(" | ")
+                        .Append(ReportText.Number(m.Quality)).Append(" | ").Append(ReportText.Number(m.Utility)).Append(" | ").Append(ReportText.Number(m.QualityUtility)).Append(" |\n");
+                }
+
+                md.Append('\n');
+            }
         }
 
         var shown = report.Diagnostics.Where(d => d.Severity != "info").ToList();

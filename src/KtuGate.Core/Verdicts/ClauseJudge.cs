@@ -37,7 +37,7 @@ public static class ClauseJudge
         {
             if (baseline is null)
             {
-                diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(clause.Location, clause.Concept));
+                diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(clause.Location, clause.Concept, "maxDrop"));
             }
             else if (baseline.Rate - measured.Rate > maxDrop)
             {

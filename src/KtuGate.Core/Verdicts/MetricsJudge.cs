@@ -1,0 +1,68 @@
+using System.Globalization;
+using KtuGate.Diagnostics;
+using KtuGate.Measurements;
+using KtuGate.Policies;
+using KtuGate.Reporting;
+
+namespace KtuGate.Verdicts;
+
+/// <summary>Judges a policy's thresholds on the unlearning metrics.</summary>
+public static class MetricsJudge
+{
+    /// <summary>The metrics as reported, and KTU3005 for each threshold missed (KTU3004 where a baseline is needed and absent).</summary>
+    public static (PolicyMetricsReport Report, IReadOnlyList<Diagnostic> Diagnostics) Judge(Policy policy, PaperMetrics metrics, string baseDirectory)
+    {
+        var diagnostics = new List<Diagnostic>();
+        var t = policy.Metrics;
+        if (t is not null)
+        {
+            void AtLeast(string name, double? value, double? min, bool needsBaseline)
+            {
+                if (min is null)
+                {
+                    return;
+                }
+
+                if (value is null)
+                {
+                    diagnostics.Add(needsBaseline
+                        ? DiagnosticCodes.BaselineMissing.Create(t.Location, policy.Id, name)
+                        : DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, name, "not measurable", "needs", "exemplars for it"));
+                }
+                else if (value < min)
+                {
+                    diagnostics.Add(DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, name, F(value.Value), "below the required", F(min.Value)));
+                }
+            }
+
+            AtLeast("quality", metrics.Quality, t.MinQuality, true);
+            AtLeast("utility", metrics.Utility, t.MinUtility, true);
+            AtLeast("Q-U", metrics.QualityUtility, t.MinQualityUtility, true);
+            AtLeast("general accuracy", metrics.General?.Rate, t.MinGeneralAccuracy, false);
+            if (t.MaxGeneralDrop is { } maxDrop)
+            {
+                if (metrics.Baseline?.General is not { } before || metrics.General is not { } after)
+                {
+                    diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(t.Location, policy.Id, "general accuracy drop"));
+                }
+                else if (before.Rate - after.Rate > maxDrop)
+                {
+                    diagnostics.Add(DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, "general accuracy drop", F(before.Rate - after.Rate), "above the allowed", F(maxDrop)));
+                }
+            }
+        }
+
+        var report = new PolicyMetricsReport(
+            policy.Id,
+            Gate.Rate(metrics.ForgetFine), Gate.Rate(metrics.ForgetCoarse), Gate.Rate(metrics.RetainFine), Gate.Rate(metrics.RetainCoarse), Gate.Rate(metrics.General),
+            metrics.Baseline is { } b ? new BaselineMetrics(Gate.Rate(b.ForgetFine), Gate.Rate(b.ForgetCoarse), Gate.Rate(b.RetainFine), Gate.Rate(b.RetainCoarse), Gate.Rate(b.General)) : null,
+            Round(metrics.Quality), Round(metrics.Utility), Round(metrics.QualityUtility),
+            t is null ? null : new MetricThresholdsInfo(t.MinQuality, t.MinUtility, t.MinQualityUtility, t.MinGeneralAccuracy, t.MaxGeneralDrop, new ReportLocation(Digests.Relative(baseDirectory, t.Location.File), t.Location.Line, t.Location.Column)),
+            !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error));
+        return (report, diagnostics);
+    }
+
+    private static double? Round(double? value) => value is null ? null : Math.Round(value.Value, 6);
+
+    private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+}
