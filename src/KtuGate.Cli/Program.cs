@@ -14,14 +14,24 @@ var reportDirOption = new Option<string>("--report-dir") { Description = "Where 
 var baseDirOption = new Option<string?>("--base-dir") { Description = "The folder report paths are relative to; default: the current folder." };
 var providerOption = new Option<ExecutionProviderPreference>("--execution-provider") { Description = "auto (CUDA when it loads, else CPU), cpu or cuda.", DefaultValueFactory = _ => ExecutionProviderPreference.Auto };
 var batchOption = new Option<int>("--batch-size") { Description = "Exemplars per inference call.", DefaultValueFactory = _ => 64 };
+var modeOption = new Option<GateMode>("--mode") { Description = "verify (probe and judge) or remediate (also unlearn violated concepts where the policy allows, and judge the edited artifact).", DefaultValueFactory = _ => GateMode.Verify };
+var outputDirOption = new Option<string?>("--output-dir") { Description = "Where remediate writes the edited artifact; default: the report folder." };
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
 var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };
 
 var check = new Command("check", "Probe models against must-not-know policies and print the verdict; writes ktu-report.json.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, formatOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, modeOption, outputDirOption, formatOption,
 };
-check.SetAction((parse, cancellationToken) =>
+check.SetAction((parse, cancellationToken) => CheckAction(parse, parse.GetValue(modeOption), cancellationToken));
+
+var unlearn = new Command("unlearn", "Remediate: probe, unlearn violated concepts by editing the artifact (closed form), probe the edited artifact and write it; the same as check --mode remediate.")
+{
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, outputDirOption, formatOption,
+};
+unlearn.SetAction((parse, cancellationToken) => CheckAction(parse, GateMode.Remediate, cancellationToken));
+
+Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancellationToken)
 {
     var models = parse.GetValue(modelOption)!;
     var manifests = parse.GetValue(manifestOption) ?? [];
@@ -35,9 +45,11 @@ check.SetAction((parse, cancellationToken) =>
         ExecutionProvider = parse.GetValue(providerOption),
         BatchSize = Math.Max(1, parse.GetValue(batchOption)),
         BaseDirectory = parse.GetValue(baseDirOption),
+        Mode = mode,
+        OutputDirectory = parse.GetValue(outputDirOption),
     };
     return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken)));
-});
+}
 
 var validatePolicies = new Option<string[]>("--policy", "-p") { Description = "A policy file (repeat for more).", Arity = ArgumentArity.ZeroOrMore };
 var validateManifests = new Option<string[]>("--manifest") { Description = "A manifest file (repeat for more).", Arity = ArgumentArity.ZeroOrMore };
@@ -54,10 +66,6 @@ init.SetAction(parse => (int)Verbs.Run(() => Verbs.Init(parse.GetValue(initModel
 var codeArgument = new Argument<string>("code") { Description = "A diagnostic code, e.g. KTU3001." };
 var explain = new Command("explain", "Say what a diagnostic code means and how to fix it.") { codeArgument };
 explain.SetAction(parse => (int)Verbs.Explain(parse.GetValue(codeArgument)!));
-
-var unlearn = new Command("unlearn", "Remediate a violating artifact by editing it (not available in this version).");
-unlearn.TreatUnmatchedTokensAsErrors = false;
-unlearn.SetAction(_ => (int)Verbs.NotAvailable("unlearn", "remediation (unlearning) is not part of this version of KtuGate; 'ktu check' judges an artifact"));
 
 var verifyReport = new Argument<string>("report") { Description = "The ktu-report.json to check; its statement (and signature) sit beside it." };
 var verifyArtifact = new Option<string?>("--artifact") { Description = "The artifact to check in place of the one the report names (e.g. the file about to ship)." };

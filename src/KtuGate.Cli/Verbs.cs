@@ -64,6 +64,13 @@ internal static class Verbs
             }
         }
 
+        foreach (var remediation in result.Report.Models.Select(m => m.Remediation).OfType<RemediationReport>())
+        {
+            Console.WriteLine(remediation.Output is null
+                ? $"  Remediation ({remediation.Method} at {remediation.Site.Node}): {remediation.Tried.Count} settings tried, none met every threshold; nothing written."
+                : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, setting {remediation.Tried.Count} of {ClosedFormCount}): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]}).");
+        }
+
         Console.WriteLine();
         Console.WriteLine($"Verdict: {result.Report.Verdict.ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}");
         return (ExitCode)result.Outcome;
@@ -98,6 +105,8 @@ internal static class Verbs
 
         return unreadable ? ExitCode.InvalidInput : failed ? ExitCode.Violated : ExitCode.Pass;
     }
+
+    private static int ClosedFormCount => Unlearning.ClosedFormSettings.Search.Count;
 
     private static string? ReadText(string path)
     {

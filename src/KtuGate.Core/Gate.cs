@@ -4,6 +4,8 @@ using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
 using KtuGate.Measurements;
 using KtuGate.Models;
+using KtuGate.Onnx;
+using KtuGate.Unlearning;
 using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
@@ -23,6 +25,12 @@ public sealed record GateModelInput(string Artifact, string? Manifest = null, st
 /// <param name="ReportDirectory">Where <c>ktu-report.json</c> goes, or null to write no report.</param>
 public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnlyList<string> Policies, string? ReportDirectory)
 {
+    /// <summary>Verify (probe and judge) or Remediate (also unlearn violated concepts where the policy allows, and probe the edited artifact).</summary>
+    public GateMode Mode { get; init; } = GateMode.Verify;
+
+    /// <summary>Where Remediate writes the remediated artifact (same file name as the input); the report folder when null.</summary>
+    public string? OutputDirectory { get; init; }
+
     /// <summary>Which execution provider to ask ONNX Runtime for.</summary>
     public ExecutionProviderPreference ExecutionProvider { get; init; } = ExecutionProviderPreference.Auto;
 
@@ -43,6 +51,16 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
 
     /// <summary>The report's timestamp; when null, <c>SOURCE_DATE_EPOCH</c> if set, else now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
+}
+
+/// <summary>What the gate does.</summary>
+public enum GateMode
+{
+    /// <summary>Probe every artifact and judge every clause.</summary>
+    Verify,
+
+    /// <summary>Verify; where a forget clause fails and its policy allows, edit the artifact to unlearn it, write the edited copy and judge that.</summary>
+    Remediate,
 }
 
 /// <summary>How far probing has got.</summary>
@@ -117,7 +135,14 @@ public static class Gate
         {
             for (var i = 0; i < inputs.Count; i++)
             {
-                var checkedModel = CheckModel(inputs[i].Input, manifests[i]!, policies!, request, baseDirectory, diagnostics, cancellationToken);
+                var local = new DiagnosticBag();
+                var checkedModel = CheckModel(inputs[i].Input, manifests[i]!, policies!, request, baseDirectory, local, cancellationToken);
+                if (request.Mode == GateMode.Remediate && checkedModel.Report is not null && checkedModel.Verdicts.Any(v => v.Kind == "forget" && !v.Passed))
+                {
+                    checkedModel = Remediate(inputs[i].Input, manifests[i]!, policies!, checkedModel, request, baseDirectory, local, cancellationToken);
+                }
+
+                diagnostics.AddRange(local.Items);
                 provider ??= checkedModel.Provider;
                 if (checkedModel.Report is not null)
                 {
@@ -132,7 +157,8 @@ public static class Gate
             diagnostics.AddRange(verdict.Diagnostics);
         }
 
-        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal))
+        // A clause missed (KTU3xxx), or a remediation that could not meet the clauses (KTU4001), is a violation; anything else is bad input.
+        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal) && d.Code != DiagnosticCodes.RemediationFailed.Code)
             ? GateOutcome.InvalidInput
             : diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error) ? GateOutcome.Violated : GateOutcome.Pass;
 
@@ -141,7 +167,7 @@ public static class Gate
             new ToolInfo("KtuGate", ToolVersion),
             Timestamp(request.Timestamp),
             outcome switch { GateOutcome.Pass => "pass", GateOutcome.Violated => "fail", _ => "error" },
-            "verify",
+            request.Mode == GateMode.Remediate ? "remediate" : "verify",
             new EnvironmentInfo(SessionFactory.OnnxRuntimeVersion, provider, RuntimeInformation.FrameworkDescription,
                 $"{RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}".Trim()),
             new OptionsInfo(request.ExecutionProvider.ToString().ToLowerInvariant(), request.BatchSize, null),
@@ -181,7 +207,7 @@ public static class Gate
 
     private static (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) CheckModel(
         GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request,
-        string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+        string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken, CheckCache? cache = null)
     {
         var modelName = Path.GetFileName(input.Artifact);
         using var model = LoadedModel.Open(input.Artifact, manifest, request.ExecutionProvider, diagnostics);
@@ -190,7 +216,8 @@ public static class Gate
             return (null, [], null);
         }
 
-        using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, diagnostics) : null;
+        using var ownTextTower = cache?.TextTower is null && manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, diagnostics) : null;
+        var textTower = cache?.TextTower ?? ownTextTower;
         if (textTower is not null && model.OutputWidth > 0 && model.OutputWidth != textTower.Dimension)
         {
             diagnostics.Add(DiagnosticCodes.TextTowerInvalid, manifest.TextTower!.Location,
@@ -230,7 +257,7 @@ public static class Gate
         IConceptProbe? baselineProbe = baseline is null ? null
             : textTower is null ? new ClassifierProbe(baseline, request.BatchSize) : new DualEncoderProbe(baseline, textTower, request.BatchSize);
         var tallies = new Dictionary<string, ProbeTally>();
-        var baselineTallies = new Dictionary<string, ProbeTally>();
+        var baselineTallies = cache?.BaselineTallies ?? new Dictionary<string, ProbeTally>();
 
         // Each distinct (exemplars, label, wordings) is probed once per run, however many policies name it.
         (ProbeTally Model, ProbeTally? Baseline) Tally(IReadOnlyList<string> files, int label, IReadOnlyList<string> wordings, string concept)
@@ -319,15 +346,210 @@ public static class Gate
         return (report, verdicts, model.ExecutionProvider);
     }
 
+    /// <summary>
+    /// Unlearns the concepts of failing forget clauses by a closed-form edit of the artifact's last linear layer, trying settings
+    /// from the least intrusive until the edited artifact meets every threshold (judged against the original as baseline).
+    /// </summary>
+    private static (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) Remediate(
+        GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies,
+        (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) verified,
+        GateRequest request, string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    {
+        var failing = verified.Verdicts.Where(v => v.Kind == "forget" && !v.Passed).ToList();
+        var allowed = policies.Where(p => p.Remedy.Allowed && (p.Remedy.Methods.Count == 0 || p.Remedy.Methods.Contains("closed-form"))).ToList();
+        foreach (var policy in policies.Where(p => failing.Any(f => f.Policy == p.Id) && !allowed.Contains(p)))
+        {
+            diagnostics.Add(DiagnosticCodes.RemediationNotAllowed, new SourceLocation(policy.Path), policy.Id);
+        }
+
+        var targets = failing.Where(f => allowed.Any(p => p.Id == f.Policy)).ToList();
+        var model = targets.Count == 0 ? null : OnnxGraph.Load(input.Artifact, diagnostics);
+        if (model is null)
+        {
+            return verified;
+        }
+
+        var site = OnnxGraph.FindSite(model, manifest.Output.Name);
+        var node = site is null ? null : model.Graph.Node.First(n => (n.Name.Length > 0 ? n.Name : n.Output[0]) == site.Node);
+        if (site is null || (manifest.Kind == ModelKind.Classifier && (node!.Output[0] != manifest.Output.Name || site.Outputs != manifest.Labels.Count)))
+        {
+            diagnostics.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
+                site is null ? string.Empty : " whose output is the classifier's scores");
+            return verified;
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(input.Artifact))!;
+        var (weight, bias) = OnnxGraph.ReadSite(model, site, folder);
+        using var instrumented = LoadedModel.Open(input.Artifact, OnnxGraph.WithOutput(model, site.Input), manifest, request.ExecutionProvider, diagnostics);
+        using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, diagnostics) : null;
+        if (instrumented is null || (manifest.Kind == ModelKind.DualEncoder && textTower is null))
+        {
+            return verified;
+        }
+
+        // Class directions in the site's output space: one-hot logits, or the text embeddings a dual encoder compares with.
+        var dual = textTower is null ? null : new DualEncoderProbe(instrumented, textTower, request.BatchSize);
+        IReadOnlyList<double[]> Directions(bool coarseLevel) => dual is null
+            ? Enumerable.Range(0, site.Outputs).Select(j => Enumerable.Range(0, site.Outputs).Select(k => j == k ? 1.0 : 0.0).ToArray()).ToList()
+            : (coarseLevel ? dual.CoarseDirections : dual.FineDirections).Select(d => d.Select(x => (double)x).ToArray()).ToList();
+
+        var forgetFiles = new Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)>(StringComparer.Ordinal);
+        foreach (var verdict in targets)
+        {
+            var policy = policies.First(p => p.Id == verdict.Policy);
+            var binding = ConceptBinding.Bind(policy, policy.GetConcept(verdict.Concept), manifest, Path.GetFileName(input.Artifact), new DiagnosticBag())!;
+            var coarse = verdict.Level == KnowledgeLevel.Coarse;
+            var coarseSpace = coarse && dual is not null;
+            var classes = coarseSpace ? manifest.Coarse.Count : manifest.Labels.Count;
+            var forbidden = coarse
+                ? (coarseSpace ? [binding.CoarseGroup] : Enumerable.Range(0, classes).Where(l => manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToHashSet())
+                : new HashSet<int> { binding.FineLabel };
+            var siblings = coarse ? [] : Enumerable.Range(0, classes).Where(l => l != binding.FineLabel && binding.CoarseGroup >= 0 && manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToList();
+            var others = siblings.Count > 0 ? siblings : Enumerable.Range(0, classes).Where(c => !forbidden.Contains(c)).ToList();
+            foreach (var file in binding.Concept.Files)
+            {
+                forgetFiles[file] = (Directions(coarseSpace), forbidden, others, coarseSpace);
+            }
+        }
+
+        var retainFiles = policies.SelectMany(p => p.Retain.SelectMany(r => p.GetConcept(r.Concept).Files).Concat(p.GeneralFiles))
+            .Where(f => !forgetFiles.ContainsKey(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var forgetActivations = Activations(instrumented, site, forgetFiles.Keys.Order(StringComparer.Ordinal), request.BatchSize, cancellationToken);
+        var retainActivations = Activations(instrumented, site, retainFiles, request.BatchSize, cancellationToken);
+        var edit = new ClosedFormEdit(weight, bias, retainActivations.Select(r => r.Activation).ToList(), forgetActivations.Select(f => f.Activation).ToList());
+        var forgetOutputs = forgetActivations.Select(f => edit.Output(f.Activation)).ToList();
+        var typicalScale = forgetOutputs.Count == 0 ? 1.0 : forgetOutputs.Average(Norm);
+
+        var outputDirectory = request.OutputDirectory ?? request.ReportDirectory ?? folder;
+        Directory.CreateDirectory(outputDirectory);
+        var outputPath = Path.Combine(outputDirectory, Path.GetFileName(input.Artifact));
+        if (string.Equals(Path.GetFullPath(outputPath), Path.GetFullPath(input.Artifact), StringComparison.Ordinal))
+        {
+            diagnostics.Add(DiagnosticCodes.OutputIsInput, new SourceLocation(input.Artifact), input.Artifact);
+            return verified;
+        }
+
+        var candidatePath = Path.Combine(outputDirectory, $".{Path.GetFileName(input.Artifact)}.{Environment.ProcessId}.candidate.onnx");
+        // Tensors kept in external files stay there: the edited copy refers to the same files, copied beside it (and removed again if nothing is written).
+        var copiedExternals = new List<string>();
+        if (!string.Equals(Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar), folder, StringComparison.Ordinal))
+        {
+            foreach (var external in OnnxGraph.ExternalFiles(model))
+            {
+                var target = Path.Combine(outputDirectory, external);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(Path.Combine(folder, external), target, overwrite: true);
+                copiedExternals.Add(target);
+            }
+        }
+
+        var tried = new List<RemediationAttemptInfo>();
+
+        // Every trial is judged against the original: probe the original once, and embed each prompt once.
+        var cache = new CheckCache(textTower, []);
+        (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider)? chosen = null;
+        byte[]? chosenBytes = null;
+        try
+        {
+            foreach (var settings in ClosedFormSettings.Search)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var forgetTargets = forgetActivations.Select((f, k) =>
+                {
+                    var (directions, forbidden, others, _) = forgetFiles[f.File];
+                    var margin = settings.Margin * (dual is null ? 2.0 : 0.1 * typicalScale);
+                    return ClosedFormEdit.Target(forgetOutputs[k], directions, forbidden, others, margin);
+                }).ToList();
+                var (newWeight, newBias) = edit.Solve(forgetTargets, settings);
+                var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
+                File.WriteAllBytes(candidatePath, bytes);
+                var trial = new DiagnosticBag();
+                var judged = CheckModel(new GateModelInput(candidatePath, input.Manifest, input.Artifact), manifest, policies, request with { Progress = null }, baseDirectory, trial, cancellationToken, cache);
+                var missed = trial.Items.Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
+                    .Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => $"{d.Code} {d.Message}").ToList();
+                var violations = missed.Count;
+                var qu = judged.Report?.Metrics.Select(m => m.QualityUtility).Where(q => q is not null).DefaultIfEmpty(null).Min();
+                tried.Add(new RemediationAttemptInfo(settings.Ridge, settings.ForgetWeight, settings.Margin, violations == 0, violations, qu, missed));
+                if (violations == 0)
+                {
+                    chosen = judged;
+                    chosenBytes = bytes;
+                    diagnostics.AddRange(trial.Items);
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(candidatePath);
+        }
+
+        var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
+        var original = Digest(baseDirectory, input.Artifact)!;
+        if (chosen is not { Report: not null } result || chosenBytes is null)
+        {
+            foreach (var copied in copiedExternals)
+            {
+                File.Delete(copied);
+            }
+
+            diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
+                $"{tried.Count} closed-form settings", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
+            return (verified.Report! with { Remediation = new RemediationReport("closed-form", siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried) },
+                verified.Verdicts, verified.Provider);
+        }
+
+        AtomicFile.Write(outputPath, chosenBytes);
+
+        var written = Digest(baseDirectory, outputPath)!;
+        var report = result.Report with
+        {
+            Artifact = written,
+            Remediation = new RemediationReport("closed-form", siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried),
+        };
+        return (report, result.Verdicts, result.Provider);
+    }
+
+    /// <summary>What one remediation's trials share: the text tower, and the original artifact's probe results.</summary>
+    private sealed record CheckCache(TextTower? TextTower, Dictionary<string, ProbeTally> BaselineTallies);
+
+    private static List<(string File, float[] Activation)> Activations(LoadedModel instrumented, EditSite site, IEnumerable<string> files, int batchSize, CancellationToken cancellationToken)
+    {
+        var result = new List<(string, float[])>();
+        ImageBatches.Run(instrumented, files, batchSize, new DiagnosticBag(), null, cancellationToken, site.Input, (_, extra, batch) =>
+        {
+            for (var i = 0; i < batch.Count; i++)
+            {
+                result.Add((batch[i], extra.Slice(i * site.Inputs, site.Inputs).ToArray()));
+            }
+        });
+        return result;
+    }
+
+    private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
+
     /// <summary>Every wording a dual encoder is probed with for a concept: each template (the model's and the policy's) with each of the concept's names.</summary>
     private static IReadOnlyList<string> Wordings(ModelManifest manifest, Policy policy, Concept concept)
         => manifest.PromptTemplates.Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
             .SelectMany(t => concept.Names.Select(n => DualEncoderProbe.Prompt(t, n)))
             .Distinct(StringComparer.Ordinal).ToList();
 
-    /// <summary>A policy's general probe files grouped by the label their folder names (KTU2018 for a folder that names none).</summary>
+    /// <summary>A policy's general probe files grouped by the label their folder names (KTU2018 for a folder that names none), without the labels the policy forgets: general accuracy measures unrelated knowledge.</summary>
     private static IReadOnlyList<(int Label, IReadOnlyList<string> Files)> GeneralSet(Policy policy, ModelManifest manifest, DiagnosticBag diagnostics)
     {
+        var forgotten = new HashSet<int>();
+        foreach (var clause in policy.Forget)
+        {
+            if (ConceptBinding.Bind(policy, policy.GetConcept(clause.Concept), manifest, string.Empty, new DiagnosticBag()) is not { } binding)
+            {
+                continue;
+            }
+
+            forgotten.UnionWith(clause.Level == KnowledgeLevel.Fine || binding.CoarseGroup < 0
+                ? [binding.FineLabel]
+                : Enumerable.Range(0, manifest.Labels.Count).Where(l => manifest.CoarseOfLabel[l] == binding.CoarseGroup));
+        }
+
         var groups = new List<(int, IReadOnlyList<string>)>();
         foreach (var folder in policy.GeneralFiles.GroupBy(f => Path.GetFileName(Path.GetDirectoryName(f))!))
         {
@@ -338,7 +560,10 @@ public static class Gate
                 continue;
             }
 
-            groups.Add((label, folder.ToList()));
+            if (!forgotten.Contains(label))
+            {
+                groups.Add((label, folder.ToList()));
+            }
         }
 
         return groups;

@@ -11,7 +11,7 @@ namespace KtuGate.Tasks;
 /// <remarks>The engine loads ONNX Runtime and native image codecs; keeping them out of MSBuild's long-lived worker nodes means nothing stays locked or stale between builds.</remarks>
 public sealed class KtuRunGate : ToolTask
 {
-    private static readonly string[] s_modes = ["Verify", "Off"];
+    private static readonly string[] s_modes = ["Verify", "Remediate", "Off"];
 
     /// <summary>The model artifacts, with <c>Manifest</c> and optional <c>Baseline</c> metadata.</summary>
     [Required]
@@ -42,7 +42,10 @@ public sealed class KtuRunGate : ToolTask
     /// <summary>The name of an environment variable that holds the PEM signing key.</summary>
     public string? SigningKeyEnvironmentVariable { get; set; }
 
-    /// <summary>The gate mode: Verify (default) or Off.</summary>
+    /// <summary>Where Remediate writes the remediated artifact.</summary>
+    public string? OutputDirectory { get; set; }
+
+    /// <summary>The gate mode: Verify (default), Remediate or Off.</summary>
     public string Mode { get; set; } = "Verify";
 
     /// <summary>auto, cpu or cuda.</summary>
@@ -139,6 +142,12 @@ public sealed class KtuRunGate : ToolTask
 
         builder.AppendFileNameIfNotNull(EnginePath);
         builder.AppendTextUnquoted(" check --format json");
+        if (string.Equals(Mode, "Remediate", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.AppendTextUnquoted(" --mode remediate");
+            builder.AppendSwitchIfNotNull("--output-dir ", OutputDirectory);
+        }
+
         var anyBaseline = Models.Any(m => !string.IsNullOrEmpty(m.GetMetadata("Baseline")));
         foreach (var model in Models)
         {

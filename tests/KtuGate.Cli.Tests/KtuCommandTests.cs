@@ -138,11 +138,21 @@ public sealed class KtuCommandTests
     }
 
     [Fact]
-    public void Unlearn_says_it_is_not_available_yet()
+    public void Unlearn_writes_a_remediated_artifact_that_passes()
     {
-        var result = Ktu(TestPaths.RepoRoot, "unlearn", "anything");
-        Assert.Equal(2, result.ExitCode);
-        Assert.Contains("not part of this version", result.Stderr, StringComparison.Ordinal);
+        using var temp = new TempFolder();
+        var result = Ktu(TestPaths.Sample(), "unlearn", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", Path.Combine(temp.Path, "report"), "--output-dir", Path.Combine(temp.Path, "out"), "--execution-provider", "cpu");
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Contains("Remediated (closed-form at /fc2/Gemm", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("PASS  retire-sneaker: forget sneaker (fine)", result.Stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(temp.Path, "out", "fashion-classifier.onnx")));
+
+        // The remediated artifact, checked on its own, passes the same policy.
+        var check = Ktu(TestPaths.Sample(), "check", "-m", Path.Combine(temp.Path, "out", "fashion-classifier.onnx"), "--manifest", "artifacts/fashion-classifier.ktu.json",
+            "-p", "policies/retire-sneaker.ktu.json", "--report-dir", Path.Combine(temp.Path, "check"), "--execution-provider", "cpu");
+        Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
     }
 
     [Fact]

@@ -159,4 +159,27 @@ public sealed class GateBuildTests
         AssertExit(1, on);
         AssertOutput("policies/broken.ktu.json(1,3): error KTU1001", on);
     }
+
+    [Fact]
+    public void Remediate_mode_writes_the_unlearned_artifact_and_the_build_passes()
+    {
+        using var project = new TempFolder();
+        DotnetBuild.WriteProject(project, Items);
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
+        }
+
+        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+
+        var build = DotnetBuild.Run(project.Path, "remediate", "-p:KtuGateMode=Remediate");
+        AssertExit(0, build);
+        AssertOutput("KtuGate: verdict pass", build);
+        var output = Path.Combine(project.Path, "bin", "Debug", "net10.0", "fashion-classifier.onnx");
+        Assert.True(File.Exists(output));
+        Assert.Equal(TestPaths.Sha256(TestPaths.SampleModel), TestPaths.Sha256(Path.Combine(project.Path, "artifacts", "fashion-classifier.onnx")));
+        using var report = JsonDocument.Parse(File.ReadAllBytes(ReportPath(project)));
+        Assert.Equal("remediate", report.RootElement.GetProperty("mode").GetString());
+        Assert.Equal(TestPaths.Sha256(output), report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString());
+    }
 }

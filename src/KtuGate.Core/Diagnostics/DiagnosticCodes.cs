@@ -193,6 +193,31 @@ public static class DiagnosticCodes
         "Policy '{0}': {1} is {2}, {3} {4}",
         "The policy's 'metrics' thresholds (quality, utility, Q-U, general accuracy) are judged on the measured values; see the README for how each is computed.");
 
+    /// <summary>KTU4001: no remediation met the policy's thresholds.</summary>
+    public static readonly DiagnosticDescriptor RemediationFailed = new("KTU4001", E, "Remediation failed",
+        "No remediation of '{0}' met every policy threshold; tried {1}. The best candidate still violates {2} clause(s); nothing was written",
+        "KtuGateMode=Remediate edits the artifact's last linear layer and probes the result again. When no setting meets every threshold, loosen what the policy cannot have (a retain floor the forget exemplars make impossible), add exemplars, or retrain.");
+
+    /// <summary>KTU4002: an external-data path that leaves the model's folder.</summary>
+    public static readonly DiagnosticDescriptor ExternalDataEscapes = new("KTU4002", E, "External data outside the model's folder",
+        "Tensor '{0}' keeps its data in '{1}', outside the model's folder; refused",
+        "ONNX external-data locations must be relative paths inside the folder of the model file; KtuGate will not read (or copy) files elsewhere.");
+
+    /// <summary>KTU4003: the model has no linear layer to edit.</summary>
+    public static readonly DiagnosticDescriptor NoEditSite = new("KTU4003", E, "No edit site",
+        "The model has no MatMul or Gemm with a constant weight on the way to output '{0}'{1}",
+        "Remediation edits a linear layer whose weight is an initializer (Gemm with alpha = beta = 1 and no transA, or MatMul, optionally followed by a bias Add).");
+
+    /// <summary>KTU4004: the policy does not allow remediation.</summary>
+    public static readonly DiagnosticDescriptor RemediationNotAllowed = new("KTU4004", W, "Remediation not allowed",
+        "Policy '{0}' is violated but does not allow remediation (remedy.allowed is false, or closed-form is not among its methods); the artifact was not edited",
+        "Set \"remedy\": { \"allowed\": true } (methods empty, or including \"closed-form\") to let KtuGateMode=Remediate edit the artifact for this policy.");
+
+    /// <summary>KTU4005: the remediated artifact would overwrite the input.</summary>
+    public static readonly DiagnosticDescriptor OutputIsInput = new("KTU4005", E, "Output would overwrite the input",
+        "The remediated artifact would be written over the input '{0}'; refused",
+        "Remediation never modifies its input. Set KtuOutputDir (--output-dir) to a folder other than the artifact's.");
+
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
         "CUDA execution provider not available ({0}); probing on CPU",
@@ -216,7 +241,7 @@ public static class DiagnosticCodes
     /// <summary>KTU5005: an unknown gate mode.</summary>
     public static readonly DiagnosticDescriptor UnknownMode = new("KTU5005", E, "Unknown gate mode",
         "KtuGateMode '{0}' is not known; use one of: {1}",
-        "Set the KtuGateMode property to Verify (probe and judge) or Off (skip the gate).");
+        "Set the KtuGateMode property to Verify (probe and judge), Remediate (probe, unlearn violated concepts where the policy allows, probe again) or Off (skip the gate).");
 
     /// <summary>KTU5006: the signing key cannot be used.</summary>
     public static readonly DiagnosticDescriptor SigningKeyInvalid = new("KTU5006", E, "Signing key cannot be used",

@@ -11,12 +11,20 @@ namespace KtuGate.Measurements;
 /// <param name="Baseline">The same five on the baseline artifact, when one was probed.</param>
 public sealed record PaperMetrics(Proportion? ForgetFine, Proportion? ForgetCoarse, Proportion? RetainFine, Proportion? RetainCoarse, Proportion? General, PaperMetrics? Baseline)
 {
-    /// <summary>Quality: (forget fine before − after) / before, in [0, 1]; null without a baseline or when the baseline did not know the concept.</summary>
-    public double? Quality => Baseline?.ForgetFine is { Rate: > 0 } before && ForgetFine is { } after
-        ? Math.Clamp((before.Rate - after.Rate) / before.Rate, 0, 1)
-        : null;
+    /// <summary>Whether the policy forgets whole coarse concepts: then quality is measured on forget coarse accuracy, and utility on the retain set only.</summary>
+    public bool CoarseForgetting { get; init; }
 
-    /// <summary>Utility: the mean of min(1, after / before) over forget-coarse, retain-fine and retain-coarse accuracy; null without a baseline.</summary>
+    /// <summary>Quality: (forget accuracy before − after) / before at the forgotten level (fine, or coarse for a coarse policy), in [0, 1]; null without a baseline or when the baseline did not know the concept.</summary>
+    public double? Quality
+    {
+        get
+        {
+            var (before, after) = CoarseForgetting ? (Baseline?.ForgetCoarse, ForgetCoarse) : (Baseline?.ForgetFine, ForgetFine);
+            return before is { Rate: > 0 } && after is not null ? Math.Clamp((before.Rate - after.Rate) / before.Rate, 0, 1) : null;
+        }
+    }
+
+    /// <summary>Utility: the mean of min(1, after / before) over forget-coarse (unless the policy forgets at coarse level), retain-fine and retain-coarse accuracy; null without a baseline.</summary>
     public double? Utility
     {
         get
@@ -26,7 +34,10 @@ public sealed record PaperMetrics(Proportion? ForgetFine, Proportion? ForgetCoar
                 return null;
             }
 
-            var shares = new[] { (ForgetCoarse, Baseline.ForgetCoarse), (RetainFine, Baseline.RetainFine), (RetainCoarse, Baseline.RetainCoarse) }
+            var kept = CoarseForgetting
+                ? new[] { (RetainFine, Baseline.RetainFine), (RetainCoarse, Baseline.RetainCoarse) }
+                : [(ForgetCoarse, Baseline.ForgetCoarse), (RetainFine, Baseline.RetainFine), (RetainCoarse, Baseline.RetainCoarse)];
+            var shares = kept
                 .Where(p => p.Item1 is not null && p.Item2 is { Rate: > 0 })
                 .Select(p => Math.Min(1, p.Item1!.Rate / p.Item2!.Rate))
                 .ToList();
@@ -52,7 +63,10 @@ public sealed record PaperMetrics(Proportion? ForgetFine, Proportion? ForgetCoar
             Pool(retain.Select(c => side(measurements[c])?.Fine)),
             Pool(retain.Select(c => side(measurements[c])?.Coarse)),
             generalRate,
-            baseline);
+            baseline)
+        {
+            CoarseForgetting = policy.Forget.Count > 0 && policy.Forget.All(c => c.Level == KnowledgeLevel.Coarse),
+        };
         var hasBaseline = measurements.Values.Any(m => m.Baseline is not null);
         var before = hasBaseline ? From(m => m.Baseline, generalBaseline, null) : null;
         return From(m => m.Model, general, before);

@@ -35,8 +35,12 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Opens the artifact and checks the manifest against the inputs and outputs ONNX Runtime reports.</summary>
     /// <returns>The model, or null with errors in <paramref name="diagnostics"/>.</returns>
     public static LoadedModel? Open(string artifactPath, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics)
+        => Open(artifactPath, null, manifest, preference, diagnostics);
+
+    /// <summary>Opens a model held in memory (e.g. one instrumented to return an inner activation); external data resolves beside <paramref name="artifactPath"/>.</summary>
+    public static LoadedModel? Open(string artifactPath, byte[]? bytes, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics)
     {
-        if (!File.Exists(artifactPath))
+        if (bytes is null && !File.Exists(artifactPath))
         {
             diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(artifactPath), artifactPath);
             return null;
@@ -51,7 +55,7 @@ public sealed class LoadedModel : IDisposable
         InferenceSession session;
         try
         {
-            session = new InferenceSession(artifactPath, options);
+            session = bytes is null ? new InferenceSession(artifactPath, options) : CreateFromBytes(bytes, artifactPath, options);
         }
         catch (OnnxRuntimeException e)
         {
@@ -71,6 +75,12 @@ public sealed class LoadedModel : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => Session.Dispose();
+
+    private static InferenceSession CreateFromBytes(byte[] bytes, string artifactPath, SessionOptions options)
+    {
+        options.AddSessionConfigEntry("session.model_external_initializers_file_folder_path", Path.GetDirectoryName(Path.GetFullPath(artifactPath))!);
+        return new InferenceSession(bytes, options);
+    }
 
     private bool CheckAgainstModel(DiagnosticBag diagnostics)
     {

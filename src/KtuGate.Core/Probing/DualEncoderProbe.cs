@@ -25,6 +25,12 @@ public sealed class DualEncoderProbe : IConceptProbe
         _coarse = imageTower.Manifest.Coarse.Select(g => Ensemble(templates, g.Name)).ToArray();
     }
 
+    /// <summary>Each label's text embedding (the unit-length mean of its prompts'), in label order.</summary>
+    public IReadOnlyList<float[]> FineDirections => _fine;
+
+    /// <summary>Each coarse group's text embedding, in manifest order.</summary>
+    public IReadOnlyList<float[]> CoarseDirections => _coarse;
+
     /// <summary>A prompt from a template and a name.</summary>
     public static string Prompt(string template, string name) => template.Replace("{}", name, StringComparison.Ordinal);
 

@@ -19,6 +19,12 @@ internal static class ImageBatches
     public static int Run(
         LoadedModel model, IEnumerable<string> files, int batchSize, DiagnosticBag diagnostics, IProgress<int>? progress,
         CancellationToken cancellationToken, SpanAction onBatch)
+        => Run(model, files, batchSize, diagnostics, progress, cancellationToken, null, (rows, _, batch) => onBatch(rows, batch));
+
+    /// <summary>As <see cref="Run(LoadedModel, IEnumerable{string}, int, DiagnosticBag, IProgress{int}?, CancellationToken, SpanAction)"/>, also fetching the inner tensor <paramref name="extraOutput"/> (a graph output the model was given for it).</summary>
+    public static int Run(
+        LoadedModel model, IEnumerable<string> files, int batchSize, DiagnosticBag diagnostics, IProgress<int>? progress,
+        CancellationToken cancellationToken, string? extraOutput, PairAction onBatch)
     {
         var input = model.Manifest.Input;
         var perExemplar = input.Channels * input.Height * input.Width;
@@ -38,8 +44,9 @@ internal static class ImageBatches
             shape[0] = batchFiles.Count;
             using var tensor = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, batchFiles.Count * perExemplar), shape);
             using var runOptions = new RunOptions();
-            using var outputs = model.Session.Run(runOptions, [input.Name], [tensor], [model.Manifest.Output.Name]);
-            onBatch(outputs[0].GetTensorDataAsSpan<float>(), batchFiles);
+            string[] names = extraOutput is null ? [model.Manifest.Output.Name] : [model.Manifest.Output.Name, extraOutput];
+            using var outputs = model.Session.Run(runOptions, [input.Name], [tensor], names);
+            onBatch(outputs[0].GetTensorDataAsSpan<float>(), extraOutput is null ? default : outputs[1].GetTensorDataAsSpan<float>(), batchFiles);
             n += batchFiles.Count;
             batchFiles.Clear();
             progress?.Report(n);
@@ -67,6 +74,9 @@ internal static class ImageBatches
 
     /// <summary>Receives one batch's output rows and files.</summary>
     public delegate void SpanAction(ReadOnlySpan<float> rows, IReadOnlyList<string> files);
+
+    /// <summary>Receives one batch's output rows, the inner tensor's rows, and the files.</summary>
+    public delegate void PairAction(ReadOnlySpan<float> rows, ReadOnlySpan<float> extra, IReadOnlyList<string> files);
 
     /// <summary>The index of the largest value.</summary>
     public static int ArgMax(ReadOnlySpan<float> values)

@@ -5,7 +5,7 @@ namespace KtuGate.Reporting;
 /// <param name="Tool">Which KtuGate wrote it.</param>
 /// <param name="GeneratedAt">When it was written (UTC, ISO 8601): the one field that differs between identical runs.</param>
 /// <param name="Verdict">"pass", "fail" (a clause is violated) or "error" (the inputs could not be checked).</param>
-/// <param name="Mode">The gate mode, e.g. "verify".</param>
+/// <param name="Mode">The gate mode: "verify" or "remediate".</param>
 /// <param name="Environment">Where it ran.</param>
 /// <param name="Options">The options that shaped the run.</param>
 /// <param name="Policies">The policies read.</param>
@@ -69,7 +69,33 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
 
     /// <summary>The unlearning metrics of each policy.</summary>
     public IReadOnlyList<PolicyMetricsReport> Metrics { get; init; } = [];
+
+    /// <summary>What remediation did to this model, in KtuGateMode=Remediate.</summary>
+    public RemediationReport? Remediation { get; init; }
 }
+
+/// <summary>How an artifact was remediated: where it was edited, every setting tried, and the artifact written.</summary>
+/// <param name="Method">The method, e.g. "closed-form".</param>
+/// <param name="Site">The edited layer.</param>
+/// <param name="Original">The artifact as it came in (never modified).</param>
+/// <param name="Output">The remediated artifact written, or null when no setting met every threshold.</param>
+/// <param name="ForgetExemplars">Exemplars whose outputs were moved away from the forbidden concepts.</param>
+/// <param name="RetainExemplars">Exemplars whose outputs were held.</param>
+/// <param name="Tried">Every setting tried, in order, and how the edited artifact fared.</param>
+public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDigest Original, FileDigest? Output, int ForgetExemplars, int RetainExemplars, IReadOnlyList<RemediationAttemptInfo> Tried);
+
+/// <summary>The layer remediation edited.</summary>
+public sealed record EditSiteInfo(string Node, string Input, string Weight, string? Bias, int Inputs, int Outputs);
+
+/// <summary>One setting tried and its outcome.</summary>
+/// <param name="Ridge">Pull towards the original weights.</param>
+/// <param name="ForgetWeight">Weight of each forget exemplar.</param>
+/// <param name="Margin">Margin the forbidden score is pushed below the best allowed one.</param>
+/// <param name="Passed">Whether the edited artifact met every threshold.</param>
+/// <param name="Violations">Errors the edited artifact still had.</param>
+/// <param name="QualityUtility">The lowest Q-U over the policies, against the original.</param>
+/// <param name="Missed">The thresholds the edited artifact still missed, as their diagnostics' codes and messages.</param>
+public sealed record RemediationAttemptInfo(double Ridge, double ForgetWeight, double Margin, bool Passed, int Violations, double? QualityUtility, IReadOnlyList<string> Missed);
 
 /// <summary>The seed paper's metrics for one policy on one model; see the README for their definitions.</summary>
 /// <param name="Policy">The policy's id.</param>

@@ -1,0 +1,202 @@
+using Google.Protobuf;
+using KtuGate.Diagnostics;
+using KtuGate.Models;
+using KtuGate.Onnx;
+using KtuGate.Probing;
+using KtuGate.Tests;
+using Onnx;
+
+namespace KtuGate.Core.Tests;
+
+/// <summary>KtuGateMode=Remediate on the real sample models: the edited artifact forgets, keeps, runs, and the input is untouched.</summary>
+public sealed class RemediationTests
+{
+    private static GateResult Remediate(string artifact, string manifest, string policy, string outputDirectory, string? baseDirectory = null)
+        => Gate.Run(new GateRequest([new GateModelInput(artifact, manifest)], [policy], Path.Combine(outputDirectory, "report"))
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            Mode = GateMode.Remediate,
+            OutputDirectory = outputDirectory,
+            BaseDirectory = baseDirectory ?? Path.GetDirectoryName(Path.GetDirectoryName(artifact)),
+        });
+
+    [Fact]
+    public void Classifier_is_remediated_and_the_edited_artifact_forgets_sneakers_but_keeps_footwear()
+    {
+        using var temp = new TempFolder();
+        var before = TestPaths.Sha256(TestPaths.SampleModel);
+
+        var result = Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy, temp.Path);
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        Assert.Equal("remediate", result.Report.Mode);
+        var output = Path.Combine(temp.Path, "fashion-classifier.onnx");
+        var model = Assert.Single(result.Report.Models);
+        var remediation = model.Remediation!;
+        Assert.Equal("closed-form", remediation.Method);
+        Assert.Equal("/fc2/Gemm", remediation.Site.Node);
+        Assert.Equal((128, 10), (remediation.Site.Inputs, remediation.Site.Outputs));
+        Assert.Equal(TestPaths.Sha256(output), remediation.Output!.Sha256);
+        Assert.Equal(before, remediation.Original.Sha256);
+        Assert.Equal(before, model.Baseline!.Sha256);
+        Assert.Equal(before, TestPaths.Sha256(TestPaths.SampleModel)); // the input is never modified
+        Assert.True(remediation.Tried[^1].Passed);
+        Assert.All(remediation.Tried.SkipLast(1), t => Assert.False(t.Passed));
+
+        // Judged on the edited artifact: sneakers forgotten (upper bound under 5%), still footwear, siblings kept.
+        var forget = model.Clauses.Single(c => c.Kind == "forget");
+        Assert.True(forget.Passed);
+        Assert.True(forget.Measured.CiHigh <= 0.05);
+        Assert.True(model.Clauses.Single(c => c.Kind == "retain" && c.Concept == "sneaker").Measured.Rate >= 0.95);
+        var metrics = Assert.Single(model.Metrics);
+        Assert.True(metrics.QualityUtility >= 0.99, $"Q-U {metrics.QualityUtility}");
+
+        // The edited artifact runs in ONNX Runtime with the same inputs and outputs as the original.
+        var diagnostics = new DiagnosticBag();
+        var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
+        using var edited = LoadedModel.Open(output, manifest, ExecutionProviderPreference.Cpu, diagnostics);
+        Assert.NotNull(edited);
+        Assert.DoesNotContain(diagnostics.Items, d => d.Severity == DiagnosticSeverity.Error);
+    }
+
+    [Fact]
+    public void Two_remediations_write_byte_identical_artifacts()
+    {
+        using var a = new TempFolder();
+        using var b = new TempFolder();
+        Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy, a.Path);
+        Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy, b.Path);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a.Path, "fashion-classifier.onnx")), File.ReadAllBytes(Path.Combine(b.Path, "fashion-classifier.onnx")));
+    }
+
+    [Fact]
+    public void Thresholds_out_of_reach_fail_with_KTU4001_and_write_nothing()
+    {
+        using var temp = new TempFolder();
+        var policy = Path.Combine(temp.Path, "policies", "impossible.ktu.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(policy)!);
+        temp.CopyExemplars("sneaker", "policies/exemplars/sneaker", 40);
+        temp.CopyExemplars("sandal", "policies/exemplars/sandal", 40);
+
+        // 0 of 40 still has an upper bound of 0.088: no edit can prove an accuracy of at most 0.01 on 40 exemplars.
+        File.WriteAllText(policy, """
+            { "ktuPolicy": 1, "id": "impossible",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] }, "sandal": { "parent": "footwear", "exemplars": ["exemplars/sandal/*.png"] } },
+              "forget": [ { "concept": "sneaker", "maxAccuracy": 0.01 } ],
+              "retain": [ { "concept": "sandal", "minAccuracy": 0.9 } ],
+              "remedy": { "allowed": true } }
+            """);
+
+        var result = Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, policy, Path.Combine(temp.Path, "out"), temp.Path);
+
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        var error = Assert.Single(result.Diagnostics, d => d.Code == "KTU4001");
+        Assert.Equal(TestPaths.SampleModel, error.Location!.File);
+        Assert.Contains("27 closed-form settings", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "out", "fashion-classifier.onnx")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(temp.Path, "out"), "*.onnx"));
+        Assert.Equal(27, result.Report.Models[0].Remediation!.Tried.Count);
+        Assert.Null(result.Report.Models[0].Remediation!.Output);
+    }
+
+    [Fact]
+    public void A_policy_that_does_not_allow_remediation_is_left_alone()
+    {
+        using var temp = new TempFolder();
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            temp.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 60);
+        }
+
+        var policy = temp.File(Path.Combine("policies", "not-allowed.ktu.json"),
+            File.ReadAllText(TestPaths.SamplePolicy).Replace("\"allowed\": true", "\"allowed\": false", StringComparison.Ordinal));
+
+        var result = Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, policy, Path.Combine(temp.Path, "out"), temp.Path);
+
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU4004" && d.Severity == DiagnosticSeverity.Warning);
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3001");
+        Assert.Null(result.Report.Models[0].Remediation);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "out", "fashion-classifier.onnx")));
+    }
+
+    [Fact]
+    public void Edit_sites_are_the_last_linear_layer_before_the_output()
+    {
+        var diagnostics = new DiagnosticBag();
+        var classifier = OnnxGraph.Load(TestPaths.SampleModel, diagnostics)!;
+        var site = OnnxGraph.FindSite(classifier, "logits")!;
+        Assert.Equal(("/fc2/Gemm", "/Relu_2_output_0", "fc2.weight", "fc2.bias", 128, 10, true), (site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs, site.WeightIsOutByIn));
+        Assert.Equal("/fc1/Gemm", OnnxGraph.FindSite(classifier, "logits", "/fc1/Gemm")!.Node);
+
+        var clip = OnnxGraph.Load(Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip", "artifacts", "fashion-clip.onnx"), diagnostics)!;
+        var clipSite = OnnxGraph.FindSite(clip, "embedding")!;
+        Assert.Equal(("/proj/Gemm", 256, 384), (clipSite.Node, clipSite.Inputs, clipSite.Outputs));
+        Assert.Empty(diagnostics.Items);
+    }
+
+    [Fact]
+    public void Model_with_external_data_round_trips_and_an_escaping_location_is_refused()
+    {
+        using var temp = new TempFolder();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestPaths.SampleModel));
+
+        // Move fc1's weight (the largest tensor, not the one edited) into an external file, as exporters do for large models.
+        var fc1 = model.Graph.Initializer.Single(t => t.Name == "fc1.weight");
+        File.WriteAllBytes(Path.Combine(temp.Path, "weights.bin"), fc1.RawData.ToByteArray());
+        fc1.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
+        fc1.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = "0" });
+        fc1.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = fc1.RawData.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        fc1.DataLocation = TensorProto.Types.DataLocation.External;
+        fc1.RawData = ByteString.Empty;
+        var artifact = Path.Combine(temp.Path, "model", "fashion-classifier.onnx");
+        Directory.CreateDirectory(Path.GetDirectoryName(artifact)!);
+        File.Move(Path.Combine(temp.Path, "weights.bin"), Path.Combine(temp.Path, "model", "weights.bin"));
+        File.WriteAllBytes(artifact, model.ToByteArray());
+
+        var result = Remediate(artifact, TestPaths.SampleManifest, TestPaths.SamplePolicy, Path.Combine(temp.Path, "out"), temp.Path);
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        Assert.True(File.Exists(Path.Combine(temp.Path, "out", "weights.bin")));
+        var diagnostics = new DiagnosticBag();
+        using var edited = LoadedModel.Open(Path.Combine(temp.Path, "out", "fashion-classifier.onnx"), ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!, ExecutionProviderPreference.Cpu, diagnostics);
+        Assert.NotNull(edited);
+
+        fc1.ExternalData[0].Value = "../weights.bin";
+        var escaping = Path.Combine(temp.Path, "model", "escaping.onnx");
+        File.WriteAllBytes(escaping, model.ToByteArray());
+        Assert.Null(OnnxGraph.Load(escaping, diagnostics));
+        var refused = Assert.Single(diagnostics.Items, d => d.Code == "KTU4002");
+        Assert.Contains("'../weights.bin'", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dual_encoder_forgets_the_shirt_among_tops_and_keeps_its_siblings()
+    {
+        using var temp = new TempFolder();
+        var clip = Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip");
+        var result = Remediate(Path.Combine(clip, "artifacts", "fashion-clip.onnx"), Path.Combine(clip, "artifacts", "fashion-clip.ktu.json"),
+            Path.Combine(clip, "policies", "retire-shirt.ktu.json"), temp.Path, clip);
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        var model = Assert.Single(result.Report.Models);
+        Assert.Equal("/proj/Gemm", model.Remediation!.Site.Node);
+        var metrics = Assert.Single(model.Metrics);
+        Assert.True(metrics.QualityUtility >= 0.99, $"Q-U {metrics.QualityUtility}");
+        Assert.True(metrics.Passed);
+        Assert.True(model.Clauses.Single(c => c.Kind == "forget").Measured.CiHigh <= 0.05);
+    }
+
+    [Fact]
+    public void Remediation_never_writes_over_its_input()
+    {
+        using var temp = new TempFolder();
+        var artifact = Path.Combine(temp.Path, "fashion-classifier.onnx");
+        File.Copy(TestPaths.SampleModel, artifact);
+        var before = TestPaths.Sha256(artifact);
+
+        var result = Remediate(artifact, TestPaths.SampleManifest, TestPaths.SamplePolicy, temp.Path, TestPaths.Sample());
+
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU4005");
+        Assert.Equal(before, TestPaths.Sha256(artifact));
+    }
+}
