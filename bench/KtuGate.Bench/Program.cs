@@ -8,8 +8,14 @@ using KtuGate.Probing;
 // Probing benchmark: exemplars per second by batch size, and whether memory grows with the
 // number of exemplars (it must not: probes stream one batch at a time).
 // Usage: dotnet run -c Release --project bench/KtuGate.Bench [-- --repeat N]
-var repeat = args.Length == 2 && args[0] == "--repeat" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var root = FindRepoRoot();
+if (args.Length == 1 && args[0] == "remediation")
+{
+    RemediationTable.Print(root);
+    return;
+}
+
+var repeat = args.Length == 2 && args[0] == "--repeat" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var sample = Path.Combine(root, "samples", "FashionGate");
 var diagnostics = new DiagnosticBag();
 var manifest = ManifestParser.Load(Path.Combine(sample, "artifacts", "fashion-classifier.ktu.json"), diagnostics)!;
