@@ -16,6 +16,8 @@ var providerOption = new Option<ExecutionProviderPreference>("--execution-provid
 var batchOption = new Option<int>("--batch-size") { Description = "Exemplars per inference call.", DefaultValueFactory = _ => 64 };
 var modeOption = new Option<GateMode>("--mode") { Description = "verify (probe and judge) or remediate (also unlearn violated concepts where the policy allows, and judge the edited artifact).", DefaultValueFactory = _ => GateMode.Verify };
 var outputDirOption = new Option<string?>("--output-dir") { Description = "Where remediate writes the edited artifact; default: the report folder." };
+var methodOption = new Option<string[]>("--method") { Description = "Remediation methods to try, in order, instead of the policies' (closed-form, nhl-kl, ga, ga-kl, npo-kl).", Arity = ArgumentArity.ZeroOrMore };
+methodOption.AcceptOnlyFromAmong("closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl");
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
 var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };
 
@@ -27,7 +29,7 @@ check.SetAction((parse, cancellationToken) => CheckAction(parse, parse.GetValue(
 
 var unlearn = new Command("unlearn", "Remediate: probe, unlearn violated concepts by editing the artifact (closed form), probe the edited artifact and write it; the same as check --mode remediate.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, outputDirOption, formatOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, formatOption,
 };
 unlearn.SetAction((parse, cancellationToken) => CheckAction(parse, GateMode.Remediate, cancellationToken));
 
@@ -47,6 +49,7 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         BaseDirectory = parse.GetValue(baseDirOption),
         Mode = mode,
         OutputDirectory = parse.GetValue(outputDirOption),
+        RemedyMethods = parse.GetValue(methodOption) is { Length: > 0 } methods ? methods : null,
     };
     return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken)));
 }

@@ -68,7 +68,7 @@ internal static class Verbs
         {
             Console.WriteLine(remediation.Output is null
                 ? $"  Remediation ({remediation.Method} at {remediation.Site.Node}): {remediation.Tried.Count} settings tried, none met every threshold; nothing written."
-                : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, setting {remediation.Tried.Count} of {ClosedFormCount}): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]}).");
+                : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, {remediation.Tried[^1].Settings}, after {remediation.Tried.Count} setting(s)): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]}).");
         }
 
         Console.WriteLine();
@@ -105,8 +105,6 @@ internal static class Verbs
 
         return unreadable ? ExitCode.InvalidInput : failed ? ExitCode.Violated : ExitCode.Pass;
     }
-
-    private static int ClosedFormCount => Unlearning.ClosedFormSettings.Search.Count;
 
     private static string? ReadText(string path)
     {

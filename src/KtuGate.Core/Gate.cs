@@ -28,6 +28,9 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     /// <summary>Verify (probe and judge) or Remediate (also unlearn violated concepts where the policy allows, and probe the edited artifact).</summary>
     public GateMode Mode { get; init; } = GateMode.Verify;
 
+    /// <summary>The remediation methods to try, in order, instead of those the policies list (for comparing methods); null for the policies'.</summary>
+    public IReadOnlyList<string>? RemedyMethods { get; init; }
+
     /// <summary>Where Remediate writes the remediated artifact (same file name as the input); the report folder when null.</summary>
     public string? OutputDirectory { get; init; }
 
@@ -356,7 +359,7 @@ public static class Gate
         GateRequest request, string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken)
     {
         var failing = verified.Verdicts.Where(v => v.Kind == "forget" && !v.Passed).ToList();
-        var allowed = policies.Where(p => p.Remedy.Allowed && (p.Remedy.Methods.Count == 0 || p.Remedy.Methods.Contains("closed-form"))).ToList();
+        var allowed = policies.Where(p => p.Remedy.Allowed).ToList();
         foreach (var policy in policies.Where(p => failing.Any(f => f.Policy == p.Id) && !allowed.Contains(p)))
         {
             diagnostics.Add(DiagnosticCodes.RemediationNotAllowed, new SourceLocation(policy.Path), policy.Id);
@@ -449,31 +452,29 @@ public static class Gate
         var cache = new CheckCache(textTower, []);
         (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider)? chosen = null;
         byte[]? chosenBytes = null;
+        string? chosenMethod = null;
         try
         {
-            foreach (var settings in ClosedFormSettings.Search)
+            // Methods in the order the policies list them (closed-form where they list none).
+            var methods = request.RemedyMethods ?? allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? ["closed-form"] : p.Remedy.Methods).Distinct().ToList();
+            var margin = dual is null ? 2.0 : 0.1 * typicalScale;
+            foreach (var (method, settingsText, solve) in Candidates(methods, edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, Directions, manifest, dual, margin))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var forgetTargets = forgetActivations.Select((f, k) =>
-                {
-                    var (directions, forbidden, others, _) = forgetFiles[f.File];
-                    var margin = settings.Margin * (dual is null ? 2.0 : 0.1 * typicalScale);
-                    return ClosedFormEdit.Target(forgetOutputs[k], directions, forbidden, others, margin);
-                }).ToList();
-                var (newWeight, newBias) = edit.Solve(forgetTargets, settings);
+                var (newWeight, newBias) = solve();
                 var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
                 File.WriteAllBytes(candidatePath, bytes);
                 var trial = new DiagnosticBag();
                 var judged = CheckModel(new GateModelInput(candidatePath, input.Manifest, input.Artifact), manifest, policies, request with { Progress = null }, baseDirectory, trial, cancellationToken, cache);
                 var missed = trial.Items.Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
                     .Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => $"{d.Code} {d.Message}").ToList();
-                var violations = missed.Count;
                 var qu = judged.Report?.Metrics.Select(m => m.QualityUtility).Where(q => q is not null).DefaultIfEmpty(null).Min();
-                tried.Add(new RemediationAttemptInfo(settings.Ridge, settings.ForgetWeight, settings.Margin, violations == 0, violations, qu, missed));
-                if (violations == 0)
+                tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, qu, missed));
+                if (missed.Count == 0)
                 {
                     chosen = judged;
                     chosenBytes = bytes;
+                    chosenMethod = method;
                     diagnostics.AddRange(trial.Items);
                     break;
                 }
@@ -493,9 +494,10 @@ public static class Gate
                 File.Delete(copied);
             }
 
+            var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
             diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
-                $"{tried.Count} closed-form settings", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
-            return (verified.Report! with { Remediation = new RemediationReport("closed-form", siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried) },
+                $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
+            return (verified.Report! with { Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried) },
                 verified.Verdicts, verified.Provider);
         }
 
@@ -505,10 +507,60 @@ public static class Gate
         var report = result.Report with
         {
             Artifact = written,
-            Remediation = new RemediationReport("closed-form", siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried),
+            Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried),
         };
         return (report, result.Verdicts, result.Provider);
     }
+
+    /// <summary>Every edit to try, method by method, each setting from the gentlest; solved only when its turn comes.</summary>
+    private static IEnumerable<(string Method, string Settings, Func<(double[,], double[])> Solve)> Candidates(
+        IReadOnlyList<string> methods, ClosedFormEdit edit, double[,] weight, double[] bias,
+        List<(string File, float[] Activation)> forget, List<(string File, float[] Activation)> retain, List<double[]> forgetOutputs,
+        Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)> forgetFiles,
+        Func<bool, IReadOnlyList<double[]>> directions, ModelManifest manifest, DualEncoderProbe? dual, double margin)
+    {
+        foreach (var method in methods)
+        {
+            if (method == "closed-form")
+            {
+                foreach (var settings in ClosedFormSettings.Search)
+                {
+                    yield return (method, string.Create(CultureInfo.InvariantCulture, $"ridge={settings.Ridge} forgetWeight={settings.ForgetWeight} margin={settings.Margin}"), () =>
+                    {
+                        var targets = forget.Select((f, k) =>
+                        {
+                            var (d, forbidden, allowedClasses, _) = forgetFiles[f.File];
+                            return ClosedFormEdit.Target(forgetOutputs[k], d, forbidden, allowedClasses, settings.Margin * margin);
+                        }).ToList();
+                        return edit.Solve(targets, settings);
+                    });
+                }
+
+                continue;
+            }
+
+            // Gradient methods work in the fine label space (coarse forgetting as the set of labels under the group), on a bounded sample.
+            var fine = directions(false);
+            var groupOfClass = Enumerable.Range(0, manifest.Labels.Count).Select(l => manifest.CoarseOfLabel[l]).ToList();
+            var examples = Every(forget, 300).Select(f =>
+            {
+                var (_, forbidden, allowedClasses, coarse) = forgetFiles[f.File];
+                var fineForbidden = coarse ? Enumerable.Range(0, manifest.Labels.Count).Where(l => forbidden.Contains(groupOfClass[l])).ToHashSet() : forbidden;
+                var fineAllowed = coarse ? Enumerable.Range(0, manifest.Labels.Count).Where(l => !fineForbidden.Contains(l)).ToList() : allowedClasses;
+                return new GradientExample(f.Activation, fineForbidden, fineAllowed);
+            }).Concat(Every(retain, 600).Select(r => new GradientExample(r.Activation, null, null))).ToList();
+            var scale = dual is null ? 1.0 : 20.0;
+            foreach (var settings in GradientSettings.Search(method))
+            {
+                yield return (method, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={settings.Steps}"),
+                    () => GradientEdit.Optimize(weight, bias, fine, groupOfClass, dual is not null, scale, examples, settings, dual is null ? 2.0 : 1.0));
+            }
+        }
+    }
+
+    /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>
+    private static IEnumerable<T> Every<T>(IReadOnlyList<T> items, int count)
+        => items.Count <= count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]);
 
     /// <summary>What one remediation's trials share: the text tower, and the original artifact's probe results.</summary>
     private sealed record CheckCache(TextTower? TextTower, Dictionary<string, ProbeTally> BaselineTallies);

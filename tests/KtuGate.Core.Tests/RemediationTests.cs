@@ -11,13 +11,14 @@ namespace KtuGate.Core.Tests;
 /// <summary>KtuGateMode=Remediate on the real sample models: the edited artifact forgets, keeps, runs, and the input is untouched.</summary>
 public sealed class RemediationTests
 {
-    private static GateResult Remediate(string artifact, string manifest, string policy, string outputDirectory, string? baseDirectory = null)
+    private static GateResult Remediate(string artifact, string manifest, string policy, string outputDirectory, string? baseDirectory = null, string[]? methods = null)
         => Gate.Run(new GateRequest([new GateModelInput(artifact, manifest)], [policy], Path.Combine(outputDirectory, "report"))
         {
             ExecutionProvider = ExecutionProviderPreference.Cpu,
             Mode = GateMode.Remediate,
             OutputDirectory = outputDirectory,
             BaseDirectory = baseDirectory ?? Path.GetDirectoryName(Path.GetDirectoryName(artifact)),
+            RemedyMethods = methods,
         });
 
     [Fact]
@@ -92,7 +93,7 @@ public sealed class RemediationTests
         Assert.Equal(GateOutcome.Violated, result.Outcome);
         var error = Assert.Single(result.Diagnostics, d => d.Code == "KTU4001");
         Assert.Equal(TestPaths.SampleModel, error.Location!.File);
-        Assert.Contains("27 closed-form settings", error.Message, StringComparison.Ordinal);
+        Assert.Contains("27 settings of closed-form", error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(temp.Path, "out", "fashion-classifier.onnx")));
         Assert.Empty(Directory.GetFiles(Path.Combine(temp.Path, "out"), "*.onnx"));
         Assert.Equal(27, result.Report.Models[0].Remediation!.Tried.Count);
@@ -198,5 +199,35 @@ public sealed class RemediationTests
 
         Assert.Contains(result.Diagnostics, d => d.Code == "KTU4005");
         Assert.Equal(before, TestPaths.Sha256(artifact));
+    }
+
+    [Fact]
+    public void Negative_hinge_loss_with_kl_forgets_and_keeps_while_gradient_ascent_destroys_what_it_should_keep()
+    {
+        using var nhl = new TempFolder();
+        var result = Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy, nhl.Path, methods: ["nhl-kl"]);
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        var remediation = result.Report.Models[0].Remediation!;
+        Assert.Equal("nhl-kl", remediation.Method);
+        Assert.All(remediation.Tried, t => Assert.Equal("nhl-kl", t.Method));
+        Assert.True(result.Report.Models[0].Metrics[0].QualityUtility >= 0.99);
+
+        // Plain gradient ascent on the forget set has nothing holding the rest in place: the retain clauses fail.
+        using var ga = new TempFolder();
+        var ascent = Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy, ga.Path, methods: ["ga"]);
+        Assert.Equal(GateOutcome.Violated, ascent.Outcome);
+        Assert.Contains(ascent.Diagnostics, d => d.Code == "KTU4001");
+        Assert.All(ascent.Report.Models[0].Remediation!.Tried, t => Assert.Contains(t.Missed, m => m.StartsWith("KTU3002", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Remediation_report_validates_against_the_report_schema()
+    {
+        using var temp = new TempFolder();
+        Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, TestPaths.SamplePolicy, temp.Path);
+        var schema = global::Json.Schema.JsonSchema.FromText(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "ktu-report.schema.json")));
+        var report = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Path, "report", "ktu-report.json")));
+        var results = schema.Evaluate(report, new global::Json.Schema.EvaluationOptions { OutputFormat = global::Json.Schema.OutputFormat.List });
+        Assert.True(results.IsValid, string.Join("\n", results.Details.Where(d => d.HasErrors).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
     }
 }

@@ -196,7 +196,7 @@ public static class DiagnosticCodes
     /// <summary>KTU4001: no remediation met the policy's thresholds.</summary>
     public static readonly DiagnosticDescriptor RemediationFailed = new("KTU4001", E, "Remediation failed",
         "No remediation of '{0}' met every policy threshold; tried {1}. The best candidate still violates {2} clause(s); nothing was written",
-        "KtuGateMode=Remediate edits the artifact's last linear layer and probes the result again. When no setting meets every threshold, loosen what the policy cannot have (a retain floor the forget exemplars make impossible), add exemplars, or retrain.");
+        "KtuGateMode=Remediate edits the artifact's last linear layer with the policy's methods and probes the result again. When no setting meets every threshold, loosen what the policy cannot have (a retain floor the forget exemplars make impossible, an accuracy bound too few exemplars cannot prove), add exemplars, or retrain.");
 
     /// <summary>KTU4002: an external-data path that leaves the model's folder.</summary>
     public static readonly DiagnosticDescriptor ExternalDataEscapes = new("KTU4002", E, "External data outside the model's folder",
@@ -210,8 +210,8 @@ public static class DiagnosticCodes
 
     /// <summary>KTU4004: the policy does not allow remediation.</summary>
     public static readonly DiagnosticDescriptor RemediationNotAllowed = new("KTU4004", W, "Remediation not allowed",
-        "Policy '{0}' is violated but does not allow remediation (remedy.allowed is false, or closed-form is not among its methods); the artifact was not edited",
-        "Set \"remedy\": { \"allowed\": true } (methods empty, or including \"closed-form\") to let KtuGateMode=Remediate edit the artifact for this policy.");
+        "Policy '{0}' is violated but does not allow remediation (remedy.allowed is false); the artifact was not edited",
+        "Set \"remedy\": { \"allowed\": true } to let KtuGateMode=Remediate edit the artifact for this policy; \"methods\" orders the methods to try (closed-form when empty).");
 
     /// <summary>KTU4005: the remediated artifact would overwrite the input.</summary>
     public static readonly DiagnosticDescriptor OutputIsInput = new("KTU4005", E, "Output would overwrite the input",

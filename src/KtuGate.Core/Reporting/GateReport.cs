@@ -75,7 +75,7 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
 }
 
 /// <summary>How an artifact was remediated: where it was edited, every setting tried, and the artifact written.</summary>
-/// <param name="Method">The method, e.g. "closed-form".</param>
+/// <param name="Method">The method whose edit was written, or the methods tried when none met the thresholds.</param>
 /// <param name="Site">The edited layer.</param>
 /// <param name="Original">The artifact as it came in (never modified).</param>
 /// <param name="Output">The remediated artifact written, or null when no setting met every threshold.</param>
@@ -88,14 +88,13 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
 public sealed record EditSiteInfo(string Node, string Input, string Weight, string? Bias, int Inputs, int Outputs);
 
 /// <summary>One setting tried and its outcome.</summary>
-/// <param name="Ridge">Pull towards the original weights.</param>
-/// <param name="ForgetWeight">Weight of each forget exemplar.</param>
-/// <param name="Margin">Margin the forbidden score is pushed below the best allowed one.</param>
+/// <param name="Method">The method: closed-form, nhl-kl, ga, ga-kl or npo-kl.</param>
+/// <param name="Settings">Its settings, e.g. "ridge=0.01 forgetWeight=1 margin=2" or "lr=0.003 kl=1 steps=150".</param>
 /// <param name="Passed">Whether the edited artifact met every threshold.</param>
 /// <param name="Violations">Errors the edited artifact still had.</param>
 /// <param name="QualityUtility">The lowest Q-U over the policies, against the original.</param>
 /// <param name="Missed">The thresholds the edited artifact still missed, as their diagnostics' codes and messages.</param>
-public sealed record RemediationAttemptInfo(double Ridge, double ForgetWeight, double Margin, bool Passed, int Violations, double? QualityUtility, IReadOnlyList<string> Missed);
+public sealed record RemediationAttemptInfo(string Method, string Settings, bool Passed, int Violations, double? QualityUtility, IReadOnlyList<string> Missed);
 
 /// <summary>The seed paper's metrics for one policy on one model; see the README for their definitions.</summary>
 /// <param name="Policy">The policy's id.</param>

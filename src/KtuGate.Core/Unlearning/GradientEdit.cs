@@ -1,0 +1,273 @@
+namespace KtuGate.Unlearning;
+
+/// <summary>The settings of one gradient-based edit.</summary>
+/// <param name="Method">nhl-kl (the seed paper's), ga, ga-kl or npo-kl.</param>
+/// <param name="LearningRate">AdamW's step size.</param>
+/// <param name="KlWeight">Weight of the KL terms that keep the retained knowledge.</param>
+/// <param name="Steps">Full-batch optimisation steps.</param>
+public sealed record GradientSettings(string Method, double LearningRate, double KlWeight, int Steps)
+{
+    /// <summary>The methods this edit implements.</summary>
+    public static IReadOnlyList<string> Methods { get; } = ["nhl-kl", "ga", "ga-kl", "npo-kl"];
+
+    /// <summary>The settings tried for a method, gentlest first.</summary>
+    public static IReadOnlyList<GradientSettings> Search(string method) =>
+    [
+        .. from lr in new[] { 1e-3, 3e-3, 1e-2 }
+           from kl in method == "ga" ? new[] { 0.0 } : new[] { 4.0, 1.0 }
+           select new GradientSettings(method, lr, kl, 150),
+    ];
+}
+
+/// <summary>One exemplar's place in a gradient edit: its activation, and for a forget exemplar the classes that must not win and those that may.</summary>
+/// <param name="Activation">The edit site's input.</param>
+/// <param name="Forbidden">For a forget exemplar: the classes it must not be recognised as; null for a retain exemplar.</param>
+/// <param name="Allowed">For a forget exemplar: the classes it may be recognised as instead (siblings, keeping the coarse parent).</param>
+public sealed record GradientExample(float[] Activation, IReadOnlySet<int>? Forbidden, IReadOnlyList<int>? Allowed);
+
+/// <summary>Unlearning by optimising the edit site's weight with analytic gradients (AdamW): the seed paper's negative hinge loss with KL retention (nhl-kl), and the gradient-ascent (ga, ga-kl) and negative-preference (npo-kl) baselines.</summary>
+/// <remarks>
+/// Scores are z = D·y for y = W·a + b (classifiers, D = I) or z = s·D·y/‖y‖ (dual encoders: text directions D, scale s).
+/// Forget losses: nhl = max(0, z_forbidden − z_best-allowed + margin); ga = log p(forbidden); npo = (2/β)·log(1 + (p/p_ref)^β), β = 0.1.
+/// KL terms: KL(p_ref ‖ p) on retain exemplars, and on the forget exemplars' coarse-group distribution (keeping the parent).
+/// </remarks>
+public static class GradientEdit
+{
+    private const double Beta = 0.1;
+
+    /// <summary>Optimises the weight and bias.</summary>
+    /// <param name="weight">The original weight, [out, in].</param>
+    /// <param name="bias">The original bias.</param>
+    /// <param name="directions">Per class, its direction in the site's output space.</param>
+    /// <param name="groupOfClass">Per class, its coarse group (-1 for none), for the coarse KL term.</param>
+    /// <param name="normalize">Whether scores use the unit-length output (dual encoders).</param>
+    /// <param name="scale">The score scale (a dual encoder's logit scale; 1 for a classifier).</param>
+    /// <param name="examples">Forget and retain exemplars.</param>
+    /// <param name="settings">The method and its settings.</param>
+    /// <param name="margin">The hinge margin, in score units.</param>
+    public static (double[,] Weight, double[] Bias) Optimize(
+        double[,] weight, double[] bias, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale,
+        IReadOnlyList<GradientExample> examples, GradientSettings settings, double margin)
+    {
+        var outputs = weight.GetLength(0);
+        var inputs = weight.GetLength(1);
+        var n = inputs + 1;
+        var theta = new float[outputs * n];
+        for (var o = 0; o < outputs; o++)
+        {
+            for (var i = 0; i < inputs; i++)
+            {
+                theta[o * n + i] = (float)weight[o, i];
+            }
+
+            theta[o * n + inputs] = (float)bias[o];
+        }
+
+        var original = (float[])theta.Clone();
+        var classes = directions.Count;
+        var reference = examples.Select(e => Softmax(Scores(original, e.Activation, directions, normalize, scale, outputs, n, out _))).ToList();
+        var forgetCount = Math.Max(1, examples.Count(e => e.Forbidden is not null));
+        var retainCount = Math.Max(1, examples.Count(e => e.Forbidden is null));
+        var m = new double[theta.Length];
+        var v = new double[theta.Length];
+        var grad = new float[theta.Length];
+        var dz = new double[classes];
+        var dy = new double[outputs];
+        for (var step = 1; step <= settings.Steps; step++)
+        {
+            Array.Clear(grad);
+            for (var k = 0; k < examples.Count; k++)
+            {
+                var e = examples[k];
+                var z = Scores(theta, e.Activation, directions, normalize, scale, outputs, n, out var y);
+                var p = Softmax(z);
+                var pRef = reference[k];
+                Array.Clear(dz);
+                if (e.Forbidden is null)
+                {
+                    // KL(p_ref ‖ p) keeps a retain exemplar's whole distribution.
+                    for (var c = 0; c < classes; c++)
+                    {
+                        dz[c] = settings.KlWeight * (p[c] - pRef[c]) / retainCount;
+                    }
+                }
+                else
+                {
+                    ForgetGradient(settings.Method, z, p, pRef, e, margin, dz, 1.0 / forgetCount);
+                    if (settings.KlWeight > 0)
+                    {
+                        CoarseKlGradient(p, pRef, groupOfClass, dz, settings.KlWeight / forgetCount);
+                    }
+                }
+
+                Backward(dz, directions, y, normalize, scale, dy);
+                for (var o = 0; o < outputs; o++)
+                {
+                    if (dy[o] == 0)
+                    {
+                        continue;
+                    }
+
+                    var row = o * n;
+                    var rowGrad = grad.AsSpan(row, inputs);
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(e.Activation, (float)dy[o], rowGrad, rowGrad);
+                    grad[row + inputs] += (float)dy[o];
+                }
+            }
+
+            // AdamW, its weight decay pulling towards the original weights rather than towards zero.
+            const double b1 = 0.9, b2 = 0.999, eps = 1e-8, decay = 1e-3;
+            var c1 = 1 - Math.Pow(b1, step);
+            var c2 = 1 - Math.Pow(b2, step);
+            for (var i = 0; i < theta.Length; i++)
+            {
+                m[i] = b1 * m[i] + (1 - b1) * grad[i];
+                v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
+                theta[i] -= (float)(settings.LearningRate * ((m[i] / c1) / (Math.Sqrt(v[i] / c2) + eps) + decay * (theta[i] - original[i])));
+            }
+        }
+
+        var newWeight = new double[outputs, inputs];
+        var newBias = new double[outputs];
+        for (var o = 0; o < outputs; o++)
+        {
+            for (var i = 0; i < inputs; i++)
+            {
+                newWeight[o, i] = theta[o * n + i];
+            }
+
+            newBias[o] = theta[o * n + inputs];
+        }
+
+        return (newWeight, newBias);
+    }
+
+    private static void ForgetGradient(string method, double[] z, double[] p, double[] pRef, GradientExample e, double margin, double[] dz, double w)
+    {
+        var forbidden = e.Forbidden!;
+        switch (method)
+        {
+            case "nhl-kl":
+                var worst = forbidden.MaxBy(c => z[c]);
+                var best = e.Allowed!.MaxBy(c => z[c]);
+                if (z[worst] - z[best] + margin > 0)
+                {
+                    dz[worst] += w;
+                    dz[best] -= w;
+                }
+
+                break;
+            default:
+                // ga minimises log p(forbidden); npo weighs that gradient by 2r/(1+r), r = (p/p_ref)^β, which fades as the concept goes.
+                var pf = forbidden.Sum(c => p[c]);
+                var pfRef = forbidden.Sum(c => pRef[c]);
+                var factor = method == "npo-kl" ? 2 * Math.Pow(pf / Math.Max(pfRef, 1e-12), Beta) / (1 + Math.Pow(pf / Math.Max(pfRef, 1e-12), Beta)) : 1.0;
+                for (var c = 0; c < z.Length; c++)
+                {
+                    var q = forbidden.Contains(c) ? p[c] / Math.Max(pf, 1e-12) : 0;
+                    dz[c] += w * factor * (q - p[c]);
+                }
+
+                break;
+        }
+    }
+
+    private static void CoarseKlGradient(double[] p, double[] pRef, IReadOnlyList<int> groupOfClass, double[] dz, double w)
+    {
+        var groups = groupOfClass.Max() + 1;
+        if (groups <= 0)
+        {
+            return;
+        }
+
+        var pg = new double[groups];
+        var pgRef = new double[groups];
+        for (var c = 0; c < p.Length; c++)
+        {
+            if (groupOfClass[c] >= 0)
+            {
+                pg[groupOfClass[c]] += p[c];
+                pgRef[groupOfClass[c]] += pRef[c];
+            }
+        }
+
+        for (var c = 0; c < p.Length; c++)
+        {
+            var g = groupOfClass[c];
+            if (g >= 0 && pg[g] > 0)
+            {
+                dz[c] += w * p[c] * (1 - pgRef[g] / pg[g]);
+            }
+        }
+    }
+
+    private static double[] Scores(float[] theta, float[] a, IReadOnlyList<double[]> directions, bool normalize, double scale, int outputs, int n, out double[] y)
+    {
+        y = new double[outputs];
+        for (var o = 0; o < outputs; o++)
+        {
+            var row = o * n;
+            y[o] = System.Numerics.Tensors.TensorPrimitives.Dot(theta.AsSpan(row, n - 1), a) + theta[row + n - 1];
+        }
+
+        var norm = normalize ? Math.Sqrt(y.Sum(x => x * x)) : 1;
+        var z = new double[directions.Count];
+        for (var c = 0; c < z.Length; c++)
+        {
+            var d = directions[c];
+            var s = 0.0;
+            for (var o = 0; o < outputs; o++)
+            {
+                s += d[o] * y[o];
+            }
+
+            z[c] = scale * s / Math.Max(norm, 1e-12);
+        }
+
+        return z;
+    }
+
+    private static void Backward(double[] dz, IReadOnlyList<double[]> directions, double[] y, bool normalize, double scale, double[] dy)
+    {
+        Array.Clear(dy);
+        for (var c = 0; c < dz.Length; c++)
+        {
+            if (dz[c] == 0)
+            {
+                continue;
+            }
+
+            var d = directions[c];
+            for (var o = 0; o < dy.Length; o++)
+            {
+                dy[o] += scale * dz[c] * d[o];
+            }
+        }
+
+        if (!normalize)
+        {
+            return;
+        }
+
+        // Through u = y/‖y‖: dL/dy = (dL/du − u·(u·dL/du)) / ‖y‖.
+        var norm = Math.Max(Math.Sqrt(y.Sum(x => x * x)), 1e-12);
+        var dot = 0.0;
+        for (var o = 0; o < dy.Length; o++)
+        {
+            dot += dy[o] * y[o] / norm;
+        }
+
+        for (var o = 0; o < dy.Length; o++)
+        {
+            dy[o] = (dy[o] - y[o] / norm * dot) / norm;
+        }
+    }
+
+    private static double[] Softmax(double[] z)
+    {
+        var max = z.Max();
+        var e = z.Select(x => Math.Exp(x - max)).ToArray();
+        var sum = e.Sum();
+        return e.Select(x => x / sum).ToArray();
+    }
+}
