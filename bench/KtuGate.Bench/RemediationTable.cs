@@ -16,6 +16,7 @@ internal static class RemediationTable
             ("FashionClip", "artifacts/fashion-clip.onnx", "policies/retire-sneaker.ktu.json"),
             ("FashionClip", "artifacts/fashion-clip.onnx", "policies/retire-shirt.ktu.json"),
             ("FashionClip", "artifacts/fashion-clip.onnx", "policies/forget-footwear.ktu.json"),
+            ("FashionClip", "artifacts/fashion-clip.onnx", "policies/retire-three.ktu.json"),
         };
 
         Console.WriteLine("# Remediation results");

@@ -306,12 +306,36 @@ public static class Gate
 
         var verdicts = new List<ClauseVerdict>();
         var metrics = new List<PolicyMetricsReport>();
+        var perturbedProbes = new[] { Perturbation.Flip, Perturbation.Noise }.ToDictionary(p => p, p => textTower is null
+            ? (IConceptProbe)new ClassifierProbe(model, request.BatchSize) { Perturbation = p }
+            : new DualEncoderProbe(model, textTower, request.BatchSize) { Perturbation = p });
+        var perturbed = new Dictionary<ClauseVerdict, IReadOnlyList<PerturbedRate>>();
         foreach (var policy in policies)
         {
             foreach (var clause in policy.Forget)
             {
                 var (m, b) = measurements[(policy, clause.Concept)];
-                verdicts.Add(ClauseJudge.Forget(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level)));
+                var verdict = ClauseJudge.Forget(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level));
+                verdicts.Add(verdict);
+
+                // Robustness: does the concept come back on mirrored or noisy exemplars?
+                var binding = bindings.First(x => x.Policy == policy && x.Binding.Concept.Name == clause.Concept).Binding;
+                var rates = new List<PerturbedRate>();
+                foreach (var (perturbation, perturbedProbe) in perturbedProbes)
+                {
+                    var tally = perturbedProbe.Probe(binding.Concept.Files, binding.FineLabel, [], new DiagnosticBag(), null, cancellationToken);
+                    var rate = Measure(binding, manifest, tally).At(clause.Level)!;
+                    var name = perturbation == Perturbation.Flip ? "flip" : "noise";
+                    rates.Add(new PerturbedRate(name, Rate(rate)!));
+                    if (policy.Metrics?.MaxPerturbedAccuracy is { } max && rate.High > max)
+                    {
+                        diagnostics.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
+                            $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
+                            rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
+                    }
+                }
+
+                perturbed[verdict] = rates;
             }
 
             foreach (var clause in policy.Retain)
@@ -340,7 +364,7 @@ public static class Gate
             Digest(baseDirectory, input.Artifact)!, null,
             input.Baseline is null ? null : Digest(baseDirectory, input.Baseline),
             conceptReports,
-            verdicts.Select(v => ToReport(v, baseDirectory)).ToList())
+            verdicts.Select(v => ToReport(v, baseDirectory) with { Perturbed = perturbed.GetValueOrDefault(v) ?? [] }).ToList())
         {
             Metrics = metrics,
             TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model),
@@ -372,12 +396,12 @@ public static class Gate
             return verified;
         }
 
-        var site = OnnxGraph.FindSite(model, manifest.Output.Name);
+        var site = OnnxGraph.FindSite(model, manifest.Output.Name, manifest.EditSite);
         var node = site is null ? null : model.Graph.Node.First(n => (n.Name.Length > 0 ? n.Name : n.Output[0]) == site.Node);
         if (site is null || (manifest.Kind == ModelKind.Classifier && (node!.Output[0] != manifest.Output.Name || site.Outputs != manifest.Labels.Count)))
         {
             diagnostics.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
-                site is null ? string.Empty : " whose output is the classifier's scores");
+                site is not null ? " whose output is the classifier's scores" : manifest.EditSite is null ? string.Empty : $" named '{manifest.EditSite}' (the manifest's editSite)");
             return verified;
         }
 

@@ -65,6 +65,10 @@ public sealed class GateTests
 
         var forget = model.Clauses.Single(c => c.Kind == "forget");
         Assert.False(forget.Passed);
+
+        // The original still knows sneakers mirrored (less often: Fashion-MNIST's sneakers all face one way) and noisy, far above 5%.
+        Assert.All(forget.Perturbed, p => Assert.True(p.Measured.CiLow > 0.2, $"{p.Perturbation} {p.Measured.Rate}"));
+        Assert.Empty(model.Clauses.Where(c => c.Kind == "retain").SelectMany(c => c.Perturbed));
         Assert.Equal(300, forget.Measured.N);
         Assert.Equal(["KTU3001"], forget.Codes);
         Assert.Equal(new ReportLocation("policies/retire-sneaker.ktu.json", 6, 5), forget.Location);
@@ -255,6 +259,28 @@ public sealed class GateTests
         var warning = Assert.Single(result.Diagnostics, d => d.Code == "KTU2009");
         Assert.Equal(DiagnosticSeverity.Warning, warning.Severity);
         Assert.Equal(4, warning.Location!.Line);
+    }
+
+    [Fact]
+    public void A_policy_can_require_forgetting_to_hold_on_perturbed_exemplars()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """
+            "forget": [ { "concept": "bag", "level": "fine", "maxAccuracy": 1 } ],
+            "metrics": { "maxPerturbedAccuracy": 0.05 }
+            """,
+            """ "bags": {}, "bag": { "parent": "bags", "exemplars": ["exemplars/bag/*.png"] } """,
+            "bag");
+
+        var result = Gate.Run(SampleRequest(temp.Path, policy));
+
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        var missed = result.Diagnostics.Where(d => d.Code == "KTU3005").ToList();
+        Assert.Equal(2, missed.Count);
+        Assert.Contains(missed, d => d.Message.Contains("'bag' fine accuracy on mirrored exemplars (upper bound)", StringComparison.Ordinal));
+        Assert.Contains(missed, d => d.Message.Contains("noisy", StringComparison.Ordinal));
+        Assert.All(missed, d => Assert.Equal(5, d.Location!.Line));
     }
 
     [Fact]

@@ -52,6 +52,10 @@ public sealed class RemediationTests
         var metrics = Assert.Single(model.Metrics);
         Assert.True(metrics.QualityUtility >= 0.99, $"Q-U {metrics.QualityUtility}");
 
+        // Robustness is reported: the concept is probed again on mirrored and noisy exemplars of the edited artifact.
+        Assert.Equal(["flip", "noise"], forget.Perturbed.Select(p => p.Perturbation));
+        Assert.All(forget.Perturbed, p => Assert.Equal(300, p.Measured.N));
+
         // The edited artifact runs in ONNX Runtime with the same inputs and outputs as the original.
         var diagnostics = new DiagnosticBag();
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
@@ -229,5 +233,15 @@ public sealed class RemediationTests
         var report = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Path, "report", "ktu-report.json")));
         var results = schema.Evaluate(report, new global::Json.Schema.EvaluationOptions { OutputFormat = global::Json.Schema.OutputFormat.List });
         Assert.True(results.IsValid, string.Join("\n", results.Details.Where(d => d.HasErrors).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+    }
+
+    [Fact]
+    public void A_manifest_can_name_the_edit_site()
+    {
+        using var temp = new TempFolder();
+        var manifest = temp.File("m.ktu.json", File.ReadAllText(TestPaths.SampleManifest).Replace("\"kind\": \"classifier\",", "\"kind\": \"classifier\", \"editSite\": \"/fc9/Gemm\",", StringComparison.Ordinal));
+        var result = Remediate(TestPaths.SampleModel, manifest, TestPaths.SamplePolicy, Path.Combine(temp.Path, "out"), TestPaths.Sample());
+        var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU4003");
+        Assert.Contains("named '/fc9/Gemm'", d.Message, StringComparison.Ordinal);
     }
 }

@@ -33,7 +33,7 @@ public static class ManifestParser
     private static ModelManifest? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
     {
         var top = new ObjectReader(rootObject, "the manifest", JsonDialect.Manifest, diagnostics,
-            "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse", "textTower", "prompts");
+            "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse", "textTower", "prompts", "editSite");
         var version = top.Integer("ktuManifest", 0, int.MaxValue, required: true);
         if (version is { } v && v != ModelManifest.FormatVersion)
         {
@@ -111,6 +111,7 @@ public static class ManifestParser
 
         return new ModelManifest(path, s_kinds[kindName], input, preprocess, output, labels, coarse)
         {
+            EditSite = top.String("editSite"),
             TextTower = textTower,
             PromptTemplates = prompts.Count > 0 ? prompts : ["a photo of a {}"],
         };

@@ -19,6 +19,9 @@ public sealed record ModelManifest(
     IReadOnlyList<string> Labels,
     IReadOnlyList<CoarseGroup> Coarse)
 {
+    /// <summary>The linear layer remediation edits (a MatMul or Gemm node's name), or null for the last one before the output.</summary>
+    public string? EditSite { get; init; }
+
     /// <summary>For a dual encoder: the text tower that embeds the prompts.</summary>
     public TextTowerSpec? TextTower { get; init; }
 

@@ -101,4 +101,8 @@ public sealed record RemedyOptions(bool Allowed, IReadOnlyList<string> Methods)
 /// <param name="MinGeneralAccuracy">Lowest accuracy on the general probe set.</param>
 /// <param name="MaxGeneralDrop">Largest drop of general accuracy against the baseline.</param>
 /// <param name="Location">Where the thresholds are written.</param>
-public sealed record MetricThresholds(double? MinQuality, double? MinUtility, double? MinQualityUtility, double? MinGeneralAccuracy, double? MaxGeneralDrop, SourceLocation Location);
+public sealed record MetricThresholds(double? MinQuality, double? MinUtility, double? MinQualityUtility, double? MinGeneralAccuracy, double? MaxGeneralDrop, SourceLocation Location)
+{
+    /// <summary>Highest accuracy allowed on flipped or noisy forget exemplars, judged like a forget clause on the upper bound.</summary>
+    public double? MaxPerturbedAccuracy { get; init; }
+}

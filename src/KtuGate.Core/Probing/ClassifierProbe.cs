@@ -47,10 +47,14 @@ public sealed class ClassifierProbe : IConceptProbe
     /// <param name="batchSize">Exemplars per inference call.</param>
     public ClassifierProbe(LoadedModel model, int batchSize = 64)
     {
+        Perturbation = Perturbation.None;
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         _model = model;
         _batchSize = batchSize;
     }
+
+    /// <summary>How exemplars are changed before probing (none by default).</summary>
+    public Perturbation Perturbation { get; init; }
 
     /// <summary>Classifies every exemplar and counts the predictions; undecodable files are reported (KTU2008) and left out of n.</summary>
     /// <param name="files">The exemplar files, read one batch at a time.</param>
@@ -62,7 +66,7 @@ public sealed class ClassifierProbe : IConceptProbe
         var labels = _model.Manifest.Labels.Count;
         var counts = new int[labels];
         var samples = Enumerable.Range(0, labels).Select(_ => new List<string>()).ToArray();
-        var n = ImageBatches.Run(_model, files, _batchSize, diagnostics, progress, cancellationToken, (rows, batch) =>
+        var n = ImageBatches.Run(_model, files, _batchSize, diagnostics, progress, cancellationToken, null, (rows, _, batch) =>
         {
             for (var i = 0; i < batch.Count; i++)
             {
@@ -73,7 +77,7 @@ public sealed class ClassifierProbe : IConceptProbe
                     samples[predicted].Add(batch[i]);
                 }
             }
-        });
+        }, Perturbation);
         return new ProbeTally(n, counts, samples);
     }
 

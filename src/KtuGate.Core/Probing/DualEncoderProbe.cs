@@ -25,6 +25,9 @@ public sealed class DualEncoderProbe : IConceptProbe
         _coarse = imageTower.Manifest.Coarse.Select(g => Ensemble(templates, g.Name)).ToArray();
     }
 
+    /// <summary>How exemplars are changed before probing (none by default).</summary>
+    public Perturbation Perturbation { get; init; }
+
     /// <summary>Each label's text embedding (the unit-length mean of its prompts'), in label order.</summary>
     public IReadOnlyList<float[]> FineDirections => _fine;
 
@@ -47,7 +50,7 @@ public sealed class DualEncoderProbe : IConceptProbe
         var scores = new float[labels];
         var coarseScores = new float[_coarse.Length];
 
-        var n = ImageBatches.Run(_imageTower, files, _batchSize, diagnostics, progress, cancellationToken, (rows, batch) =>
+        var n = ImageBatches.Run(_imageTower, files, _batchSize, diagnostics, progress, cancellationToken, null, (rows, _, batch) =>
         {
             for (var i = 0; i < batch.Count; i++)
             {
@@ -95,7 +98,7 @@ public sealed class DualEncoderProbe : IConceptProbe
                     }
                 }
             }
-        });
+        }, Perturbation);
 
         return new ProbeTally(n, counts, samples)
         {

@@ -197,7 +197,16 @@ public sealed record ClauseReport(
     double? MinAccuracy,
     double? MaxDrop,
     ReportLocation Location,
-    IReadOnlyList<string> Codes);
+    IReadOnlyList<string> Codes)
+{
+    /// <summary>For a forget clause: the same rate on lightly perturbed exemplars (mirrored; with noise), to see whether forgetting holds beyond the exact images.</summary>
+    public IReadOnlyList<PerturbedRate> Perturbed { get; init; } = [];
+}
+
+/// <summary>A forget clause's rate on perturbed exemplars.</summary>
+/// <param name="Perturbation">"flip" or "noise".</param>
+/// <param name="Measured">The rate at the clause's level.</param>
+public sealed record PerturbedRate(string Perturbation, RateInfo Measured);
 
 /// <summary>A file position in a report.</summary>
 public sealed record ReportLocation(string File, int Line, int Column);

@@ -47,14 +47,16 @@ public static class HtmlRenderer
         foreach (var model in report.Models)
         {
             h.Append("<section><h2>Model <code>").Append(Html(model.Artifact.Path)).Append("</code></h2>\n");
-            h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Where</th></tr></thead><tbody>\n");
+            h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Perturbed exemplars</th><th>Where</th></tr></thead><tbody>\n");
             foreach (var clause in model.Clauses)
             {
                 h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : "FAIL " + Html(string.Join(" ", clause.Codes)))
                     .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
                     .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
                     .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
-                    .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td><code>")
+                    .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td>")
+                    .Append(clause.Perturbed.Count == 0 ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}"))))
+                    .Append("</td><td><code>")
                     .Append(Html($"{clause.Location.File}({clause.Location.Line},{clause.Location.Column})")).Append("</code></td></tr>\n");
             }
 
