@@ -563,21 +563,29 @@ public static class Gate
                 continue;
             }
 
-            // Gradient methods work in the fine label space (coarse forgetting as the set of labels under the group), on a bounded sample.
-            var fine = directions(false);
-            var groupOfClass = Enumerable.Range(0, manifest.Labels.Count).Select(l => manifest.CoarseOfLabel[l]).ToList();
+            // Gradient methods work in one score space, on a bounded sample: the labels', or, where a dual encoder forgets whole
+            // coarse concepts, the groups' (whose own prompts decide its coarse predictions).
+            var groupSpace = forgetFiles.Values.All(f => f.Coarse);
+            var space = directions(groupSpace);
+            var groupOfClass = groupSpace
+                ? Enumerable.Repeat(-1, manifest.Coarse.Count).ToList()
+                : Enumerable.Range(0, manifest.Labels.Count).Select(l => manifest.CoarseOfLabel[l]).ToList();
             var examples = Every(forget, 300).Select(f =>
             {
                 var (_, forbidden, allowedClasses, coarse) = forgetFiles[f.File];
-                var fineForbidden = coarse ? Enumerable.Range(0, manifest.Labels.Count).Where(l => forbidden.Contains(groupOfClass[l])).ToHashSet() : forbidden;
-                var fineAllowed = coarse ? Enumerable.Range(0, manifest.Labels.Count).Where(l => !fineForbidden.Contains(l)).ToList() : allowedClasses;
-                return new GradientExample(f.Activation, fineForbidden, fineAllowed);
+                if (coarse && !groupSpace)
+                {
+                    var labels = Enumerable.Range(0, manifest.Labels.Count).Where(l => forbidden.Contains(manifest.CoarseOfLabel[l])).ToHashSet();
+                    return new GradientExample(f.Activation, labels, Enumerable.Range(0, manifest.Labels.Count).Where(l => !labels.Contains(l)).ToList(), KeepCoarse: false);
+                }
+
+                return new GradientExample(f.Activation, forbidden, allowedClasses, KeepCoarse: !coarse && forbidden.Count == 1);
             }).Concat(Every(retain, 600).Select(r => new GradientExample(r.Activation, null, null))).ToList();
             var scale = dual is null ? 1.0 : 20.0;
             foreach (var settings in GradientSettings.Search(method))
             {
                 yield return (method, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={settings.Steps}"),
-                    () => GradientEdit.Optimize(weight, bias, fine, groupOfClass, dual is not null, scale, examples, settings, dual is null ? 2.0 : 1.0));
+                    () => GradientEdit.Optimize(weight, bias, space, groupOfClass, dual is not null, scale, examples, settings, dual is null ? 2.0 : 1.0));
             }
         }
     }

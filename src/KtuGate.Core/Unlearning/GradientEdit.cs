@@ -23,7 +23,8 @@ public sealed record GradientSettings(string Method, double LearningRate, double
 /// <param name="Activation">The edit site's input.</param>
 /// <param name="Forbidden">For a forget exemplar: the classes it must not be recognised as; null for a retain exemplar.</param>
 /// <param name="Allowed">For a forget exemplar: the classes it may be recognised as instead (siblings, keeping the coarse parent).</param>
-public sealed record GradientExample(float[] Activation, IReadOnlySet<int>? Forbidden, IReadOnlyList<int>? Allowed);
+/// <param name="KeepCoarse">For a forget exemplar: whether its coarse-group distribution is held (not when the coarse concept itself is forgotten).</param>
+public sealed record GradientExample(float[] Activation, IReadOnlySet<int>? Forbidden, IReadOnlyList<int>? Allowed, bool KeepCoarse = true);
 
 /// <summary>Unlearning by optimising the edit site's weight with analytic gradients (AdamW): the seed paper's negative hinge loss with KL retention (nhl-kl), and the gradient-ascent (ga, ga-kl) and negative-preference (npo-kl) baselines.</summary>
 /// <remarks>
@@ -94,7 +95,7 @@ public static class GradientEdit
                 else
                 {
                     ForgetGradient(settings.Method, z, p, pRef, e, margin, dz, 1.0 / forgetCount);
-                    if (settings.KlWeight > 0)
+                    if (settings.KlWeight > 0 && e.KeepCoarse)
                     {
                         CoarseKlGradient(p, pRef, groupOfClass, dz, settings.KlWeight / forgetCount);
                     }
