@@ -510,6 +510,7 @@ public static class Gate
         }
 
         var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
+        var linearProbe = Rate(LinearProbe.Score(forgetActivations.Select(f => f.Activation).ToList(), retainActivations.Select(r => r.Activation).ToList()));
         var original = Digest(baseDirectory, input.Artifact)!;
         if (chosen is not { Report: not null } result || chosenBytes is null)
         {
@@ -521,7 +522,7 @@ public static class Gate
             var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
             diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
                 $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
-            return (verified.Report! with { Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried) },
+            return (verified.Report! with { Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried) { LinearProbe = linearProbe } },
                 verified.Verdicts, verified.Provider);
         }
 
@@ -531,7 +532,7 @@ public static class Gate
         var report = result.Report with
         {
             Artifact = written,
-            Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried),
+            Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried) { LinearProbe = linearProbe },
         };
         return (report, result.Verdicts, result.Provider);
     }

@@ -52,6 +52,10 @@ public sealed class RemediationTests
         var metrics = Assert.Single(model.Metrics);
         Assert.True(metrics.QualityUtility >= 0.99, $"Q-U {metrics.QualityUtility}");
 
+        // A linear probe below the edit still tells sneakers apart: a last-layer edit leaves those features, and the report says so.
+        Assert.True(remediation.LinearProbe!.Rate > 0.9, $"{remediation.LinearProbe.Rate}");
+        Assert.Equal((remediation.ForgetExemplars + remediation.RetainExemplars) / 2, remediation.LinearProbe.N);
+
         // Robustness is reported: the concept is probed again on mirrored and noisy exemplars of the edited artifact.
         Assert.Equal(["flip", "noise"], forget.Perturbed.Select(p => p.Perturbation));
         Assert.All(forget.Perturbed, p => Assert.Equal(300, p.Measured.N));

@@ -82,7 +82,11 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
 /// <param name="ForgetExemplars">Exemplars whose outputs were moved away from the forbidden concepts.</param>
 /// <param name="RetainExemplars">Exemplars whose outputs were held.</param>
 /// <param name="Tried">Every setting tried, in order, and how the edited artifact fared.</param>
-public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDigest Original, FileDigest? Output, int ForgetExemplars, int RetainExemplars, IReadOnlyList<RemediationAttemptInfo> Tried);
+public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDigest Original, FileDigest? Output, int ForgetExemplars, int RetainExemplars, IReadOnlyList<RemediationAttemptInfo> Tried)
+{
+    /// <summary>Held-out accuracy of a linear probe telling the forget exemplars from the retain ones by the features just below the edit (unchanged by a last-layer edit): high means the knowledge can still be read out there.</summary>
+    public RateInfo? LinearProbe { get; init; }
+}
 
 /// <summary>The layer remediation edited.</summary>
 public sealed record EditSiteInfo(string Node, string Input, string Weight, string? Bias, int Inputs, int Outputs);

@@ -66,7 +66,7 @@ public static class HtmlRenderer
             h.Append(Metrics(model));
             h.Append(TradeOff(model));
             h.Append(Wordings(model));
-            h.Append("<h3>Methods tried</h3><p>No remediation ran in this gate (mode ").Append(Html(report.Mode)).Append("): the artifact was probed and judged as it is.</p>\n");
+            h.Append(Methods(model, report.Mode));
             h.Append(Recalled(model, readExemplar));
             h.Append("<h3>Predictions per concept</h3><table><thead><tr><th>Policy</th><th>Concept</th><th>Label</th><th>Coarse group</th><th>Exemplars</th><th>Predicted as</th></tr></thead><tbody>\n");
             foreach (var c in model.Concepts)
@@ -195,6 +195,34 @@ public static class HtmlRenderer
             .Append(CultureInfo.InvariantCulture, $"<text x=\"{40 + size / 2}\" y=\"{size + 34}\" class=\"axis\">quality</text><text x=\"10\" y=\"{10 + size / 2}\" class=\"axis\" transform=\"rotate(-90 10 {10 + size / 2})\">utility</text>")
             .Append(CultureInfo.InvariantCulture, $"<circle cx=\"{40 + size * quality:0.#}\" cy=\"{10 + size * (1 - utility):0.#}\" r=\"6\" class=\"point\"><title>quality {quality:0.000}, utility {utility:0.000}</title></circle></svg>\n")
             .ToString();
+    }
+
+    private static string Methods(ModelReport model, string mode)
+    {
+        if (model.Remediation is not { } r)
+        {
+            return $"<h3>Methods tried</h3><p>No remediation ran in this gate (mode {Html(mode)}): the artifact was probed and judged as it is.</p>\n";
+        }
+
+        var s = new StringBuilder("<h3>Methods tried</h3>\n<p>");
+        s.Append(r.Output is null
+            ? $"No setting met every threshold; nothing was written. Edit site <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs})."
+            : $"Remediated with <strong>{Html(r.Method)}</strong> at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs}): <code>{Html(r.Original.Path)}</code> (sha256 <code>{Html(r.Original.Sha256)}</code>) became <code>{Html(r.Output.Path)}</code> (sha256 <code>{Html(r.Output.Sha256)}</code>); the clauses above are judged on the edited artifact, the baseline is the original.");
+        s.Append(CultureInfo.InvariantCulture, $" Forget exemplars {r.ForgetExemplars}, retain exemplars {r.RetainExemplars}.");
+        if (r.LinearProbe is { } probe)
+        {
+            s.Append(" A linear probe on the features below the edit tells them apart at ").Append(Html(ReportText.Rate(probe))).Append('.');
+        }
+
+        s.Append("</p>\n<table><thead><tr><th>Method</th><th>Settings</th><th>Result</th><th>Q-U</th><th>Still missed</th></tr></thead><tbody>\n");
+        foreach (var t in r.Tried)
+        {
+            s.Append("<tr class=\"").Append(t.Passed ? "pass" : "fail").Append("\"><td>").Append(Html(t.Method)).Append("</td><td><code>").Append(Html(t.Settings))
+                .Append("</code></td><td>").Append(t.Passed ? "met every threshold" : $"{t.Violations} missed").Append("</td><td>").Append(Html(ReportText.Number(t.QualityUtility)))
+                .Append("</td><td>").Append(Html(string.Join("; ", t.Missed.Take(3)))).Append("</td></tr>\n");
+        }
+
+        return s.Append("</tbody></table>\n").ToString();
     }
 
     private static string Metrics(ModelReport model)
