@@ -421,6 +421,7 @@ public static class Gate
             : (coarseLevel ? dual.CoarseDirections : dual.FineDirections).Select(d => d.Select(x => (double)x).ToArray()).ToList();
 
         var forgetFiles = new Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)>(StringComparer.Ordinal);
+        var clauseFiles = new List<(ClauseVerdict Verdict, IReadOnlyList<string> Files)>();
         foreach (var verdict in targets)
         {
             var policy = policies.First(p => p.Id == verdict.Policy);
@@ -437,6 +438,8 @@ public static class Gate
             {
                 forgetFiles[file] = (Directions(coarseSpace), forbidden, others, coarseSpace);
             }
+
+            clauseFiles.Add((verdict, binding.Concept.Files));
         }
 
         var retainFiles = policies.SelectMany(p => p.Retain.SelectMany(r => p.GetConcept(r.Concept).Files).Concat(p.GeneralFiles))
@@ -486,6 +489,15 @@ public static class Gate
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var (newWeight, newBias) = solve();
+
+                // The edit changes only the site, whose inputs are known: whether the forget clauses can hold is exact without ONNX Runtime.
+                // Only candidates that pass that screen are written and judged by the full gate.
+                if (Screen(newWeight, newBias, forgetActivations, forgetFiles, clauseFiles) is { } screened)
+                {
+                    tried.Add(new RemediationAttemptInfo(method, settingsText, false, 1, null, [screened]));
+                    continue;
+                }
+
                 var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
                 File.WriteAllBytes(candidatePath, bytes);
                 var trial = new DiagnosticBag();
@@ -589,6 +601,65 @@ public static class Gate
                     () => GradientEdit.Optimize(weight, bias, space, groupOfClass, dual is not null, scale, examples, settings, dual is null ? 2.0 : 1.0));
             }
         }
+    }
+
+    /// <summary>Why an edit cannot meet a forget clause, judged on the site's known inputs (the upper 95% bound, as the gate judges it), or null when it may.</summary>
+    private static string? Screen(
+        double[,] weight, double[] bias, List<(string File, float[] Activation)> forget,
+        Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)> forgetFiles,
+        List<(ClauseVerdict Verdict, IReadOnlyList<string> Files)> clauses)
+    {
+        var activations = forget.ToDictionary(f => f.File, f => f.Activation, StringComparer.Ordinal);
+        foreach (var (verdict, files) in clauses)
+        {
+            var recalled = 0;
+            var n = 0;
+            foreach (var file in files.Where(activations.ContainsKey))
+            {
+                var (directions, forbidden, _, _) = forgetFiles[file];
+                var a = activations[file];
+                var y = new double[bias.Length];
+                for (var o = 0; o < y.Length; o++)
+                {
+                    var sum = bias[o];
+                    for (var i = 0; i < a.Length; i++)
+                    {
+                        sum += weight[o, i] * a[i];
+                    }
+
+                    y[o] = sum;
+                }
+
+                // The arg-max of D·y is the prediction (a dual encoder's normalisation does not change it).
+                var best = 0;
+                var bestScore = double.NegativeInfinity;
+                for (var c = 0; c < directions.Count; c++)
+                {
+                    var score = 0.0;
+                    for (var o = 0; o < y.Length; o++)
+                    {
+                        score += directions[c][o] * y[o];
+                    }
+
+                    if (score > bestScore)
+                    {
+                        (best, bestScore) = (c, score);
+                    }
+                }
+
+                recalled += forbidden.Contains(best) ? 1 : 0;
+                n++;
+            }
+
+            var rate = new Proportion(recalled, n);
+            if (verdict.MaxAccuracy is { } max && rate.High > max)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"screened out: '{verdict.Concept}' {ClauseJudge.LevelName(verdict.Level)} accuracy {rate.Rate:0.000} on the edit site's inputs (95% upper bound {rate.High:0.000}) > allowed {max}");
+            }
+        }
+
+        return null;
     }
 
     /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>

@@ -44,6 +44,9 @@ public sealed class RemediationTests
         Assert.True(remediation.Tried[^1].Passed);
         Assert.All(remediation.Tried.SkipLast(1), t => Assert.False(t.Passed));
 
+        // Settings that cannot make the forget clause hold are screened out on the edit site's inputs, without a full probe.
+        Assert.Contains(remediation.Tried, t => t.Missed.Any(m => m.StartsWith("screened out: 'sneaker' fine accuracy", StringComparison.Ordinal)));
+
         // Judged on the edited artifact: sneakers forgotten (upper bound under 5%), still footwear, siblings kept.
         var forget = model.Clauses.Single(c => c.Kind == "forget");
         Assert.True(forget.Passed);
