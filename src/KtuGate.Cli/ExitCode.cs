@@ -6,10 +6,10 @@ internal enum ExitCode
     /// <summary>Every clause holds (or, for validate, no errors).</summary>
     Pass = 0,
 
-    /// <summary>A policy clause is violated.</summary>
+    /// <summary>A policy clause is violated (and remediation, if asked for, could not fix it), or verify found a mismatch.</summary>
     Violated = 1,
 
-    /// <summary>An input (policy, manifest, model, exemplar, argument) is invalid, or the verb is not available.</summary>
+    /// <summary>An input (policy, manifest, model, exemplar, argument, key) is invalid.</summary>
     InvalidInput = 2,
 
     /// <summary>KtuGate itself failed.</summary>

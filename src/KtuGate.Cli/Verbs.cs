@@ -182,12 +182,6 @@ internal static class Verbs
         return ExitCode.Pass;
     }
 
-    public static ExitCode NotAvailable(string verb, string why)
-    {
-        Console.Error.WriteLine($"ktu {verb}: {why}.");
-        return ExitCode.InvalidInput;
-    }
-
     public static void Print(IEnumerable<Diagnostic> diagnostics)
     {
         foreach (var diagnostic in diagnostics)
