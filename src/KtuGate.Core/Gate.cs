@@ -475,6 +475,26 @@ public static class Gate
 
         var tried = new List<RemediationAttemptInfo>();
 
+        // Retain floors can be screened the same way: each retain clause's exemplars, the scores they are judged by, and the classes that count.
+        var knownActivations = forgetActivations.Concat(retainActivations).GroupBy(a => a.File).ToDictionary(g => g.Key, g => g.First().Activation, StringComparer.Ordinal);
+        var retainChecks = new List<(RetainClause Clause, IReadOnlyList<string> Files, IReadOnlyList<double[]> Directions, Func<int, bool> Counts)>();
+        foreach (var policy in policies)
+        {
+            foreach (var clause in policy.Retain.Where(c => c.MinAccuracy is not null))
+            {
+                if (ConceptBinding.Bind(policy, policy.GetConcept(clause.Concept), manifest, string.Empty, new DiagnosticBag()) is not { } binding)
+                {
+                    continue;
+                }
+
+                var coarseLevel = clause.Level == KnowledgeLevel.Coarse;
+                Func<int, bool> counts = !coarseLevel
+                    ? c => c == binding.FineLabel
+                    : dual is not null ? c => c == binding.CoarseGroup : c => manifest.CoarseOfLabel[c] == binding.CoarseGroup;
+                retainChecks.Add((clause, binding.Concept.Files, Directions(coarseLevel && dual is not null), counts));
+            }
+        }
+
         // Every trial is judged against the original: probe the original once, and embed each prompt once.
         var cache = new CheckCache(textTower, []);
         (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider)? chosen = null;
@@ -492,7 +512,8 @@ public static class Gate
 
                 // The edit changes only the site, whose inputs are known: whether the forget clauses can hold is exact without ONNX Runtime.
                 // Only candidates that pass that screen are written and judged by the full gate.
-                if (Screen(newWeight, newBias, forgetActivations, forgetFiles, clauseFiles) is { } screened)
+                if ((Screen(newWeight, newBias, forgetActivations, forgetFiles, clauseFiles)
+                        ?? ScreenRetain(newWeight, newBias, retainChecks, knownActivations)) is { } screened)
                 {
                     tried.Add(new RemediationAttemptInfo(method, settingsText, false, 1, null, [screened]));
                     continue;
@@ -617,36 +638,7 @@ public static class Gate
             foreach (var file in files.Where(activations.ContainsKey))
             {
                 var (directions, forbidden, _, _) = forgetFiles[file];
-                var a = activations[file];
-                var y = new double[bias.Length];
-                for (var o = 0; o < y.Length; o++)
-                {
-                    var sum = bias[o];
-                    for (var i = 0; i < a.Length; i++)
-                    {
-                        sum += weight[o, i] * a[i];
-                    }
-
-                    y[o] = sum;
-                }
-
-                // The arg-max of D·y is the prediction (a dual encoder's normalisation does not change it).
-                var best = 0;
-                var bestScore = double.NegativeInfinity;
-                for (var c = 0; c < directions.Count; c++)
-                {
-                    var score = 0.0;
-                    for (var o = 0; o < y.Length; o++)
-                    {
-                        score += directions[c][o] * y[o];
-                    }
-
-                    if (score > bestScore)
-                    {
-                        (best, bestScore) = (c, score);
-                    }
-                }
-
+                var best = Predict(weight, bias, activations[file], directions);
                 recalled += forbidden.Contains(best) ? 1 : 0;
                 n++;
             }
@@ -660,6 +652,67 @@ public static class Gate
         }
 
         return null;
+    }
+
+    /// <summary>Why an edit cannot keep a retain clause's floor, judged on the site's known inputs as the gate judges it (on the rate), or null when it may.</summary>
+    private static string? ScreenRetain(
+        double[,] weight, double[] bias,
+        List<(RetainClause Clause, IReadOnlyList<string> Files, IReadOnlyList<double[]> Directions, Func<int, bool> Counts)> checks,
+        Dictionary<string, float[]> activations)
+    {
+        foreach (var (clause, files, directions, counts) in checks)
+        {
+            var known = files.Where(activations.ContainsKey).ToList();
+            if (known.Count != files.Count)
+            {
+                // Not every exemplar's activation is known (e.g. an undecodable file): leave it to the full probe.
+                continue;
+            }
+
+            var hits = known.Count(f => counts(Predict(weight, bias, activations[f], directions)));
+            var rate = (double)hits / Math.Max(1, known.Count);
+            if (rate < clause.MinAccuracy)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"screened out: '{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy {rate:0.000} on the edit site's inputs < required {clause.MinAccuracy}");
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The class whose direction scores highest for the edited site's output (a dual encoder's normalisation does not change the arg-max).</summary>
+    private static int Predict(double[,] weight, double[] bias, float[] a, IReadOnlyList<double[]> directions)
+    {
+        var y = new double[bias.Length];
+        for (var o = 0; o < y.Length; o++)
+        {
+            var sum = bias[o];
+            for (var i = 0; i < a.Length; i++)
+            {
+                sum += weight[o, i] * a[i];
+            }
+
+            y[o] = sum;
+        }
+
+        var best = 0;
+        var bestScore = double.NegativeInfinity;
+        for (var c = 0; c < directions.Count; c++)
+        {
+            var score = 0.0;
+            for (var o = 0; o < y.Length; o++)
+            {
+                score += directions[c][o] * y[o];
+            }
+
+            if (score > bestScore)
+            {
+                (best, bestScore) = (c, score);
+            }
+        }
+
+        return best;
     }
 
     /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>
