@@ -24,7 +24,8 @@ internal static class RemediationTable
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Recorded {DateTime.UtcNow:yyyy-MM-dd} with `dotnet run -c Release --project bench/KtuGate.Bench -- remediation` on {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, CPU execution provider."));
         Console.WriteLine("Rates are on each policy's exemplars (forget: the concepts it forgets; retain: the other concepts it keeps; general: the general probe set without the forgotten labels).");
-        Console.WriteLine("Quality, utility and Q-U are against the original artifact (see the README for the formulas). Times are wall-clock for the whole gate run: `verify` probes once; `closed-form` probes, collects activations, tries settings until every threshold holds (each trial writes and probes the edited artifact) and writes it.");
+        Console.WriteLine("Quality, utility and Q-U are against the original artifact (see the README for the formulas). Times are wall-clock for the whole gate run, in process: `verify` probes once; a method probes, collects the edit site's activations, tries its settings until every threshold holds (a setting that cannot meet a forget or retain clause on the site's inputs is screened out without a probe; the others are written and probed, exact and perturbed exemplars) and writes the edited artifact.");
+        Console.WriteLine("A method whose settings all missed a threshold shows the best Q-U among the settings it probed; that one may have missed another threshold (a retain floor, the general accuracy drop).");
         Console.WriteLine();
         Console.WriteLine("| Sample | Policy | Method | Forget fine | Forget coarse | Retain fine | Retain coarse | General | Quality | Utility | Q-U | Settings tried | Time (s) |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -60,7 +61,7 @@ internal static class RemediationTable
                     var passed = remediation.Output is not null;
                     Console.WriteLine(passed
                         ? string.Create(CultureInfo.InvariantCulture, $"| {sample} | {id} | {method} | {R(edited.ForgetFine)} | {R(edited.ForgetCoarse)} | {R(edited.RetainFine)} | {R(edited.RetainCoarse)} | {R(edited.General)} | {P(edited.Quality)} | {P(edited.Utility)} | {P(edited.QualityUtility)} | {remediation.Tried.Count} | {remediateSeconds:0.0} |")
-                        : string.Create(CultureInfo.InvariantCulture, $"| {sample} | {id} | {method} (no setting met every threshold) | | | | | | | | best {P(remediation.Tried.Max(t => t.QualityUtility ?? 0))} | {remediation.Tried.Count} | {remediateSeconds:0.0} |"));
+                        : string.Create(CultureInfo.InvariantCulture, $"| {sample} | {id} | {method} (no setting met every threshold) | | | | | | | | {Best(remediation)} | {remediation.Tried.Count} | {remediateSeconds:0.0} |"));
                 }
             }
             finally
@@ -71,6 +72,16 @@ internal static class RemediationTable
                 }
             }
         }
+    }
+
+    // Settings screened out on the edit site's inputs were never probed, so they have no Q-U.
+    private static string Best(RemediationReport remediation)
+    {
+        var judged = remediation.Tried.Where(t => t.QualityUtility is not null).ToList();
+        var screened = remediation.Tried.Count - judged.Count;
+        return judged.Count == 0
+            ? "all screened out"
+            : $"best probed {P(judged.Max(t => t.QualityUtility))}" + (screened > 0 ? $"; {screened} screened out" : string.Empty);
     }
 
     private static string R(RateInfo? rate) => rate is null ? "-" : (rate.Rate * 100).ToString("0.00", CultureInfo.InvariantCulture);
