@@ -416,9 +416,11 @@ public static class Gate
 
         // Class directions in the site's output space: one-hot logits, or the text embeddings a dual encoder compares with.
         var dual = textTower is null ? null : new DualEncoderProbe(instrumented, textTower, request.BatchSize);
-        IReadOnlyList<double[]> Directions(bool coarseLevel) => dual is null
+        IReadOnlyList<double[]> fineDirections = dual is null
             ? Enumerable.Range(0, site.Outputs).Select(j => Enumerable.Range(0, site.Outputs).Select(k => j == k ? 1.0 : 0.0).ToArray()).ToList()
-            : (coarseLevel ? dual.CoarseDirections : dual.FineDirections).Select(d => d.Select(x => (double)x).ToArray()).ToList();
+            : dual.FineDirections.Select(d => d.Select(x => (double)x).ToArray()).ToList();
+        IReadOnlyList<double[]> coarseDirections = dual is null ? fineDirections : dual.CoarseDirections.Select(d => d.Select(x => (double)x).ToArray()).ToList();
+        IReadOnlyList<double[]> Directions(bool coarseLevel) => coarseLevel ? coarseDirections : fineDirections;
 
         var forgetFiles = new Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)>(StringComparer.Ordinal);
         var clauseFiles = new List<(ClauseVerdict Verdict, IReadOnlyList<string> Files)>();
@@ -512,7 +514,7 @@ public static class Gate
 
                 // The edit changes only the site, whose inputs are known: whether the forget clauses can hold is exact without ONNX Runtime.
                 // Only candidates that pass that screen are written and judged by the full gate.
-                if ((Screen(newWeight, newBias, forgetActivations, forgetFiles, clauseFiles)
+                if ((Screen(newWeight, newBias, knownActivations, forgetFiles, clauseFiles)
                         ?? ScreenRetain(newWeight, newBias, retainChecks, knownActivations)) is { } screened)
                 {
                     tried.Add(new RemediationAttemptInfo(method, settingsText, false, 1, null, [screened]));
@@ -626,11 +628,10 @@ public static class Gate
 
     /// <summary>Why an edit cannot meet a forget clause, judged on the site's known inputs (the upper 95% bound, as the gate judges it), or null when it may.</summary>
     private static string? Screen(
-        double[,] weight, double[] bias, List<(string File, float[] Activation)> forget,
+        double[,] weight, double[] bias, Dictionary<string, float[]> activations,
         Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)> forgetFiles,
         List<(ClauseVerdict Verdict, IReadOnlyList<string> Files)> clauses)
     {
-        var activations = forget.ToDictionary(f => f.File, f => f.Activation, StringComparer.Ordinal);
         foreach (var (verdict, files) in clauses)
         {
             var recalled = 0;
@@ -837,8 +838,7 @@ public static class Gate
             binding.CoarseGroup >= 0 ? manifest.Coarse[binding.CoarseGroup].Name : null,
             fine,
             coarse,
-            manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.PredictedCounts[i])).ToList(),
-            manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.Samples[i])).ToList());
+            manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.PredictedCounts[i])).ToList());
     }
 
     internal static RateInfo? Rate(Proportion? p)

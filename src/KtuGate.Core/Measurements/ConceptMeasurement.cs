@@ -9,15 +9,13 @@ namespace KtuGate.Measurements;
 /// <param name="Fine">Share of exemplars predicted as the concept's own label, or null for a coarse concept.</param>
 /// <param name="Coarse">Share of exemplars predicted as any label of the concept's coarse group, or null when it has none.</param>
 /// <param name="Predicted">How many exemplars went to each model label, in label order.</param>
-/// <param name="Samples">A few exemplar files per predicted label.</param>
 public sealed record ConceptMeasurement(
     string Concept,
     string? FineLabel,
     string? CoarseGroup,
     Proportion? Fine,
     Proportion? Coarse,
-    IReadOnlyList<KeyValuePair<string, int>> Predicted,
-    IReadOnlyList<KeyValuePair<string, IReadOnlyList<string>>> Samples)
+    IReadOnlyList<KeyValuePair<string, int>> Predicted)
 {
     /// <summary>The exemplars measured.</summary>
     public int N => Fine?.N ?? Coarse?.N ?? 0;

@@ -10,21 +10,17 @@ internal static class ImageBatches
     /// <summary>Standard deviation of the noise <see cref="Perturbation.Noise"/> adds, in the model's normalised input units.</summary>
     public const float NoiseSigma = 0.1f;
 
-    /// <summary>Decodes the files in batches, runs the model on each and hands its output rows to <paramref name="onBatch"/>.</summary>
+    /// <summary>Decodes the files in batches, runs the model on each and hands its output rows (and, if asked, an inner tensor's) to <paramref name="onBatch"/>.</summary>
     /// <param name="model">The image model.</param>
     /// <param name="files">The exemplars; undecodable ones are reported (KTU2008) and skipped.</param>
     /// <param name="batchSize">Exemplars per inference call.</param>
     /// <param name="diagnostics">Receives KTU2008.</param>
     /// <param name="progress">Told how many exemplars have been run, after each batch.</param>
     /// <param name="cancellationToken">Stops between batches.</param>
-    /// <param name="onBatch">Gets the output (rows of <see cref="LoadedModel.OutputWidth"/> floats) and the batch's files.</param>
+    /// <param name="extraOutput">An inner tensor to fetch too (a graph output the model was given for it), or null.</param>
+    /// <param name="onBatch">Gets the output (rows of <see cref="LoadedModel.OutputWidth"/> floats), the inner tensor's rows (empty without one) and the batch's files.</param>
+    /// <param name="perturbation">How each exemplar is changed after decoding.</param>
     /// <returns>How many exemplars were run.</returns>
-    public static int Run(
-        LoadedModel model, IEnumerable<string> files, int batchSize, DiagnosticBag diagnostics, IProgress<int>? progress,
-        CancellationToken cancellationToken, SpanAction onBatch)
-        => Run(model, files, batchSize, diagnostics, progress, cancellationToken, null, (rows, _, batch) => onBatch(rows, batch));
-
-    /// <summary>As <see cref="Run(LoadedModel, IEnumerable{string}, int, DiagnosticBag, IProgress{int}?, CancellationToken, SpanAction)"/>, also fetching the inner tensor <paramref name="extraOutput"/> (a graph output the model was given for it).</summary>
     public static int Run(
         LoadedModel model, IEnumerable<string> files, int batchSize, DiagnosticBag diagnostics, IProgress<int>? progress,
         CancellationToken cancellationToken, string? extraOutput, PairAction onBatch, Perturbation perturbation = Perturbation.None)
@@ -77,9 +73,6 @@ internal static class ImageBatches
         Flush();
         return n;
     }
-
-    /// <summary>Receives one batch's output rows and files.</summary>
-    public delegate void SpanAction(ReadOnlySpan<float> rows, IReadOnlyList<string> files);
 
     /// <summary>Receives one batch's output rows, the inner tensor's rows, and the files.</summary>
     public delegate void PairAction(ReadOnlySpan<float> rows, ReadOnlySpan<float> extra, IReadOnlyList<string> files);
