@@ -132,6 +132,7 @@ public static class Gate
         var manifests = inputs.Select(m => ManifestParser.Load(m.ManifestPath, diagnostics)).ToList();
 
         string? provider = null;
+        var digests = new DigestCache();
         var modelReports = new List<ModelReport>();
         var verdicts = new List<ClauseVerdict>();
         if (!diagnostics.HasErrors)
@@ -139,17 +140,25 @@ public static class Gate
             for (var i = 0; i < inputs.Count; i++)
             {
                 var local = new DiagnosticBag();
-                var checkedModel = CheckModel(inputs[i].Input, manifests[i]!, policies!, request, baseDirectory, local, cancellationToken);
+                var manifest = manifests[i]!;
+                using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, local) : null;
+                var options = new CheckOptions { TextTower = textTower, Digests = digests };
+
+                // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars.
+                var siteProblems = new DiagnosticBag();
+                var plan = request.Mode == GateMode.Remediate ? PlanSite(inputs[i].Input, manifest, siteProblems) : null;
+                var checkedModel = CheckModel(inputs[i].Input, manifest, policies!, request, baseDirectory, local, cancellationToken,
+                    plan is null ? options : options with { ModelBytes = plan.Instrumented, Record = plan.Activations });
                 if (request.Mode == GateMode.Remediate && checkedModel.Report is not null && checkedModel.Verdicts.Any(v => v.Kind == "forget" && !v.Passed))
                 {
-                    checkedModel = Remediate(inputs[i].Input, manifests[i]!, policies!, checkedModel, request, baseDirectory, local, cancellationToken);
+                    checkedModel = Remediate(inputs[i].Input, manifest, policies!, checkedModel, plan, siteProblems, request, baseDirectory, local, options, cancellationToken);
                 }
 
                 diagnostics.AddRange(local.Items);
                 provider ??= checkedModel.Provider;
                 if (checkedModel.Report is not null)
                 {
-                    modelReports.Add(checkedModel.Report with { Manifest = Digest(baseDirectory, inputs[i].ManifestPath) });
+                    modelReports.Add(checkedModel.Report with { Manifest = Digest(baseDirectory, inputs[i].ManifestPath, digests) });
                     verdicts.AddRange(checkedModel.Verdicts);
                 }
             }
@@ -208,26 +217,26 @@ public static class Gate
         return key;
     }
 
-    private static (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) CheckModel(
+    private static Checked CheckModel(
         GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request,
-        string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken, CheckCache? cache = null)
+        string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken, CheckOptions options)
     {
         var modelName = Path.GetFileName(input.Artifact);
-        using var model = LoadedModel.Open(input.Artifact, manifest, request.ExecutionProvider, diagnostics);
-        if (model is null)
+        var edit = options.Edit;
+        using var model = edit is null ? LoadedModel.Open(input.Artifact, options.ModelBytes, manifest, request.ExecutionProvider, diagnostics) : null;
+        if (model is null && edit is null)
         {
-            return (null, [], null);
+            return new Checked(null, [], null, new Dictionary<string, ProbeTally>());
         }
 
-        using var ownTextTower = cache?.TextTower is null && manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, diagnostics) : null;
-        var textTower = cache?.TextTower ?? ownTextTower;
-        if (textTower is not null && model.OutputWidth > 0 && model.OutputWidth != textTower.Dimension)
+        var textTower = options.TextTower;
+        if (textTower is not null && model is not null && model.OutputWidth > 0 && model.OutputWidth != textTower.Dimension)
         {
             diagnostics.Add(DiagnosticCodes.TextTowerInvalid, manifest.TextTower!.Location,
                 $"its embeddings have {textTower.Dimension} dimensions, but the image tower's output '{manifest.Output.Name}' has {model.OutputWidth}");
         }
 
-        using var baseline = input.Baseline is null ? null : OpenBaseline(input.Baseline, manifest, request, diagnostics);
+        using var baseline = input.Baseline is null || options.BaselineTallies is not null ? null : OpenBaseline(input.Baseline, manifest, request, diagnostics);
         var bindings = new List<(Policy Policy, ConceptBinding Binding)>();
         foreach (var policy in policies)
         {
@@ -253,14 +262,21 @@ public static class Gate
         var general = policies.ToDictionary(p => p, p => GeneralSet(p, manifest, diagnostics));
         if (diagnostics.HasErrors || (manifest.Kind == ModelKind.DualEncoder && textTower is null))
         {
-            return (null, [], model.ExecutionProvider);
+            return new Checked(null, [], model?.ExecutionProvider, new Dictionary<string, ProbeTally>());
         }
 
-        IConceptProbe probe = textTower is null ? new ClassifierProbe(model, request.BatchSize) : new DualEncoderProbe(model, textTower, request.BatchSize);
-        IConceptProbe? baselineProbe = baseline is null ? null
-            : textTower is null ? new ClassifierProbe(baseline, request.BatchSize) : new DualEncoderProbe(baseline, textTower, request.BatchSize);
+        // The model's probes (as it is, mirrored, noisy): ONNX Runtime's, or an edit judged from the site's recorded inputs.
+        var directions = edit is null || textTower is null ? default : DualEncoderProbe.Directions(manifest, textTower);
+        IConceptProbe MakeProbe(LoadedModel onnx, Perturbation perturbation, SiteActivations? record) => textTower is null
+            ? new ClassifierProbe(onnx, request.BatchSize) { Perturbation = perturbation, Record = record }
+            : new DualEncoderProbe(onnx, textTower, request.BatchSize) { Perturbation = perturbation, Record = record };
+        IConceptProbe Probe(Perturbation perturbation) => edit is null
+            ? MakeProbe(model!, perturbation, options.Record)
+            : new SiteProbe(edit.Activations, edit.Weight, edit.Bias, directions.Fine, directions.Coarse, textTower is null ? null : textTower.Embed) { Perturbation = perturbation };
+        var probe = Probe(Perturbation.None);
+        IConceptProbe? baselineProbe = baseline is null ? null : MakeProbe(baseline, Perturbation.None, null);
         var tallies = new Dictionary<string, ProbeTally>();
-        var baselineTallies = cache?.BaselineTallies ?? new Dictionary<string, ProbeTally>();
+        var baselineTallies = options.BaselineTallies is { } known ? new Dictionary<string, ProbeTally>(known) : [];
 
         // Each distinct (exemplars, label, wordings) is probed once per run, however many policies name it.
         (ProbeTally Model, ProbeTally? Baseline) Tally(IReadOnlyList<string> files, int label, IReadOnlyList<string> wordings, string concept)
@@ -274,9 +290,11 @@ public static class Gate
             }
 
             ProbeTally? baselineTally = null;
-            if (baselineProbe is not null && !baselineTallies.TryGetValue(key, out baselineTally))
+            if (input.Baseline is not null && !baselineTallies.TryGetValue(key, out baselineTally))
             {
-                baselineTally = baselineTallies[key] = baselineProbe.Probe(files, label, wordings, new DiagnosticBag(), null, cancellationToken);
+                // Known baseline results cover every exemplar set a run probes (the same policies and manifest give the same sets).
+                baselineTally = (baselineProbe ?? throw new InvalidOperationException("The baseline's results for an exemplar set are missing.")).Probe(files, label, wordings, new DiagnosticBag(), null, cancellationToken);
+                baselineTallies[key] = baselineTally;
             }
 
             return (tally, baselineTally);
@@ -294,7 +312,7 @@ public static class Gate
             measurements[(policy, binding.Concept.Name)] = (measured, baselineMeasured);
             conceptReports.Add(new ConceptReport(
                 policy.Id, binding.Concept.Name, measured.FineLabel, measured.CoarseGroup,
-                new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files)),
+                new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files, options.Digests)),
                 Rate(measured.Fine), Rate(measured.Coarse),
                 measured.Predicted.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value),
                 baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse)),
@@ -306,9 +324,7 @@ public static class Gate
 
         var verdicts = new List<ClauseVerdict>();
         var metrics = new List<PolicyMetricsReport>();
-        var perturbedProbes = new[] { Perturbation.Flip, Perturbation.Noise }.ToDictionary(p => p, p => textTower is null
-            ? (IConceptProbe)new ClassifierProbe(model, request.BatchSize) { Perturbation = p }
-            : new DualEncoderProbe(model, textTower, request.BatchSize) { Perturbation = p });
+        var perturbedProbes = new[] { Perturbation.Flip, Perturbation.Noise }.ToDictionary(p => p, Probe);
         var perturbed = new Dictionary<ClauseVerdict, IReadOnlyList<PerturbedRate>>();
         foreach (var policy in policies)
         {
@@ -361,26 +377,27 @@ public static class Gate
         }
 
         var report = new ModelReport(
-            Digest(baseDirectory, input.Artifact)!, null,
-            input.Baseline is null ? null : Digest(baseDirectory, input.Baseline),
+            Digest(baseDirectory, input.Artifact, options.Digests)!, null,
+            input.Baseline is null ? null : Digest(baseDirectory, input.Baseline, options.Digests),
             conceptReports,
             verdicts.Select(v => ToReport(v, baseDirectory) with { Perturbed = perturbed.GetValueOrDefault(v) ?? [] }).ToList())
         {
             Metrics = metrics,
-            TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model),
+            TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model, options.Digests),
             PromptsEmbedded = textTower?.Embedded,
         };
-        return (report, verdicts, model.ExecutionProvider);
+        return new Checked(report, verdicts, model?.ExecutionProvider, tallies);
     }
 
     /// <summary>
-    /// Unlearns the concepts of failing forget clauses by a closed-form edit of the artifact's last linear layer, trying settings
-    /// from the least intrusive until the edited artifact meets every threshold (judged against the original as baseline).
+    /// Unlearns the concepts of failing forget clauses by editing the artifact's last linear layer, method by method and setting by setting
+    /// from the least intrusive, until the edited artifact meets every threshold (judged against the original as baseline). Each candidate
+    /// is judged first from the edit site's inputs recorded while the original was verified (exact where that reproduces the original's
+    /// probe results); only one that passes there is written and probed with ONNX Runtime, and only a probed pass is kept.
     /// </summary>
-    private static (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) Remediate(
-        GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies,
-        (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider) verified,
-        GateRequest request, string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken)
+    private static Checked Remediate(
+        GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, Checked verified, SitePlan? plan, DiagnosticBag planProblems,
+        GateRequest request, string baseDirectory, DiagnosticBag diagnostics, CheckOptions options, CancellationToken cancellationToken)
     {
         var failing = verified.Verdicts.Where(v => v.Kind == "forget" && !v.Passed).ToList();
         var allowed = policies.Where(p => p.Remedy.Allowed).ToList();
@@ -390,46 +407,36 @@ public static class Gate
         }
 
         var targets = failing.Where(f => allowed.Any(p => p.Id == f.Policy)).ToList();
-        var model = targets.Count == 0 ? null : OnnxGraph.Load(input.Artifact, diagnostics);
-        if (model is null)
+        if (targets.Count == 0)
         {
             return verified;
         }
 
-        var site = OnnxGraph.FindSite(model, manifest.Output.Name, manifest.EditSite);
-        var node = site is null ? null : model.Graph.Node.First(n => (n.Name.Length > 0 ? n.Name : n.Output[0]) == site.Node);
-        if (site is null || (manifest.Kind == ModelKind.Classifier && (node!.Output[0] != manifest.Output.Name || site.Outputs != manifest.Labels.Count)))
+        if (plan is null)
         {
-            diagnostics.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
-                site is not null ? " whose output is the classifier's scores" : manifest.EditSite is null ? string.Empty : $" named '{manifest.EditSite}' (the manifest's editSite)");
+            diagnostics.AddRange(planProblems.Items);
             return verified;
         }
 
-        var folder = Path.GetDirectoryName(Path.GetFullPath(input.Artifact))!;
-        var (weight, bias) = OnnxGraph.ReadSite(model, site, folder);
-        using var instrumented = LoadedModel.Open(input.Artifact, OnnxGraph.WithOutput(model, site.Input), manifest, request.ExecutionProvider, diagnostics);
-        using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, diagnostics) : null;
-        if (instrumented is null || (manifest.Kind == ModelKind.DualEncoder && textTower is null))
-        {
-            return verified;
-        }
+        var (model, site, weight, bias, folder, activations, _) = plan;
+        var textTower = options.TextTower;
 
         // Class directions in the site's output space: one-hot logits, or the text embeddings a dual encoder compares with.
-        var dual = textTower is null ? null : new DualEncoderProbe(instrumented, textTower, request.BatchSize);
-        IReadOnlyList<double[]> fineDirections = dual is null
+        var prompts = textTower is null ? default : DualEncoderProbe.Directions(manifest, textTower);
+        var dual = textTower is not null;
+        IReadOnlyList<double[]> fineDirections = !dual
             ? Enumerable.Range(0, site.Outputs).Select(j => Enumerable.Range(0, site.Outputs).Select(k => j == k ? 1.0 : 0.0).ToArray()).ToList()
-            : dual.FineDirections.Select(d => d.Select(x => (double)x).ToArray()).ToList();
-        IReadOnlyList<double[]> coarseDirections = dual is null ? fineDirections : dual.CoarseDirections.Select(d => d.Select(x => (double)x).ToArray()).ToList();
+            : prompts.Fine.Select(d => d.Select(x => (double)x).ToArray()).ToList();
+        IReadOnlyList<double[]> coarseDirections = !dual ? fineDirections : prompts.Coarse.Select(d => d.Select(x => (double)x).ToArray()).ToList();
         IReadOnlyList<double[]> Directions(bool coarseLevel) => coarseLevel ? coarseDirections : fineDirections;
 
         var forgetFiles = new Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)>(StringComparer.Ordinal);
-        var clauseFiles = new List<(ClauseVerdict Verdict, IReadOnlyList<string> Files)>();
         foreach (var verdict in targets)
         {
             var policy = policies.First(p => p.Id == verdict.Policy);
             var binding = ConceptBinding.Bind(policy, policy.GetConcept(verdict.Concept), manifest, Path.GetFileName(input.Artifact), new DiagnosticBag())!;
             var coarse = verdict.Level == KnowledgeLevel.Coarse;
-            var coarseSpace = coarse && dual is not null;
+            var coarseSpace = coarse && dual;
             var classes = coarseSpace ? manifest.Coarse.Count : manifest.Labels.Count;
             var forbidden = coarse
                 ? (coarseSpace ? [binding.CoarseGroup] : Enumerable.Range(0, classes).Where(l => manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToHashSet())
@@ -440,14 +447,12 @@ public static class Gate
             {
                 forgetFiles[file] = (Directions(coarseSpace), forbidden, others, coarseSpace);
             }
-
-            clauseFiles.Add((verdict, binding.Concept.Files));
         }
 
         var retainFiles = policies.SelectMany(p => p.Retain.SelectMany(r => p.GetConcept(r.Concept).Files).Concat(p.GeneralFiles))
             .Where(f => !forgetFiles.ContainsKey(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var forgetActivations = Activations(instrumented, site, forgetFiles.Keys.Order(StringComparer.Ordinal), request.BatchSize, cancellationToken);
-        var retainActivations = Activations(instrumented, site, retainFiles, request.BatchSize, cancellationToken);
+        var forgetActivations = Recorded(activations, forgetFiles.Keys.Order(StringComparer.Ordinal));
+        var retainActivations = Recorded(activations, retainFiles);
         var edit = new ClosedFormEdit(weight, bias, retainActivations.Select(r => r.Activation).ToList(), forgetActivations.Select(f => f.Activation).ToList());
         var forgetOutputs = forgetActivations.Select(f => edit.Output(f.Activation)).ToList();
         var typicalScale = forgetOutputs.Count == 0 ? 1.0 : forgetOutputs.Average(Norm);
@@ -475,60 +480,53 @@ public static class Gate
             }
         }
 
-        var tried = new List<RemediationAttemptInfo>();
+        // Every trial is judged against the original: its probe results from the verify pass are the baseline, and each prompt is embedded once.
+        var shared = options with { BaselineTallies = verified.Tallies };
+        var untimed = request with { Progress = null };
+        var onOriginal = new GateModelInput(input.Artifact, input.Manifest, input.Artifact);
+        Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
+            => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations) });
 
-        // Retain floors can be screened the same way: each retain clause's exemplars, the scores they are judged by, and the classes that count.
-        var knownActivations = forgetActivations.Concat(retainActivations).GroupBy(a => a.File).ToDictionary(g => g.Key, g => g.First().Activation, StringComparer.Ordinal);
-        var retainChecks = new List<(RetainClause Clause, IReadOnlyList<string> Files, IReadOnlyList<double[]> Directions, Func<int, bool> Counts)>();
-        foreach (var policy in policies)
+        // Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's results.
+        var judgedInMemory = SameTallies(InMemory(weight, bias, new DiagnosticBag()).Tallies, verified.Tallies);
+        (double[,] Weight, Checked Result, List<string> Missed)? lastJudged = null;
+        (Checked Result, List<string> Missed) Judge(double[,] w, double[] b)
         {
-            foreach (var clause in policy.Retain.Where(c => c.MinAccuracy is not null))
+            if (lastJudged is not { } last || !ReferenceEquals(last.Weight, w))
             {
-                if (ConceptBinding.Bind(policy, policy.GetConcept(clause.Concept), manifest, string.Empty, new DiagnosticBag()) is not { } binding)
-                {
-                    continue;
-                }
-
-                var coarseLevel = clause.Level == KnowledgeLevel.Coarse;
-                Func<int, bool> counts = !coarseLevel
-                    ? c => c == binding.FineLabel
-                    : dual is not null ? c => c == binding.CoarseGroup : c => manifest.CoarseOfLabel[c] == binding.CoarseGroup;
-                retainChecks.Add((clause, binding.Concept.Files, Directions(coarseLevel && dual is not null), counts));
+                var bag = new DiagnosticBag();
+                var result = InMemory(w, b, bag);
+                lastJudged = last = (w, result, Missed(bag, result));
             }
+
+            return (last.Result, last.Missed);
         }
 
-        // Every trial is judged against the original: probe the original once, and embed each prompt once.
-        var cache = new CheckCache(textTower, []);
-        (ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider)? chosen = null;
+        var tried = new List<RemediationAttemptInfo>();
+        Checked? chosen = null;
         byte[]? chosenBytes = null;
         string? chosenMethod = null;
         try
         {
             // Methods in the order the policies list them (closed-form where they list none).
             var methods = request.RemedyMethods ?? allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? ["closed-form"] : p.Remedy.Methods).Distinct().ToList();
-            var margin = dual is null ? 2.0 : 0.1 * typicalScale;
-            foreach (var (method, settingsText, solve) in Candidates(methods, edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, Directions, manifest, dual, margin))
+            var margin = dual ? 0.1 * typicalScale : 2.0;
+            foreach (var (method, solve) in Candidates(methods, edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, Directions, manifest, dual, margin))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var (newWeight, newBias) = solve();
-
-                // The edit changes only the site, whose inputs are known: whether the forget clauses can hold is exact without ONNX Runtime.
-                // Only candidates that pass that screen are written and judged by the full gate.
-                if ((Screen(newWeight, newBias, knownActivations, forgetFiles, clauseFiles)
-                        ?? ScreenRetain(newWeight, newBias, retainChecks, knownActivations)) is { } screened)
+                var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => Judge(w, b).Missed.Count == 0 : null);
+                if (judgedInMemory && Judge(newWeight, newBias) is { Missed.Count: > 0 } rejected)
                 {
-                    tried.Add(new RemediationAttemptInfo(method, settingsText, false, 1, null, [screened]));
+                    tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed));
                     continue;
                 }
 
                 var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
                 File.WriteAllBytes(candidatePath, bytes);
                 var trial = new DiagnosticBag();
-                var judged = CheckModel(new GateModelInput(candidatePath, input.Manifest, input.Artifact), manifest, policies, request with { Progress = null }, baseDirectory, trial, cancellationToken, cache);
-                var missed = trial.Items.Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
-                    .Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => $"{d.Code} {d.Message}").ToList();
-                var qu = judged.Report?.Metrics.Select(m => m.QualityUtility).Where(q => q is not null).DefaultIfEmpty(null).Min();
-                tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, qu, missed));
+                var judged = CheckModel(new GateModelInput(candidatePath, input.Manifest, input.Artifact), manifest, policies, untimed, baseDirectory, trial, cancellationToken, shared);
+                var missed = Missed(trial, judged);
+                tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, LowestQualityUtility(judged), missed) { Probed = true });
                 if (missed.Count == 0)
                 {
                     chosen = judged;
@@ -546,7 +544,7 @@ public static class Gate
 
         var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
         var linearProbe = Rate(LinearProbe.Score(forgetActivations.Select(f => f.Activation).ToList(), retainActivations.Select(r => r.Activation).ToList()));
-        var original = Digest(baseDirectory, input.Artifact)!;
+        var original = Digest(baseDirectory, input.Artifact, options.Digests)!;
         if (chosen is not { Report: not null } result || chosenBytes is null)
         {
             foreach (var copied in copiedExternals)
@@ -557,8 +555,17 @@ public static class Gate
             var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
             diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
                 $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
-            return (verified.Report! with { Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried) { LinearProbe = linearProbe } },
-                verified.Verdicts, verified.Provider);
+            return verified with
+            {
+                Report = verified.Report! with
+                {
+                    Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried)
+                    {
+                        LinearProbe = linearProbe,
+                        JudgedInMemory = judgedInMemory,
+                    },
+                },
+            };
         }
 
         AtomicFile.Write(outputPath, chosenBytes);
@@ -567,32 +574,59 @@ public static class Gate
         var report = result.Report with
         {
             Artifact = written,
-            Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried) { LinearProbe = linearProbe },
+            Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried)
+            {
+                LinearProbe = linearProbe,
+                JudgedInMemory = judgedInMemory,
+            },
         };
-        return (report, result.Verdicts, result.Provider);
+        return result with { Report = report };
     }
 
+    private static List<string> Missed(DiagnosticBag trial, Checked judged)
+        => trial.Items.Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
+            .Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => $"{d.Code} {d.Message}").ToList();
+
+    private static double? LowestQualityUtility(Checked judged)
+        => judged.Report?.Metrics.Select(m => m.QualityUtility).Where(q => q is not null).DefaultIfEmpty(null).Min();
+
+    /// <summary>Whether two runs' probe results agree on every exemplar set: predictions, coarse predictions and wordings.</summary>
+    private static bool SameTallies(IReadOnlyDictionary<string, ProbeTally> a, IReadOnlyDictionary<string, ProbeTally> b)
+        => a.Count == b.Count && a.All(x => b.TryGetValue(x.Key, out var y)
+            && x.Value.N == y.N
+            && x.Value.PredictedCounts.SequenceEqual(y.PredictedCounts)
+            && (x.Value.CoarsePredictedCounts ?? []).SequenceEqual(y.CoarsePredictedCounts ?? [])
+            && x.Value.Wordings.Select(w => w.Recalled).SequenceEqual(y.Wordings.Select(w => w.Recalled)));
+
     /// <summary>Every edit to try, method by method, each setting from the gentlest; solved only when its turn comes.</summary>
-    private static IEnumerable<(string Method, string Settings, Func<(double[,], double[])> Solve)> Candidates(
+    /// <remarks>A solve is given a judge; gradient methods ask it at checkpoints and stop at the first set of weights it accepts.</remarks>
+    private static IEnumerable<(string Method, Func<Func<double[,], double[], bool>?, (double[,] Weight, double[] Bias, string Settings)> Solve)> Candidates(
         IReadOnlyList<string> methods, ClosedFormEdit edit, double[,] weight, double[] bias,
         List<(string File, float[] Activation)> forget, List<(string File, float[] Activation)> retain, List<double[]> forgetOutputs,
         Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)> forgetFiles,
-        Func<bool, IReadOnlyList<double[]>> directions, ModelManifest manifest, DualEncoderProbe? dual, double margin)
+        Func<bool, IReadOnlyList<double[]>> directions, ModelManifest manifest, bool dual, double margin)
     {
         foreach (var method in methods)
         {
             if (method == "closed-form")
             {
+                // Settings with the same margin share their targets (and so the targets' part of the normal equations).
+                var targetsByMargin = new Dictionary<double, List<double[]>>();
                 foreach (var settings in ClosedFormSettings.Search)
                 {
-                    yield return (method, string.Create(CultureInfo.InvariantCulture, $"ridge={settings.Ridge} forgetWeight={settings.ForgetWeight} margin={settings.Margin}"), () =>
+                    yield return (method, _ =>
                     {
-                        var targets = forget.Select((f, k) =>
+                        if (!targetsByMargin.TryGetValue(settings.Margin, out var targets))
                         {
-                            var (d, forbidden, allowedClasses, _) = forgetFiles[f.File];
-                            return ClosedFormEdit.Target(forgetOutputs[k], d, forbidden, allowedClasses, settings.Margin * margin);
-                        }).ToList();
-                        return edit.Solve(targets, settings);
+                            targetsByMargin[settings.Margin] = targets = forget.Select((f, k) =>
+                            {
+                                var (d, forbidden, allowedClasses, _) = forgetFiles[f.File];
+                                return ClosedFormEdit.Target(forgetOutputs[k], d, forbidden, allowedClasses, settings.Margin * margin);
+                            }).ToList();
+                        }
+
+                        var (w, b) = edit.Solve(targets, settings);
+                        return (w, b, string.Create(CultureInfo.InvariantCulture, $"ridge={settings.Ridge} forgetWeight={settings.ForgetWeight} margin={settings.Margin}"));
                     });
                 }
 
@@ -617,124 +651,82 @@ public static class Gate
 
                 return new GradientExample(f.Activation, forbidden, allowedClasses, KeepCoarse: !coarse && forbidden.Count == 1);
             }).Concat(Every(retain, 600).Select(r => new GradientExample(r.Activation, null, null))).ToList();
-            var scale = dual is null ? 1.0 : 20.0;
+            var scale = dual ? 20.0 : 1.0;
             foreach (var settings in GradientSettings.Search(method))
             {
-                yield return (method, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={settings.Steps}"),
-                    () => GradientEdit.Optimize(weight, bias, space, groupOfClass, dual is not null, scale, examples, settings, dual is null ? 2.0 : 1.0));
+                yield return (method, accept =>
+                {
+                    var (w, b, steps) = GradientEdit.Optimize(weight, bias, space, groupOfClass, dual, scale, examples, settings, dual ? 1.0 : 2.0, accept);
+                    return (w, b, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}"));
+                });
             }
         }
-    }
-
-    /// <summary>Why an edit cannot meet a forget clause, judged on the site's known inputs (the upper 95% bound, as the gate judges it), or null when it may.</summary>
-    private static string? Screen(
-        double[,] weight, double[] bias, Dictionary<string, float[]> activations,
-        Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)> forgetFiles,
-        List<(ClauseVerdict Verdict, IReadOnlyList<string> Files)> clauses)
-    {
-        foreach (var (verdict, files) in clauses)
-        {
-            var recalled = 0;
-            var n = 0;
-            foreach (var file in files.Where(activations.ContainsKey))
-            {
-                var (directions, forbidden, _, _) = forgetFiles[file];
-                var best = Predict(weight, bias, activations[file], directions);
-                recalled += forbidden.Contains(best) ? 1 : 0;
-                n++;
-            }
-
-            var rate = new Proportion(recalled, n);
-            if (verdict.MaxAccuracy is { } max && rate.High > max)
-            {
-                return string.Create(CultureInfo.InvariantCulture,
-                    $"screened out: '{verdict.Concept}' {ClauseJudge.LevelName(verdict.Level)} accuracy {rate.Rate:0.000} on the edit site's inputs (95% upper bound {rate.High:0.000}) > allowed {max}");
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>Why an edit cannot keep a retain clause's floor, judged on the site's known inputs as the gate judges it (on the rate), or null when it may.</summary>
-    private static string? ScreenRetain(
-        double[,] weight, double[] bias,
-        List<(RetainClause Clause, IReadOnlyList<string> Files, IReadOnlyList<double[]> Directions, Func<int, bool> Counts)> checks,
-        Dictionary<string, float[]> activations)
-    {
-        foreach (var (clause, files, directions, counts) in checks)
-        {
-            var known = files.Where(activations.ContainsKey).ToList();
-            if (known.Count != files.Count)
-            {
-                // Not every exemplar's activation is known (e.g. an undecodable file): leave it to the full probe.
-                continue;
-            }
-
-            var hits = known.Count(f => counts(Predict(weight, bias, activations[f], directions)));
-            var rate = (double)hits / Math.Max(1, known.Count);
-            if (rate < clause.MinAccuracy)
-            {
-                return string.Create(CultureInfo.InvariantCulture,
-                    $"screened out: '{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy {rate:0.000} on the edit site's inputs < required {clause.MinAccuracy}");
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The class whose direction scores highest for the edited site's output (a dual encoder's normalisation does not change the arg-max).</summary>
-    private static int Predict(double[,] weight, double[] bias, float[] a, IReadOnlyList<double[]> directions)
-    {
-        var y = new double[bias.Length];
-        for (var o = 0; o < y.Length; o++)
-        {
-            var sum = bias[o];
-            for (var i = 0; i < a.Length; i++)
-            {
-                sum += weight[o, i] * a[i];
-            }
-
-            y[o] = sum;
-        }
-
-        var best = 0;
-        var bestScore = double.NegativeInfinity;
-        for (var c = 0; c < directions.Count; c++)
-        {
-            var score = 0.0;
-            for (var o = 0; o < y.Length; o++)
-            {
-                score += directions[c][o] * y[o];
-            }
-
-            if (score > bestScore)
-            {
-                (best, bestScore) = (c, score);
-            }
-        }
-
-        return best;
     }
 
     /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>
     private static IEnumerable<T> Every<T>(IReadOnlyList<T> items, int count)
         => items.Count <= count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]);
 
-    /// <summary>What one remediation's trials share: the text tower, and the original artifact's probe results.</summary>
-    private sealed record CheckCache(TextTower? TextTower, Dictionary<string, ProbeTally> BaselineTallies);
+    /// <summary>What <see cref="CheckModel"/> probed and judged.</summary>
+    /// <param name="Report">The model's report, or null where it could not be probed.</param>
+    /// <param name="Verdicts">Every clause's verdict.</param>
+    /// <param name="Provider">The execution provider that ran it (null when nothing ran).</param>
+    /// <param name="Tallies">The model's probe results per exemplar set (the baseline of a remediation's trials).</param>
+    private sealed record Checked(ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider, IReadOnlyDictionary<string, ProbeTally> Tallies);
 
-    private static List<(string File, float[] Activation)> Activations(LoadedModel instrumented, EditSite site, IEnumerable<string> files, int batchSize, CancellationToken cancellationToken)
+    /// <summary>A new weight for the edit site, judged from the site's recorded inputs instead of by running the model.</summary>
+    private sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations);
+
+    /// <summary>How <see cref="CheckModel"/> runs beyond the request.</summary>
+    private sealed record CheckOptions
     {
-        var result = new List<(string, float[])>();
-        ImageBatches.Run(instrumented, files, batchSize, new DiagnosticBag(), null, cancellationToken, site.Input, (_, extra, batch) =>
-        {
-            for (var i = 0; i < batch.Count; i++)
-            {
-                result.Add((batch[i], extra.Slice(i * site.Inputs, site.Inputs).ToArray()));
-            }
-        });
-        return result;
+        /// <summary>The dual encoder's text tower, open for the whole run (every prompt is embedded once); null for a classifier.</summary>
+        public TextTower? TextTower { get; init; }
+
+        /// <summary>The baseline's probe results, known already (a remediation's trials: the original's); the baseline is then not run.</summary>
+        public IReadOnlyDictionary<string, ProbeTally>? BaselineTallies { get; init; }
+
+        /// <summary>The model to run instead of the artifact's bytes (the artifact with the edit site's input as an extra output).</summary>
+        public byte[]? ModelBytes { get; init; }
+
+        /// <summary>Where to record the edit site's inputs while probing.</summary>
+        public SiteActivations? Record { get; init; }
+
+        /// <summary>An edit to judge without running the model.</summary>
+        public SiteEdit? Edit { get; init; }
+
+        /// <summary>File digests known already in this run.</summary>
+        public DigestCache? Digests { get; init; }
     }
+
+    /// <summary>The edit site of an artifact that may be remediated, found before it is verified so that the verify pass records the site's inputs.</summary>
+    private sealed record SitePlan(global::Onnx.ModelProto Model, EditSite Site, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);
+
+    /// <summary>Reads the artifact's graph and finds its edit site; problems go to <paramref name="problems"/>, to be reported only if remediation is needed.</summary>
+    private static SitePlan? PlanSite(GateModelInput input, ModelManifest manifest, DiagnosticBag problems)
+    {
+        var model = OnnxGraph.Load(input.Artifact, problems);
+        if (model is null)
+        {
+            return null;
+        }
+
+        var site = OnnxGraph.FindSite(model, manifest.Output.Name, manifest.EditSite);
+        var node = site is null ? null : model.Graph.Node.First(n => (n.Name.Length > 0 ? n.Name : n.Output[0]) == site.Node);
+        if (site is null || (manifest.Kind == ModelKind.Classifier && (node!.Output[0] != manifest.Output.Name || site.Outputs != manifest.Labels.Count)))
+        {
+            problems.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
+                site is not null ? " whose output is the classifier's scores" : manifest.EditSite is null ? string.Empty : $" named '{manifest.EditSite}' (the manifest's editSite)");
+            return null;
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(input.Artifact))!;
+        var (weight, bias) = OnnxGraph.ReadSite(model, site, folder);
+        return new SitePlan(model, site, weight, bias, folder, new SiteActivations(site.Input, site.Inputs), OnnxGraph.WithOutput(model, site.Input));
+    }
+
+    private static List<(string File, float[] Activation)> Recorded(SiteActivations activations, IEnumerable<string> files)
+        => files.Select(f => (File: f, Activation: activations.Get(Perturbation.None, f))).Where(x => x.Activation is not null).Select(x => (x.File, x.Activation!)).ToList();
 
     private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
 
@@ -859,8 +851,8 @@ public static class Gate
     private static PolicyInfo PolicyInfoOf(Policy p, string baseDirectory)
         => new(p.Id, p.Title, p.Request?.RequestedBy, p.Request?.Reason, p.Request?.Reference, Digest(baseDirectory, p.Path)!, p.Remedy.Allowed);
 
-    private static FileDigest? Digest(string baseDirectory, string path)
-        => File.Exists(path) ? new FileDigest(Digests.Relative(baseDirectory, path), Digests.OfFile(path)) : null;
+    private static FileDigest? Digest(string baseDirectory, string path, DigestCache? cache = null)
+        => File.Exists(path) ? new FileDigest(Digests.Relative(baseDirectory, path), cache?.OfFile(path) ?? Digests.OfFile(path)) : null;
 
     private static string Timestamp(DateTimeOffset? requested)
     {

@@ -38,7 +38,6 @@ public interface IConceptProbe
 /// <remarks>Exemplars are streamed: memory holds one batch, however many exemplars there are.</remarks>
 public sealed class ClassifierProbe : IConceptProbe
 {
-    private const int SamplesPerLabel = 4;
     private readonly LoadedModel _model;
     private readonly int _batchSize;
 
@@ -56,6 +55,9 @@ public sealed class ClassifierProbe : IConceptProbe
     /// <summary>How exemplars are changed before probing (none by default).</summary>
     public Perturbation Perturbation { get; init; }
 
+    /// <summary>Where to record an inner tensor's rows (the model must have it as a graph output), or null.</summary>
+    public SiteActivations? Record { get; init; }
+
     /// <summary>Classifies every exemplar and counts the predictions; undecodable files are reported (KTU2008) and left out of n.</summary>
     /// <param name="files">The exemplar files, read one batch at a time.</param>
     /// <param name="diagnostics">Receives KTU2008 for each file that is not a readable image.</param>
@@ -64,21 +66,16 @@ public sealed class ClassifierProbe : IConceptProbe
     public ProbeTally Probe(IEnumerable<string> files, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         var labels = _model.Manifest.Labels.Count;
-        var counts = new int[labels];
-        var samples = Enumerable.Range(0, labels).Select(_ => new List<string>()).ToArray();
-        var n = ImageBatches.Run(_model, files, _batchSize, diagnostics, progress, cancellationToken, null, (rows, _, batch) =>
+        var tally = new TallyBuilder(labels, null, -1, []);
+        var n = ImageBatches.Run(_model, files, _batchSize, diagnostics, progress, cancellationToken, Record?.Tensor, (rows, extra, batch) =>
         {
+            Record?.Add(Perturbation, extra, batch);
             for (var i = 0; i < batch.Count; i++)
             {
-                var predicted = ImageBatches.ArgMax(rows.Slice(i * labels, labels));
-                counts[predicted]++;
-                if (samples[predicted].Count < SamplesPerLabel)
-                {
-                    samples[predicted].Add(batch[i]);
-                }
+                tally.Add(batch[i], rows.Slice(i * labels, labels), [], []);
             }
         }, Perturbation);
-        return new ProbeTally(n, counts, samples);
+        return tally.Build(n);
     }
 
     /// <inheritdoc />

@@ -7,7 +7,6 @@ namespace KtuGate.Probing;
 /// <remarks>A label's (or group's) text embedding is the unit-length mean of its prompts' embeddings (prompt ensembling); every prompt is embedded once per run.</remarks>
 public sealed class DualEncoderProbe : IConceptProbe
 {
-    private const int SamplesPerLabel = 4;
     private readonly LoadedModel _imageTower;
     private readonly TextTower _textTower;
     private readonly int _batchSize;
@@ -20,13 +19,21 @@ public sealed class DualEncoderProbe : IConceptProbe
         _imageTower = imageTower;
         _textTower = textTower;
         _batchSize = batchSize;
-        var templates = imageTower.Manifest.PromptTemplates;
-        _fine = imageTower.Manifest.Labels.Select(l => Ensemble(templates, l)).ToArray();
-        _coarse = imageTower.Manifest.Coarse.Select(g => Ensemble(templates, g.Name)).ToArray();
+        (_fine, _coarse) = Directions(imageTower.Manifest, textTower);
+    }
+
+    /// <summary>Each label's and each coarse group's text embedding: the unit-length mean of its prompts' embeddings.</summary>
+    public static (float[][] Fine, float[][] Coarse) Directions(ModelManifest manifest, TextTower textTower)
+    {
+        float[] Ensemble(string name) => VectorMath.MeanDirection(manifest.PromptTemplates.Select(t => textTower.Embed(Prompt(t, name))));
+        return (manifest.Labels.Select(Ensemble).ToArray(), manifest.Coarse.Select(g => Ensemble(g.Name)).ToArray());
     }
 
     /// <summary>How exemplars are changed before probing (none by default).</summary>
     public Perturbation Perturbation { get; init; }
+
+    /// <summary>Where to record an inner tensor's rows (the image tower must have it as a graph output), or null.</summary>
+    public SiteActivations? Record { get; init; }
 
     /// <summary>Each label's text embedding (the unit-length mean of its prompts'), in label order.</summary>
     public IReadOnlyList<float[]> FineDirections => _fine;
@@ -40,73 +47,33 @@ public sealed class DualEncoderProbe : IConceptProbe
     /// <inheritdoc />
     public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
-        var labels = _fine.Length;
+        wordings = fineLabel < 0 ? [] : wordings;
         var dim = _textTower.Dimension;
-        var counts = new int[labels];
-        var coarseCounts = new int[_coarse.Length];
-        var samples = Enumerable.Range(0, labels).Select(_ => new List<string>()).ToArray();
-        var wordingEmbeddings = fineLabel < 0 ? [] : wordings.Select(_textTower.Embed).ToArray();
-        var recalled = new int[wordingEmbeddings.Length];
-        var scores = new float[labels];
+        var wordingEmbeddings = wordings.Select(_textTower.Embed).ToArray();
+        var tally = new TallyBuilder(_fine.Length, _coarse.Length, fineLabel, wordings);
+        var scores = new float[_fine.Length];
         var coarseScores = new float[_coarse.Length];
-
-        var n = ImageBatches.Run(_imageTower, files, _batchSize, diagnostics, progress, cancellationToken, null, (rows, _, batch) =>
+        var wordingScores = new float[wordingEmbeddings.Length];
+        var n = ImageBatches.Run(_imageTower, files, _batchSize, diagnostics, progress, cancellationToken, Record?.Tensor, (rows, extra, batch) =>
         {
+            Record?.Add(Perturbation, extra, batch);
             for (var i = 0; i < batch.Count; i++)
             {
                 var image = rows.Slice(i * dim, dim);
-                for (var j = 0; j < labels; j++)
-                {
-                    scores[j] = VectorMath.Dot(image, _fine[j]);
-                }
-
-                for (var g = 0; g < _coarse.Length; g++)
-                {
-                    coarseScores[g] = VectorMath.Dot(image, _coarse[g]);
-                }
-
-                var predicted = ImageBatches.ArgMax(scores);
-                counts[predicted]++;
-                if (samples[predicted].Count < SamplesPerLabel)
-                {
-                    samples[predicted].Add(batch[i]);
-                }
-
-                if (_coarse.Length > 0)
-                {
-                    coarseCounts[ImageBatches.ArgMax(coarseScores)]++;
-                }
-
-                if (wordingEmbeddings.Length > 0)
-                {
-                    // A wording recalls the concept when, standing alone for it, it outscores every other label.
-                    var bestOther = float.NegativeInfinity;
-                    for (var j = 0; j < labels; j++)
-                    {
-                        if (j != fineLabel && scores[j] > bestOther)
-                        {
-                            bestOther = scores[j];
-                        }
-                    }
-
-                    for (var w = 0; w < wordingEmbeddings.Length; w++)
-                    {
-                        if (VectorMath.Dot(image, wordingEmbeddings[w]) > bestOther)
-                        {
-                            recalled[w]++;
-                        }
-                    }
-                }
+                Scores(image, _fine, scores);
+                Scores(image, _coarse, coarseScores);
+                Scores(image, wordingEmbeddings, wordingScores);
+                tally.Add(batch[i], scores, coarseScores, wordingScores);
             }
         }, Perturbation);
-
-        return new ProbeTally(n, counts, samples)
-        {
-            CoarsePredictedCounts = coarseCounts,
-            Wordings = wordingEmbeddings.Length == 0 ? [] : wordings.Select((w, i) => new WordingTally(w, recalled[i])).ToList(),
-        };
+        return tally.Build(n);
     }
 
-    private float[] Ensemble(IReadOnlyList<string> templates, string name)
-        => VectorMath.MeanDirection(templates.Select(t => _textTower.Embed(Prompt(t, name))));
+    private static void Scores(ReadOnlySpan<float> image, float[][] directions, float[] scores)
+    {
+        for (var j = 0; j < directions.Length; j++)
+        {
+            scores[j] = VectorMath.Dot(image, directions[j]);
+        }
+    }
 }

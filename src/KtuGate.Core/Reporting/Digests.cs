@@ -16,10 +16,11 @@ public static class Digests
     /// <summary>A digest over a set of files: SHA-256 of the sorted lines "relative-path SP file-sha256 LF".</summary>
     /// <param name="baseDirectory">The folder the paths are made relative to, so the digest does not depend on where the repository is checked out.</param>
     /// <param name="files">The files.</param>
-    public static string OfFileSet(string baseDirectory, IEnumerable<string> files)
+    /// <param name="cache">Digests already known, or null to hash every file.</param>
+    public static string OfFileSet(string baseDirectory, IEnumerable<string> files, DigestCache? cache = null)
     {
         var lines = files
-            .Select(f => $"{Relative(baseDirectory, f)} {OfFile(f)}\n")
+            .Select(f => $"{Relative(baseDirectory, f)} {cache?.OfFile(f) ?? OfFile(f)}\n")
             .Order(StringComparer.Ordinal);
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Concat(lines))));
     }
@@ -30,5 +31,28 @@ public static class Digests
         var full = Path.GetFullPath(path);
         var relative = Path.GetRelativePath(Path.GetFullPath(baseDirectory), full);
         return (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative).Replace('\\', '/');
+    }
+}
+
+/// <summary>
+/// Remembers file digests within one gate run, so that a file read again (an exemplar set judged for every candidate edit, a text tower)
+/// is hashed once. A file whose length or last write time changed is hashed again.
+/// </summary>
+public sealed class DigestCache
+{
+    private readonly Dictionary<string, (long Length, DateTime Written, string Sha256)> _known = new(StringComparer.Ordinal);
+
+    /// <summary>Lower-case hex SHA-256 of a file's bytes.</summary>
+    public string OfFile(string path)
+    {
+        var info = new FileInfo(path);
+        if (_known.TryGetValue(info.FullName, out var known) && known.Length == info.Length && known.Written == info.LastWriteTimeUtc)
+        {
+            return known.Sha256;
+        }
+
+        var sha256 = Digests.OfFile(path);
+        _known[info.FullName] = (info.Length, info.LastWriteTimeUtc, sha256);
+        return sha256;
     }
 }

@@ -86,6 +86,9 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
 {
     /// <summary>Held-out accuracy of a linear probe telling the forget exemplars from the retain ones by the features just below the edit (unchanged by a last-layer edit): high means the knowledge can still be read out there.</summary>
     public RateInfo? LinearProbe { get; init; }
+
+    /// <summary>Whether settings were judged first from the edit site's recorded inputs (doing so reproduced every probe result of the original exactly); the one kept was always probed.</summary>
+    public bool JudgedInMemory { get; init; }
 }
 
 /// <summary>The layer remediation edited.</summary>
@@ -94,11 +97,15 @@ public sealed record EditSiteInfo(string Node, string Input, string Weight, stri
 /// <summary>One setting tried and its outcome.</summary>
 /// <param name="Method">The method: closed-form, nhl-kl, ga, ga-kl or npo-kl.</param>
 /// <param name="Settings">Its settings, e.g. "ridge=0.01 forgetWeight=1 margin=2" or "lr=0.003 kl=1 steps=150".</param>
-/// <param name="Passed">Whether the edited artifact met every threshold.</param>
+/// <param name="Passed">Whether the edited artifact met every threshold when probed.</param>
 /// <param name="Violations">Errors the edited artifact still had.</param>
 /// <param name="QualityUtility">The lowest Q-U over the policies, against the original.</param>
 /// <param name="Missed">The thresholds the edited artifact still missed, as their diagnostics' codes and messages.</param>
-public sealed record RemediationAttemptInfo(string Method, string Settings, bool Passed, int Violations, double? QualityUtility, IReadOnlyList<string> Missed);
+public sealed record RemediationAttemptInfo(string Method, string Settings, bool Passed, int Violations, double? QualityUtility, IReadOnlyList<string> Missed)
+{
+    /// <summary>Whether the edited artifact was written and probed with ONNX Runtime (otherwise it was judged from the edit site's recorded inputs only).</summary>
+    public bool Probed { get; init; }
+}
 
 /// <summary>The seed paper's metrics for one policy on one model; see the README for their definitions.</summary>
 /// <param name="Policy">The policy's id.</param>

@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace KtuGate.Unlearning;
 
 /// <summary>The settings of one closed-form edit.</summary>
@@ -32,6 +34,7 @@ public sealed class ClosedFormEdit
     private readonly double[] _thetaRetainGram;
     private readonly IReadOnlyList<float[]> _forget;
     private readonly int _retainCount;
+    private readonly Dictionary<IReadOnlyList<double[]>, double[]> _crossTerms = new(ReferenceEqualityComparer.Instance);
 
     /// <summary>Prepares the edit of one layer.</summary>
     /// <param name="weight">The original weight, [out, in].</param>
@@ -99,75 +102,87 @@ public sealed class ClosedFormEdit
     /// <summary>Solves for the edited weight and bias.</summary>
     /// <param name="targets">The target output for each forget activation, in the order given to the constructor.</param>
     /// <param name="settings">Ridge strength and forget weight.</param>
+    /// <remarks>Settings that share the same targets (the same list) share the targets' cross term, computed once.</remarks>
     public (double[,] Weight, double[] Bias) Solve(IReadOnlyList<double[]> targets, ClosedFormSettings settings)
     {
         var n = _inputs + 1;
-        var gram = new double[n * n];
-        var trace = 0.0;
         var forgetWeight = ForgetWeight(settings);
+        var a = new double[n * n];
+        var trace = 0.0;
         for (var i = 0; i < n * n; i++)
         {
-            gram[i] = _retainGram[i] + forgetWeight * _forgetGram[i];
+            a[i] = _retainGram[i] + forgetWeight * _forgetGram[i];
         }
 
         for (var i = 0; i < n; i++)
         {
-            trace += gram[i * n + i];
+            trace += a[i * n + i];
         }
 
         // λ is relative to the mean diagonal energy, so the same setting means the same pull for any layer.
         var lambda = settings.Ridge * Math.Max(trace / n, 1e-12);
-        var rhs = new double[_outputs * n];
-        for (var i = 0; i < _outputs * n; i++)
-        {
-            rhs[i] = _thetaRetainGram[i] + lambda * _theta[i];
-        }
-
-        for (var f = 0; f < _forget.Count; f++)
-        {
-            var a = _forget[f];
-            var y = targets[f];
-            for (var o = 0; o < _outputs; o++)
-            {
-                var wy = forgetWeight * y[o];
-                var row = o * n;
-                for (var i = 0; i < _inputs; i++)
-                {
-                    rhs[row + i] += wy * a[i];
-                }
-
-                rhs[row + _inputs] += wy;
-            }
-        }
-
-        var a2 = new double[n, n];
         for (var i = 0; i < n; i++)
         {
-            for (var j = 0; j < n; j++)
-            {
-                a2[i, j] = gram[i * n + j];
-            }
-
-            a2[i, i] += lambda;
+            a[i * n + i] += lambda;
         }
 
-        var lower = Cholesky(a2);
-        var newWeight = new double[_outputs, _inputs];
-        var newBias = new double[_outputs];
-        var b = new double[n];
+        // Right-hand sides Θ₀·G_retain + λ·Θ₀ + w·Σ_forget y′·ãᵀ, one row per output, transposed to one column per output.
+        var cross = CrossTerm(targets);
+        var rhs = new double[n * _outputs];
         for (var o = 0; o < _outputs; o++)
         {
-            Array.Copy(rhs, o * n, b, 0, n);
-            var x = SolveCholesky(lower, b);
+            for (var i = 0; i < n; i++)
+            {
+                rhs[i * _outputs + o] = _thetaRetainGram[o * n + i] + lambda * _theta[o * n + i] + forgetWeight * cross[o * n + i];
+            }
+        }
+
+        var x = SolveCholesky(Cholesky(a, n), rhs, n, _outputs);
+        var newWeight = new double[_outputs, _inputs];
+        var newBias = new double[_outputs];
+        for (var o = 0; o < _outputs; o++)
+        {
             for (var i = 0; i < _inputs; i++)
             {
-                newWeight[o, i] = x[i];
+                newWeight[o, i] = x[i * _outputs + o];
             }
 
-            newBias[o] = x[_inputs];
+            newBias[o] = x[_inputs * _outputs + o];
         }
 
         return (newWeight, newBias);
+    }
+
+    // Σ_forget y′·ãᵀ as [out, in + 1].
+    private double[] CrossTerm(IReadOnlyList<double[]> targets)
+    {
+        if (_crossTerms.TryGetValue(targets, out var known))
+        {
+            return known;
+        }
+
+        var n = _inputs + 1;
+        var cross = new double[_outputs * n];
+        var augmented = new double[n];
+        augmented[_inputs] = 1;
+        for (var f = 0; f < _forget.Count; f++)
+        {
+            var activation = _forget[f];
+            for (var i = 0; i < _inputs; i++)
+            {
+                augmented[i] = activation[i];
+            }
+
+            var y = targets[f];
+            for (var o = 0; o < _outputs; o++)
+            {
+                var row = cross.AsSpan(o * n, n);
+                TensorPrimitives.MultiplyAdd(augmented, y[o], row, row);
+            }
+        }
+
+        _crossTerms[targets] = cross;
+        return cross;
     }
 
     // The forget set is usually far smaller than the retain set; weigh it relative to balance so a setting means the same for any sizes.
@@ -213,21 +228,15 @@ public sealed class ClosedFormEdit
         return gram;
     }
 
-    /// <summary>The lower-triangular L with L·Lᵀ = A, for a symmetric positive definite A.</summary>
-    public static double[,] Cholesky(double[,] a)
+    /// <summary>The lower-triangular L with L·Lᵀ = A (row-major, n × n), for a symmetric positive definite A.</summary>
+    public static double[] Cholesky(double[] a, int n)
     {
-        var n = a.GetLength(0);
-        var l = new double[n, n];
+        var l = new double[n * n];
         for (var i = 0; i < n; i++)
         {
             for (var j = 0; j <= i; j++)
             {
-                var sum = a[i, j];
-                for (var k = 0; k < j; k++)
-                {
-                    sum -= l[i, k] * l[j, k];
-                }
-
+                var sum = a[i * n + j] - TensorPrimitives.Dot<double>(l.AsSpan(i * n, j), l.AsSpan(j * n, j));
                 if (i == j)
                 {
                     if (sum <= 0)
@@ -235,11 +244,11 @@ public sealed class ClosedFormEdit
                         throw new InvalidOperationException("The normal equations are not positive definite.");
                     }
 
-                    l[i, i] = Math.Sqrt(sum);
+                    l[i * n + i] = Math.Sqrt(sum);
                 }
                 else
                 {
-                    l[i, j] = sum / l[j, j];
+                    l[i * n + j] = sum / l[j * n + j];
                 }
             }
         }
@@ -247,32 +256,31 @@ public sealed class ClosedFormEdit
         return l;
     }
 
-    /// <summary>Solves A·x = b given A's Cholesky factor.</summary>
-    public static double[] SolveCholesky(double[,] l, double[] b)
+    /// <summary>Solves A·X = B for every column of B (row-major, n × columns) given A's Cholesky factor.</summary>
+    public static double[] SolveCholesky(double[] l, double[] b, int n, int columns)
     {
-        var n = b.Length;
-        var y = new double[n];
+        // Forward: L·Y = B, then back: Lᵀ·X = Y; each step updates a whole row of right-hand sides at once.
+        var x = (double[])b.Clone();
         for (var i = 0; i < n; i++)
         {
-            var sum = b[i];
+            var row = x.AsSpan(i * columns, columns);
             for (var k = 0; k < i; k++)
             {
-                sum -= l[i, k] * y[k];
+                TensorPrimitives.MultiplyAdd<double>(x.AsSpan(k * columns, columns), -l[i * n + k], row, row);
             }
 
-            y[i] = sum / l[i, i];
+            TensorPrimitives.Divide<double>(row, l[i * n + i], row);
         }
 
-        var x = new double[n];
         for (var i = n - 1; i >= 0; i--)
         {
-            var sum = y[i];
+            var row = x.AsSpan(i * columns, columns);
             for (var k = i + 1; k < n; k++)
             {
-                sum -= l[k, i] * x[k];
+                TensorPrimitives.MultiplyAdd<double>(x.AsSpan(k * columns, columns), -l[k * n + i], row, row);
             }
 
-            x[i] = sum / l[i, i];
+            TensorPrimitives.Divide<double>(row, l[i * n + i], row);
         }
 
         return x;

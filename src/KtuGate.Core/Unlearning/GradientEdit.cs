@@ -1,3 +1,5 @@
+using System.Numerics.Tensors;
+
 namespace KtuGate.Unlearning;
 
 /// <summary>The settings of one gradient-based edit.</summary>
@@ -46,9 +48,11 @@ public static class GradientEdit
     /// <param name="examples">Forget and retain exemplars.</param>
     /// <param name="settings">The method and its settings.</param>
     /// <param name="margin">The hinge margin, in score units.</param>
-    public static (double[,] Weight, double[] Bias) Optimize(
+    /// <param name="accept">Asked at every <see cref="CheckpointInterval"/>th step whether the weights so far will do; optimisation stops at the first yes. Null runs every step.</param>
+    /// <returns>The weights, and the steps run to reach them.</returns>
+    public static (double[,] Weight, double[] Bias, int Steps) Optimize(
         double[,] weight, double[] bias, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale,
-        IReadOnlyList<GradientExample> examples, GradientSettings settings, double margin)
+        IReadOnlyList<GradientExample> examples, GradientSettings settings, double margin, Func<double[,], double[], bool>? accept = null)
     {
         var outputs = weight.GetLength(0);
         var inputs = weight.GetLength(1);
@@ -65,55 +69,32 @@ public static class GradientEdit
         }
 
         var original = (float[])theta.Clone();
-        var classes = directions.Count;
         var reference = examples.Select(e => Softmax(Scores(original, e.Activation, directions, normalize, scale, outputs, n, out _))).ToList();
         var forgetCount = Math.Max(1, examples.Count(e => e.Forbidden is not null));
         var retainCount = Math.Max(1, examples.Count(e => e.Forbidden is null));
         var m = new double[theta.Length];
         var v = new double[theta.Length];
         var grad = new float[theta.Length];
-        var dz = new double[classes];
-        var dy = new double[outputs];
+
+        // The examples are split into a fixed number of chunks, each summing its own gradient (in parallel), added up in chunk order:
+        // the result does not depend on how many cores run it.
+        var chunks = Enumerable.Range(0, Chunks).Select(c => (Start: c * examples.Count / Chunks, End: (c + 1) * examples.Count / Chunks, Grad: new float[theta.Length])).ToArray();
         for (var step = 1; step <= settings.Steps; step++)
         {
-            Array.Clear(grad);
-            for (var k = 0; k < examples.Count; k++)
+            Parallel.ForEach(chunks, chunk =>
             {
-                var e = examples[k];
-                var z = Scores(theta, e.Activation, directions, normalize, scale, outputs, n, out var y);
-                var p = Softmax(z);
-                var pRef = reference[k];
-                Array.Clear(dz);
-                if (e.Forbidden is null)
+                Array.Clear(chunk.Grad);
+                for (var start = chunk.Start; start < chunk.End; start += Block)
                 {
-                    // KL(p_ref ‖ p) keeps a retain exemplar's whole distribution.
-                    for (var c = 0; c < classes; c++)
-                    {
-                        dz[c] = settings.KlWeight * (p[c] - pRef[c]) / retainCount;
-                    }
+                    AccumulateBlock(theta, examples, reference, start, Math.Min(Block, chunk.End - start), directions, groupOfClass, normalize, scale,
+                        settings, margin, forgetCount, retainCount, outputs, n, chunk.Grad);
                 }
-                else
-                {
-                    ForgetGradient(settings.Method, z, p, pRef, e, margin, dz, 1.0 / forgetCount);
-                    if (settings.KlWeight > 0 && e.KeepCoarse)
-                    {
-                        CoarseKlGradient(p, pRef, groupOfClass, dz, settings.KlWeight / forgetCount);
-                    }
-                }
+            });
 
-                Backward(dz, directions, y, normalize, scale, dy);
-                for (var o = 0; o < outputs; o++)
-                {
-                    if (dy[o] == 0)
-                    {
-                        continue;
-                    }
-
-                    var row = o * n;
-                    var rowGrad = grad.AsSpan(row, inputs);
-                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(e.Activation, (float)dy[o], rowGrad, rowGrad);
-                    grad[row + inputs] += (float)dy[o];
-                }
+            Array.Clear(grad);
+            foreach (var chunk in chunks)
+            {
+                TensorPrimitives.Add(grad, chunk.Grad, grad);
             }
 
             // AdamW, its weight decay pulling towards the original weights rather than towards zero.
@@ -126,8 +107,27 @@ public static class GradientEdit
                 v[i] = b2 * v[i] + (1 - b2) * grad[i] * grad[i];
                 theta[i] -= (float)(settings.LearningRate * ((m[i] / c1) / (Math.Sqrt(v[i] / c2) + eps) + decay * (theta[i] - original[i])));
             }
+
+            if (accept is not null && step % CheckpointInterval == 0 && step < settings.Steps)
+            {
+                var (w, b) = Unpack(theta, outputs, inputs);
+                if (accept(w, b))
+                {
+                    return (w, b, step);
+                }
+            }
         }
 
+        var (finalWeight, finalBias) = Unpack(theta, outputs, inputs);
+        return (finalWeight, finalBias, settings.Steps);
+    }
+
+    /// <summary>How often <see cref="Optimize"/> asks whether the weights so far will do.</summary>
+    public const int CheckpointInterval = 10;
+
+    private static (double[,] Weight, double[] Bias) Unpack(float[] theta, int outputs, int inputs)
+    {
+        var n = inputs + 1;
         var newWeight = new double[outputs, inputs];
         var newBias = new double[outputs];
         for (var o = 0; o < outputs; o++)
@@ -141,6 +141,86 @@ public static class GradientEdit
         }
 
         return (newWeight, newBias);
+    }
+
+    /// <summary>Examples whose forward and backward passes share one sweep over the weights (which then stay in cache).</summary>
+    private const int Block = 16;
+
+    /// <summary>How many parts the examples' gradient is summed in.</summary>
+    private const int Chunks = 8;
+
+    /// <summary>Adds the gradient of a block of examples' losses to <paramref name="grad"/>.</summary>
+    private static void AccumulateBlock(
+        float[] theta, IReadOnlyList<GradientExample> examples, IReadOnlyList<double[]> reference, int start, int count,
+        IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale,
+        GradientSettings settings, double margin, int forgetCount, int retainCount, int outputs, int n, float[] grad)
+    {
+        var inputs = n - 1;
+        var classes = directions.Count;
+
+        // Forward: y = Θ·ã for every example of the block, one weight row at a time.
+        var y = new double[count][];
+        for (var b = 0; b < count; b++)
+        {
+            y[b] = new double[outputs];
+        }
+
+        for (var o = 0; o < outputs; o++)
+        {
+            var row = theta.AsSpan(o * n, inputs);
+            var bias = theta[o * n + inputs];
+            for (var b = 0; b < count; b++)
+            {
+                y[b][o] = TensorPrimitives.Dot(row, examples[start + b].Activation) + bias;
+            }
+        }
+
+        var dy = new float[count][];
+        var dz = new double[classes];
+        var dyExample = new double[outputs];
+        for (var b = 0; b < count; b++)
+        {
+            var k = start + b;
+            var e = examples[k];
+            var z = ScoresOf(y[b], directions, normalize, scale);
+            var p = Softmax(z);
+            var pRef = reference[k];
+            Array.Clear(dz);
+            if (e.Forbidden is null)
+            {
+                // KL(p_ref ‖ p) keeps a retain exemplar's whole distribution.
+                for (var c = 0; c < classes; c++)
+                {
+                    dz[c] = settings.KlWeight * (p[c] - pRef[c]) / retainCount;
+                }
+            }
+            else
+            {
+                ForgetGradient(settings.Method, z, p, pRef, e, margin, dz, 1.0 / forgetCount);
+                if (settings.KlWeight > 0 && e.KeepCoarse)
+                {
+                    CoarseKlGradient(p, pRef, groupOfClass, dz, settings.KlWeight / forgetCount);
+                }
+            }
+
+            Backward(dz, directions, y[b], normalize, scale, dyExample);
+            dy[b] = dyExample.Select(d => (float)d).ToArray();
+        }
+
+        // Backward: ∂L/∂Θ_o += Σ_b ∂L/∂y_o · ã_b, one gradient row at a time.
+        for (var o = 0; o < outputs; o++)
+        {
+            var row = grad.AsSpan(o * n, inputs);
+            for (var b = 0; b < count; b++)
+            {
+                var d = dy[b][o];
+                if (d != 0)
+                {
+                    TensorPrimitives.MultiplyAdd(examples[start + b].Activation, d, row, row);
+                    grad[o * n + inputs] += d;
+                }
+            }
+        }
     }
 
     private static void ForgetGradient(string method, double[] z, double[] p, double[] pRef, GradientExample e, double margin, double[] dz, double w)
@@ -208,16 +288,21 @@ public static class GradientEdit
         for (var o = 0; o < outputs; o++)
         {
             var row = o * n;
-            y[o] = System.Numerics.Tensors.TensorPrimitives.Dot(theta.AsSpan(row, n - 1), a) + theta[row + n - 1];
+            y[o] = TensorPrimitives.Dot(theta.AsSpan(row, n - 1), a) + theta[row + n - 1];
         }
 
+        return ScoresOf(y, directions, normalize, scale);
+    }
+
+    private static double[] ScoresOf(double[] y, IReadOnlyList<double[]> directions, bool normalize, double scale)
+    {
         var norm = normalize ? Math.Sqrt(y.Sum(x => x * x)) : 1;
         var z = new double[directions.Count];
         for (var c = 0; c < z.Length; c++)
         {
             var d = directions[c];
             var s = 0.0;
-            for (var o = 0; o < outputs; o++)
+            for (var o = 0; o < y.Length; o++)
             {
                 s += d[o] * y[o];
             }

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using KtuGate.Measurements;
 
 namespace KtuGate.Unlearning;
@@ -45,53 +46,37 @@ public static class LinearProbe
             std[i] = Math.Sqrt(std[i]) + 1e-6;
         }
 
-        double[] Standard(float[] f) => f.Select((x, i) => (x - mean[i]) / std[i]).ToArray();
+        float[] Standard(float[] f) => f.Select((x, i) => (float)((x - mean[i]) / std[i])).ToArray();
         var x = train.Select(t => Standard(t.Features)).ToList();
         var positives = train.Count(t => t.Label == 1);
         var weightPositive = train.Count / (2.0 * positives);
         var weightNegative = train.Count / (2.0 * (train.Count - positives));
-        var w = new double[dim];
+        var w = new float[dim];
+        var gw = new float[dim];
         var b = 0.0;
-        const double rate = 0.5, l2 = 1e-3;
+        const float rate = 0.5f, l2 = 1e-3f;
         for (var step = 0; step < 200; step++)
         {
-            var gw = new double[dim];
+            Array.Clear(gw);
             var gb = 0.0;
             for (var k = 0; k < x.Count; k++)
             {
-                var p = Sigmoid(Dot(w, x[k]) + b);
+                var p = Sigmoid(TensorPrimitives.Dot(w, x[k]) + b);
                 var weight = train[k].Label == 1 ? weightPositive : weightNegative;
                 var error = weight * (p - train[k].Label) / x.Count;
-                for (var i = 0; i < dim; i++)
-                {
-                    gw[i] += error * x[k][i];
-                }
-
+                TensorPrimitives.MultiplyAdd(x[k], (float)error, gw, gw);
                 gb += error;
             }
 
-            for (var i = 0; i < dim; i++)
-            {
-                w[i] -= rate * (gw[i] + l2 * w[i]);
-            }
-
+            // w -= rate * (gw + l2 * w)
+            TensorPrimitives.MultiplyAdd(w, -rate * l2, w, w);
+            TensorPrimitives.MultiplyAdd(gw, -rate, w, w);
             b -= rate * gb;
         }
 
-        var correct = test.Count(t => (Sigmoid(Dot(w, Standard(t.Features)) + b) >= 0.5 ? 1 : 0) == t.Label);
+        var correct = test.Count(t => (Sigmoid(TensorPrimitives.Dot(w, Standard(t.Features)) + b) >= 0.5 ? 1 : 0) == t.Label);
         return new Proportion(correct, test.Count);
     }
 
     private static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));
-
-    private static double Dot(double[] a, double[] b)
-    {
-        var s = 0.0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            s += a[i] * b[i];
-        }
-
-        return s;
-    }
 }
