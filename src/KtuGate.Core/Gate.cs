@@ -160,6 +160,7 @@ public static class Gate
                 {
                     modelReports.Add(checkedModel.Report with { Manifest = Digest(baseDirectory, inputs[i].ManifestPath, digests) });
                     verdicts.AddRange(checkedModel.Verdicts);
+                    diagnostics.AddRange(checkedModel.Judgements);
                 }
             }
         }
@@ -301,6 +302,7 @@ public static class Gate
         }
 
         var measurements = new Dictionary<(Policy, string), (ConceptMeasurement Model, ConceptMeasurement? Baseline)>();
+        var conceptTallies = new Dictionary<(Policy, string), ProbeTally>();
         var conceptReports = new List<ConceptReport>();
         foreach (var (policy, binding) in bindings)
         {
@@ -310,6 +312,7 @@ public static class Gate
             var measured = Measure(binding, manifest, tally);
             var baselineMeasured = baselineTally is null ? null : Measure(binding, manifest, baselineTally);
             measurements[(policy, binding.Concept.Name)] = (measured, baselineMeasured);
+            conceptTallies[(policy, binding.Concept.Name)] = tally;
             conceptReports.Add(new ConceptReport(
                 policy.Id, binding.Concept.Name, measured.FineLabel, measured.CoarseGroup,
                 new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files, options.Digests)),
@@ -326,6 +329,9 @@ public static class Gate
         var metrics = new List<PolicyMetricsReport>();
         var perturbedProbes = new[] { Perturbation.Flip, Perturbation.Noise }.ToDictionary(p => p, Probe);
         var perturbed = new Dictionary<ClauseVerdict, IReadOnlyList<PerturbedRate>>();
+
+        // Thresholds missed beyond the clauses (metrics, robustness): they belong to this model's judgement, which a remediation replaces.
+        var judgements = new DiagnosticBag();
         foreach (var policy in policies)
         {
             foreach (var clause in policy.Forget)
@@ -345,13 +351,29 @@ public static class Gate
                     rates.Add(new PerturbedRate(name, Rate(rate)!));
                     if (policy.Metrics?.MaxPerturbedAccuracy is { } max && rate.High > max)
                     {
-                        diagnostics.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
+                        judgements.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
                             $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
                             rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
                     }
                 }
 
                 perturbed[verdict] = rates;
+
+                // Knowledge, not a label: no wording of the concept may still recall it (dual encoders; judged on the upper bound).
+                if (policy.Metrics?.MaxWordingRecall is { } maxRecall && clause.Level == KnowledgeLevel.Fine)
+                {
+                    var conceptTally = conceptTallies[(policy, clause.Concept)];
+                    foreach (var wording in conceptTally.Wordings)
+                    {
+                        var recall = new Proportion(wording.Recalled, conceptTally.N);
+                        if (recall.High > maxRecall)
+                        {
+                            judgements.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
+                                $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
+                                recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture));
+                        }
+                    }
+                }
             }
 
             foreach (var clause in policy.Retain)
@@ -373,7 +395,7 @@ public static class Gate
             var paper = PaperMetrics.Compute(policy, measurements.Where(m => m.Key.Item1 == policy).ToDictionary(m => m.Key.Item2, m => m.Value), generalRate, generalBaseline);
             var (metricsReport, metricDiagnostics) = MetricsJudge.Judge(policy, paper, baseDirectory);
             metrics.Add(metricsReport);
-            diagnostics.AddRange(metricDiagnostics);
+            judgements.AddRange(metricDiagnostics);
         }
 
         var report = new ModelReport(
@@ -386,7 +408,7 @@ public static class Gate
             TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model, options.Digests),
             PromptsEmbedded = textTower?.Embedded,
         };
-        return new Checked(report, verdicts, model?.ExecutionProvider, tallies);
+        return new Checked(report, verdicts, model?.ExecutionProvider, tallies) { Judgements = judgements.Items };
     }
 
     /// <summary>
@@ -584,7 +606,7 @@ public static class Gate
     }
 
     private static List<string> Missed(DiagnosticBag trial, Checked judged)
-        => trial.Items.Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
+        => trial.Items.Concat(judged.Judgements).Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
             .Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => $"{d.Code} {d.Message}").ToList();
 
     private static double? LowestQualityUtility(Checked judged)
@@ -672,7 +694,11 @@ public static class Gate
     /// <param name="Verdicts">Every clause's verdict.</param>
     /// <param name="Provider">The execution provider that ran it (null when nothing ran).</param>
     /// <param name="Tallies">The model's probe results per exemplar set (the baseline of a remediation's trials).</param>
-    private sealed record Checked(ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider, IReadOnlyDictionary<string, ProbeTally> Tallies);
+    private sealed record Checked(ModelReport? Report, IReadOnlyList<ClauseVerdict> Verdicts, string? Provider, IReadOnlyDictionary<string, ProbeTally> Tallies)
+    {
+        /// <summary>Thresholds missed beyond the clauses: metrics, perturbed exemplars, wordings (KTU3005).</summary>
+        public IReadOnlyList<Diagnostic> Judgements { get; init; } = [];
+    }
 
     /// <summary>A new weight for the edit site, judged from the site's recorded inputs instead of by running the model.</summary>
     private sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations);

@@ -206,6 +206,32 @@ public sealed class RemediationTests
     }
 
     [Fact]
+    public void A_policy_can_require_that_no_wording_of_the_concept_recalls_it()
+    {
+        // Knowledge-tracing: forgetting "sneaker" must hold for "trainer" and "running shoe" in every prompt template too.
+        using var temp = new TempFolder();
+        var clip = Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip");
+        var policy = Path.Combine(temp.CopyTree(Path.Combine(clip, "policies"), "policies"), "retire-sneaker.ktu.json");
+        File.WriteAllText(policy, File.ReadAllText(policy).Replace("\"maxGeneralDrop\": 0.01 }", "\"maxGeneralDrop\": 0.01, \"maxWordingRecall\": 0.05 }", StringComparison.Ordinal));
+        var artifact = Path.Combine(clip, "artifacts", "fashion-clip.onnx");
+        var manifest = Path.Combine(clip, "artifacts", "fashion-clip.ktu.json");
+
+        // The closed form moves sneakers away from the label's prompts, but some setting always leaves a wording that recalls them.
+        var closedForm = Remediate(artifact, manifest, policy, Path.Combine(temp.Path, "closed-form"), temp.Path, ["closed-form"]);
+        Assert.Equal(GateOutcome.Violated, closedForm.Outcome);
+        Assert.Contains(closedForm.Diagnostics, d => d.Code == "KTU4001");
+        Assert.Contains(closedForm.Report.Models[0].Remediation!.Tried, t => t.Missed.Any(m =>
+            m.StartsWith("KTU3005", StringComparison.Ordinal) && m.Contains("recall by the wording \"a photo of a running shoe\"", StringComparison.Ordinal)));
+        Assert.False(File.Exists(Path.Combine(temp.Path, "closed-form", "fashion-clip.onnx")));
+
+        var nhl = Remediate(artifact, manifest, policy, Path.Combine(temp.Path, "nhl-kl"), temp.Path, ["nhl-kl"]);
+        Assert.Equal(GateOutcome.Pass, nhl.Outcome);
+        var sneaker = nhl.Report.Models[0].Concepts.First(c => c.Concept == "sneaker");
+        Assert.Equal(15, sneaker.Wordings.Count);
+        Assert.All(sneaker.Wordings, w => Assert.True(w.Recall.CiHigh <= 0.05, $"{w.Wording}: {w.Recall.CiHigh}"));
+    }
+
+    [Fact]
     public void Remediation_never_writes_over_its_input()
     {
         using var temp = new TempFolder();

@@ -72,6 +72,20 @@ public sealed class TempFolder : IDisposable
         }
     }
 
+    /// <summary>Copies a folder and everything under it into <paramref name="relativeFolder"/>; returns the copy's path.</summary>
+    public string CopyTree(string source, string relativeFolder)
+    {
+        var target = System.IO.Path.Combine(Path, relativeFolder);
+        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var copy = System.IO.Path.Combine(target, System.IO.Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(System.IO.Path.GetDirectoryName(copy)!);
+            System.IO.File.Copy(file, copy);
+        }
+
+        return target;
+    }
+
     public void Dispose()
     {
         try

@@ -105,4 +105,7 @@ public sealed record MetricThresholds(double? MinQuality, double? MinUtility, do
 {
     /// <summary>Highest accuracy allowed on flipped or noisy forget exemplars, judged like a forget clause on the upper bound.</summary>
     public double? MaxPerturbedAccuracy { get; init; }
+
+    /// <summary>Highest share of a forgotten fine concept's exemplars that any single wording of it (each template with each alias) may still recall, on the upper bound; dual encoders only.</summary>
+    public double? MaxWordingRecall { get; init; }
 }
