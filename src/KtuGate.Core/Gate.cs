@@ -144,14 +144,47 @@ public static class Gate
                 using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, local) : null;
                 var options = new CheckOptions { TextTower = textTower, Digests = digests };
 
-                // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars.
+                // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars;
+                // so does a policy that bounds what a linear probe can read from them.
                 var siteProblems = new DiagnosticBag();
-                var plan = request.Mode == GateMode.Remediate ? PlanSite(inputs[i].Input, manifest, siteProblems) : null;
+                var probeBound = policies!.Any(p => p!.Metrics?.MaxLinearProbeAccuracy is not null);
+                var plan = request.Mode == GateMode.Remediate || probeBound ? PlanSite(inputs[i].Input, manifest, siteProblems) : null;
                 var checkedModel = CheckModel(inputs[i].Input, manifest, policies!, request, baseDirectory, local, cancellationToken,
                     plan is null ? options : options with { ModelBytes = plan.Instrumented, Record = plan.Activations });
+                var linearProbes = plan is null || checkedModel.Report is null ? null : LinearProbes(policies!, manifest, plan);
+                var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies!, linearProbes, plan!.Site);
+                if (probeBound && plan is null && checkedModel.Report is not null)
+                {
+                    local.AddRange(siteProblems.Items);
+                }
+
                 if (request.Mode == GateMode.Remediate && checkedModel.Report is not null && checkedModel.Verdicts.Any(v => v.Kind == "forget" && !v.Passed))
                 {
-                    checkedModel = Remediate(inputs[i].Input, manifest, policies!, checkedModel, plan, siteProblems, request, baseDirectory, local, options, cancellationToken);
+                    if (probeMisses.Count > 0)
+                    {
+                        // An edit of the site cannot change what is read below it: no candidate could meet the bound.
+                        foreach (var (policy, clause, probe, max) in probeMisses)
+                        {
+                            local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, plan!.Site.Node,
+                                Fixed(probe.Accuracy.Rate), Fixed(probe.Accuracy.CiHigh), max.ToString(CultureInfo.InvariantCulture));
+                        }
+                    }
+                    else
+                    {
+                        checkedModel = Remediate(inputs[i].Input, manifest, policies!, checkedModel, plan, siteProblems, request, baseDirectory, local, options, cancellationToken);
+                    }
+                }
+
+                if (linearProbes is not null && checkedModel.Report is { } judgedReport)
+                {
+                    checkedModel = checkedModel with
+                    {
+                        Report = judgedReport with
+                        {
+                            Clauses = judgedReport.Clauses.Select(c => c.Kind == "forget" && linearProbes.TryGetValue((c.Policy, c.Concept), out var probe) ? c with { LinearProbe = probe } : c).ToList(),
+                        },
+                        Judgements = [.. checkedModel.Judgements, .. ProbeMissDiagnostics(probeMisses, plan!.Site)],
+                    };
                 }
 
                 diagnostics.AddRange(local.Items);
@@ -170,8 +203,9 @@ public static class Gate
             diagnostics.AddRange(verdict.Diagnostics);
         }
 
-        // A clause missed (KTU3xxx), or a remediation that could not meet the clauses (KTU4001), is a violation; anything else is bad input.
-        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal) && d.Code != DiagnosticCodes.RemediationFailed.Code)
+        // A clause missed (KTU3xxx), or a remediation that could not meet the clauses (KTU4001, KTU4006), is a violation; anything else is bad input.
+        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal)
+                && d.Code != DiagnosticCodes.RemediationFailed.Code && d.Code != DiagnosticCodes.LinearProbeBeyondEdit.Code)
             ? GateOutcome.InvalidInput
             : diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error) ? GateOutcome.Violated : GateOutcome.Pass;
 
@@ -389,7 +423,7 @@ public static class Gate
                 var parts = general[policy].Select(g => Tally(g.Files, g.Label, [], "general: " + manifest.Labels[g.Label])
                     is var (t, bt) ? (Model: new Proportion(t.PredictedCounts[g.Label], t.N), Baseline: bt is null ? null : new Proportion(bt.PredictedCounts[g.Label], bt.N)) : default).ToList();
                 generalRate = PaperMetrics.Pool(parts.Select(p => p.Model));
-                generalBaseline = baseline is null ? null : PaperMetrics.Pool(parts.Select(p => p.Baseline!));
+                generalBaseline = input.Baseline is null ? null : PaperMetrics.Pool(parts.Select(p => p.Baseline!));
             }
 
             var paper = PaperMetrics.Compute(policy, measurements.Where(m => m.Key.Item1 == policy).ToDictionary(m => m.Key.Item2, m => m.Value), generalRate, generalBaseline);
@@ -565,7 +599,6 @@ public static class Gate
         }
 
         var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
-        var linearProbe = Rate(LinearProbe.Score(forgetActivations.Select(f => f.Activation).ToList(), retainActivations.Select(r => r.Activation).ToList()));
         var original = Digest(baseDirectory, input.Artifact, options.Digests)!;
         if (chosen is not { Report: not null } result || chosenBytes is null)
         {
@@ -583,7 +616,6 @@ public static class Gate
                 {
                     Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried)
                     {
-                        LinearProbe = linearProbe,
                         JudgedInMemory = judgedInMemory,
                     },
                 },
@@ -598,7 +630,6 @@ public static class Gate
             Artifact = written,
             Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried)
             {
-                LinearProbe = linearProbe,
                 JudgedInMemory = judgedInMemory,
             },
         };
@@ -750,6 +781,73 @@ public static class Gate
         var (weight, bias) = OnnxGraph.ReadSite(model, site, folder);
         return new SitePlan(model, site, weight, bias, folder, new SiteActivations(site.Input, site.Inputs), OnnxGraph.WithOutput(model, site.Input));
     }
+
+    /// <summary>
+    /// For every forget clause: can a linear probe on the edit site's recorded inputs still tell the concept's exemplars from its
+    /// siblings' (the other labels of its coarse group, for a fine concept), or from every other exemplar the policy names?
+    /// </summary>
+    private static Dictionary<(string Policy, string Concept), LinearProbeReport> LinearProbes(IReadOnlyList<Policy> policies, ModelManifest manifest, SitePlan plan)
+    {
+        var result = new Dictionary<(string, string), LinearProbeReport>();
+        foreach (var policy in policies)
+        {
+            // Every exemplar the policy names, with its label: its concepts' and the general set's.
+            var labelled = new List<(string File, int Label)>();
+            foreach (var name in policy.Forget.Select(c => c.Concept).Concat(policy.Retain.Select(c => c.Concept)).Distinct(StringComparer.Ordinal))
+            {
+                if (ConceptBinding.Bind(policy, policy.GetConcept(name), manifest, string.Empty, new DiagnosticBag()) is { FineLabel: >= 0 } bound)
+                {
+                    labelled.AddRange(bound.Concept.Files.Select(f => (f, bound.FineLabel)));
+                }
+            }
+
+            labelled.AddRange(GeneralSet(policy, manifest, new DiagnosticBag()).SelectMany(g => g.Files.Select(f => (f, g.Label))));
+            foreach (var clause in policy.Forget)
+            {
+                if (ConceptBinding.Bind(policy, policy.GetConcept(clause.Concept), manifest, string.Empty, new DiagnosticBag()) is not { } binding)
+                {
+                    continue;
+                }
+
+                var fine = clause.Level == KnowledgeLevel.Fine && binding.FineLabel >= 0;
+                var own = binding.Concept.Files.ToHashSet(StringComparer.Ordinal);
+                var others = labelled.Where(x => !own.Contains(x.File) && (fine ? x.Label != binding.FineLabel : manifest.CoarseOfLabel[x.Label] != binding.CoarseGroup))
+                    .DistinctBy(x => x.File).ToList();
+                var siblings = fine && binding.CoarseGroup >= 0 ? others.Where(x => manifest.CoarseOfLabel[x.Label] == binding.CoarseGroup).ToList() : [];
+                var negatives = siblings.Count > 0 ? siblings : others;
+                var score = LinearProbe.Score(
+                    Recorded(plan.Activations, binding.Concept.Files).Select(a => a.Activation).ToList(),
+                    Recorded(plan.Activations, negatives.Select(x => x.File)).Select(a => a.Activation).ToList());
+                result[(policy.Id, clause.Concept)] = new LinearProbeReport(plan.Site.Input, siblings.Count > 0 ? "siblings" : "others", Rate(score)!);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Forget clauses whose linear probe reads the concept out above the policy's bound (judged on the upper bound).</summary>
+    private static List<(Policy Policy, ForgetClause Clause, LinearProbeReport Probe, double Max)> LinearProbeMisses(
+        IReadOnlyList<Policy> policies, Dictionary<(string Policy, string Concept), LinearProbeReport> probes, EditSite site)
+        => [.. from policy in policies
+               where policy.Metrics?.MaxLinearProbeAccuracy is not null
+               from clause in policy.Forget
+               where probes.TryGetValue((policy.Id, clause.Concept), out var probe) && probe.Accuracy.CiHigh > policy.Metrics!.MaxLinearProbeAccuracy
+               select (policy, clause, probes[(policy.Id, clause.Concept)], policy.Metrics!.MaxLinearProbeAccuracy!.Value)];
+
+    private static IReadOnlyList<Diagnostic> ProbeMissDiagnostics(List<(Policy Policy, ForgetClause Clause, LinearProbeReport Probe, double Max)> misses, EditSite site)
+    {
+        var bag = new DiagnosticBag();
+        foreach (var (policy, clause, probe, max) in misses)
+        {
+            bag.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
+                $"'{clause.Concept}' linear-probe accuracy against its {probe.Against} below the edit site '{site.Node}' (upper bound)",
+                Fixed(probe.Accuracy.CiHigh), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return bag.Items;
+    }
+
+    private static string Fixed(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
 
     private static List<(string File, float[] Activation)> Recorded(SiteActivations activations, IEnumerable<string> files)
         => files.Select(f => (File: f, Activation: activations.Get(Perturbation.None, f))).Where(x => x.Activation is not null).Select(x => (x.File, x.Activation!)).ToList();

@@ -59,9 +59,11 @@ public sealed class RemediationTests
         var metrics = Assert.Single(model.Metrics);
         Assert.True(metrics.QualityUtility >= 0.99, $"Q-U {metrics.QualityUtility}");
 
-        // A linear probe below the edit still tells sneakers apart: a last-layer edit leaves those features, and the report says so.
-        Assert.True(remediation.LinearProbe!.Rate > 0.9, $"{remediation.LinearProbe.Rate}");
-        Assert.Equal((remediation.ForgetExemplars + remediation.RetainExemplars) / 2, remediation.LinearProbe.N);
+        // A linear probe below the edit still tells sneakers from sandals and ankle boots: a last-layer edit leaves those features, and the report says so.
+        var probe = forget.LinearProbe!;
+        Assert.Equal(("/Relu_2_output_0", "siblings"), (probe.Features, probe.Against));
+        Assert.True(probe.Accuracy.Rate > 0.9, $"{probe.Accuracy.Rate}");
+        Assert.Equal(450, probe.Accuracy.N); // the held-out half of 300 sneakers and 600 siblings
 
         // Robustness is reported: the concept is probed again on mirrored and noisy exemplars of the edited artifact.
         Assert.Equal(["flip", "noise"], forget.Perturbed.Select(p => p.Perturbation));
@@ -199,7 +201,10 @@ public sealed class RemediationTests
 
         // Scoring the recorded site inputs against the prompts' directions reproduced every probe result of the original (fine, coarse, wordings).
         Assert.True(model.Remediation.JudgedInMemory);
+
+        // General accuracy is judged against the original too (the policy bounds its drop).
         var metrics = Assert.Single(model.Metrics);
+        Assert.NotNull(metrics.Baseline!.General);
         Assert.True(metrics.QualityUtility >= 0.99, $"Q-U {metrics.QualityUtility}");
         Assert.True(metrics.Passed);
         Assert.True(model.Clauses.Single(c => c.Kind == "forget").Measured.CiHigh <= 0.05);
@@ -229,6 +234,35 @@ public sealed class RemediationTests
         var sneaker = nhl.Report.Models[0].Concepts.First(c => c.Concept == "sneaker");
         Assert.Equal(15, sneaker.Wordings.Count);
         Assert.All(sneaker.Wordings, w => Assert.True(w.Recall.CiHigh <= 0.05, $"{w.Wording}: {w.Recall.CiHigh}"));
+    }
+
+    [Fact]
+    public void A_policy_can_bound_what_a_linear_probe_reads_below_the_edit_and_remediation_refuses_what_an_edit_cannot_change()
+    {
+        using var temp = new TempFolder();
+        var policy = Path.Combine(temp.CopyTree(TestPaths.Sample("policies"), "policies"), "retire-sneaker.ktu.json");
+        var text = File.ReadAllText(policy);
+        File.WriteAllText(policy, text.Insert(text.LastIndexOf('}'), ", \"metrics\": { \"maxLinearProbeAccuracy\": 0.6 }"));
+
+        // Verify reads the edit site's inputs too when a policy bounds the probe: sneakers are still readable there.
+        var verified = Gate.Run(new GateRequest([new GateModelInput(TestPaths.SampleModel, TestPaths.SampleManifest)], [policy], null)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = temp.Path,
+        });
+        Assert.Equal(GateOutcome.Violated, verified.Outcome);
+        var missed = Assert.Single(verified.Diagnostics, d => d.Code == "KTU3005");
+        Assert.Contains("'sneaker' linear-probe accuracy against its siblings below the edit site '/fc2/Gemm' (upper bound)", missed.Message, StringComparison.Ordinal);
+        Assert.Equal((policy, 6), (missed.Location!.File, missed.Location.Line)); // the forget clause
+        Assert.True(verified.Report.Models[0].Clauses.Single(c => c.Kind == "forget").LinearProbe!.Accuracy.CiHigh > 0.6);
+
+        // An edit of that layer cannot change its inputs: remediation says so and writes nothing.
+        var remediated = Remediate(TestPaths.SampleModel, TestPaths.SampleManifest, policy, Path.Combine(temp.Path, "out"), temp.Path);
+        Assert.Equal(GateOutcome.Violated, remediated.Outcome);
+        var refused = Assert.Single(remediated.Diagnostics, d => d.Code == "KTU4006");
+        Assert.Contains("'sneaker' can still be read out below the edit site '/fc2/Gemm'", refused.Message, StringComparison.Ordinal);
+        Assert.Null(remediated.Report.Models[0].Remediation);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "out", "fashion-classifier.onnx")));
     }
 
     [Fact]

@@ -218,6 +218,11 @@ public static class DiagnosticCodes
         "The remediated artifact would be written over the input '{0}'; refused",
         "Remediation never modifies its input. Set KtuOutputDir (--output-dir) to a folder other than the artifact's.");
 
+    /// <summary>KTU4006: a linear-probe bound cannot be met by editing the site, whose inputs the probe reads.</summary>
+    public static readonly DiagnosticDescriptor LinearProbeBeyondEdit = new("KTU4006", E, "Knowledge below the edit site",
+        "Policy '{0}': '{1}' can still be read out below the edit site '{2}' (linear-probe accuracy {3}, upper bound {4} > allowed {5}); editing that layer does not change its inputs, so the artifact was not edited",
+        "metrics.maxLinearProbeAccuracy is judged on the features just below the edit site, which an edit of that layer leaves as they are. The concept is encoded in the layers beneath: retrain (or fine-tune) the model without it, or drop the requirement if reading it out below the last layer is acceptable.");
+
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
         "CUDA execution provider not available ({0}); probing on CPU",

@@ -108,4 +108,7 @@ public sealed record MetricThresholds(double? MinQuality, double? MinUtility, do
 
     /// <summary>Highest share of a forgotten fine concept's exemplars that any single wording of it (each template with each alias) may still recall, on the upper bound; dual encoders only.</summary>
     public double? MaxWordingRecall { get; init; }
+
+    /// <summary>Highest held-out accuracy (upper bound) of a linear probe telling a forgotten concept's exemplars from its siblings' by the features just below the edit site.</summary>
+    public double? MaxLinearProbeAccuracy { get; init; }
 }

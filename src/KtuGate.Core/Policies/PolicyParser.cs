@@ -123,13 +123,14 @@ public static class PolicyParser
         }
 
         MetricThresholds? metrics = null;
-        if (top.Object("metrics", "'metrics'", false, "minQuality", "minUtility", "minQU", "minGeneralAccuracy", "maxGeneralDrop", "maxPerturbedAccuracy", "maxWordingRecall") is { } m)
+        if (top.Object("metrics", "'metrics'", false, "minQuality", "minUtility", "minQU", "minGeneralAccuracy", "maxGeneralDrop", "maxPerturbedAccuracy", "maxWordingRecall", "maxLinearProbeAccuracy") is { } m)
         {
             metrics = new MetricThresholds(m.Number("minQuality", 0, 1), m.Number("minUtility", 0, 1), m.Number("minQU", 0, 1),
                 m.Number("minGeneralAccuracy", 0, 1), m.Number("maxGeneralDrop", 0, 1), m.Location)
             {
                 MaxPerturbedAccuracy = m.Number("maxPerturbedAccuracy", 0, 1),
                 MaxWordingRecall = m.Number("maxWordingRecall", 0, 1),
+                MaxLinearProbeAccuracy = m.Number("maxLinearProbeAccuracy", 0, 1),
             };
             if (metrics is { MinGeneralAccuracy: not null } or { MaxGeneralDrop: not null } && general.Count == 0 && top.Get("general") is null)
             {

@@ -84,9 +84,6 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
 /// <param name="Tried">Every setting tried, in order, and how the edited artifact fared.</param>
 public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDigest Original, FileDigest? Output, int ForgetExemplars, int RetainExemplars, IReadOnlyList<RemediationAttemptInfo> Tried)
 {
-    /// <summary>Held-out accuracy of a linear probe telling the forget exemplars from the retain ones by the features just below the edit (unchanged by a last-layer edit): high means the knowledge can still be read out there.</summary>
-    public RateInfo? LinearProbe { get; init; }
-
     /// <summary>Whether settings were judged first from the edit site's recorded inputs (doing so reproduced every probe result of the original exactly); the one kept was always probed.</summary>
     public bool JudgedInMemory { get; init; }
 }
@@ -212,12 +209,21 @@ public sealed record ClauseReport(
 {
     /// <summary>For a forget clause: the same rate on lightly perturbed exemplars (mirrored; with noise), to see whether forgetting holds beyond the exact images.</summary>
     public IReadOnlyList<PerturbedRate> Perturbed { get; init; } = [];
+
+    /// <summary>For a forget clause, where the edit site's inputs were recorded: can a linear probe on them still tell the concept apart?</summary>
+    public LinearProbeReport? LinearProbe { get; init; }
 }
 
 /// <summary>A forget clause's rate on perturbed exemplars.</summary>
 /// <param name="Perturbation">"flip" or "noise".</param>
 /// <param name="Measured">The rate at the clause's level.</param>
 public sealed record PerturbedRate(string Perturbation, RateInfo Measured);
+
+/// <summary>Held-out balanced accuracy of a logistic-regression probe telling a forgotten concept's exemplars apart by the features just below the edit site (which an edit of that layer leaves unchanged): near 0.5 means nothing to read out; near 1, the knowledge is still there.</summary>
+/// <param name="Features">The tensor the probe reads: the edit site's input.</param>
+/// <param name="Against">"siblings" (the other labels of the concept's coarse group) or "others" (every other exemplar, where it has no siblings).</param>
+/// <param name="Accuracy">The held-out accuracy, with its interval and n (the held-out half).</param>
+public sealed record LinearProbeReport(string Features, string Against, RateInfo Accuracy);
 
 /// <summary>A file position in a report.</summary>
 public sealed record ReportLocation(string File, int Line, int Column);

@@ -47,7 +47,7 @@ public static class HtmlRenderer
         foreach (var model in report.Models)
         {
             h.Append("<section><h2>Model <code>").Append(Html(model.Artifact.Path)).Append("</code></h2>\n");
-            h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Perturbed exemplars</th><th>Where</th></tr></thead><tbody>\n");
+            h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
             foreach (var clause in model.Clauses)
             {
                 h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : "FAIL " + Html(string.Join(" ", clause.Codes)))
@@ -55,7 +55,8 @@ public static class HtmlRenderer
                     .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
                     .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
                     .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td>")
-                    .Append(clause.Perturbed.Count == 0 ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}"))))
+                    .Append(clause.Perturbed.Count == 0 && clause.LinearProbe is null ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}")
+                        .Concat(clause.LinearProbe is { } probe ? [$"linear probe vs {probe.Against} {ReportText.Rate(probe.Accuracy)}"] : []))))
                     .Append("</td><td><code>")
                     .Append(Html($"{clause.Location.File}({clause.Location.Line},{clause.Location.Column})")).Append("</code></td></tr>\n");
             }
@@ -209,11 +210,6 @@ public static class HtmlRenderer
             ? $"No setting met every threshold; nothing was written. Edit site <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs})."
             : $"Remediated with <strong>{Html(r.Method)}</strong> at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs}): <code>{Html(r.Original.Path)}</code> (sha256 <code>{Html(r.Original.Sha256)}</code>) became <code>{Html(r.Output.Path)}</code> (sha256 <code>{Html(r.Output.Sha256)}</code>); the clauses above are judged on the edited artifact, the baseline is the original.");
         s.Append(CultureInfo.InvariantCulture, $" Forget exemplars {r.ForgetExemplars}, retain exemplars {r.RetainExemplars}.");
-        if (r.LinearProbe is { } probe)
-        {
-            s.Append(" A linear probe on the features below the edit tells them apart at ").Append(Html(ReportText.Rate(probe))).Append('.');
-        }
-
         s.Append("</p>\n<table><thead><tr><th>Method</th><th>Settings</th><th>Result</th><th>Q-U</th><th>Still missed</th></tr></thead><tbody>\n");
         foreach (var t in r.Tried)
         {
