@@ -301,13 +301,13 @@ public static class Gate
         }
 
         // The model's probes (as it is, mirrored, noisy): ONNX Runtime's, or an edit judged from the site's recorded inputs.
-        var directions = edit is null || textTower is null ? default : DualEncoderProbe.Directions(manifest, textTower);
+        var siteProbe = edit is null ? null : new SiteProbe(edit.Activations, edit.Weight, edit.Bias, edit.Fine, edit.Coarse, textTower is null ? null : textTower.Embed);
         IConceptProbe MakeProbe(LoadedModel onnx, Perturbation perturbation, SiteActivations? record) => textTower is null
             ? new ClassifierProbe(onnx, request.BatchSize) { Perturbation = perturbation, Record = record }
             : new DualEncoderProbe(onnx, textTower, request.BatchSize) { Perturbation = perturbation, Record = record };
         IConceptProbe Probe(Perturbation perturbation) => edit is null
             ? MakeProbe(model!, perturbation, options.Record)
-            : new SiteProbe(edit.Activations, edit.Weight, edit.Bias, directions.Fine, directions.Coarse, textTower is null ? null : textTower.Embed) { Perturbation = perturbation };
+            : siteProbe!.With(perturbation);
         var probe = Probe(Perturbation.None);
         IConceptProbe? baselineProbe = baseline is null ? null : MakeProbe(baseline, Perturbation.None, null);
         var tallies = new Dictionary<string, ProbeTally>();
@@ -541,7 +541,7 @@ public static class Gate
         var untimed = request with { Progress = null };
         var onOriginal = new GateModelInput(input.Artifact, input.Manifest, input.Artifact);
         Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
-            => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations) });
+            => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations, prompts.Fine, prompts.Coarse) });
 
         // Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's results.
         var judgedInMemory = SameTallies(InMemory(weight, bias, new DiagnosticBag()).Tallies, verified.Tallies);
@@ -732,7 +732,12 @@ public static class Gate
     }
 
     /// <summary>A new weight for the edit site, judged from the site's recorded inputs instead of by running the model.</summary>
-    private sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations);
+    /// <param name="Weight">The site's new weight, [out, in].</param>
+    /// <param name="Bias">The site's new bias.</param>
+    /// <param name="Activations">The site's inputs, recorded while the original was verified.</param>
+    /// <param name="Fine">A dual encoder's label directions (its prompts' embeddings); null for a classifier.</param>
+    /// <param name="Coarse">A dual encoder's coarse-group directions; null for a classifier.</param>
+    private sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations, IReadOnlyList<float[]>? Fine, IReadOnlyList<float[]>? Coarse);
 
     /// <summary>How <see cref="CheckModel"/> runs beyond the request.</summary>
     private sealed record CheckOptions

@@ -75,8 +75,18 @@ public sealed class SiteProbe : IConceptProbe
         _coarse = coarseDirections is null ? null : Project(coarseDirections);
     }
 
+    // A copy sharing the weights and projections.
+    private SiteProbe(SiteProbe other)
+    {
+        (_activations, _weight, _bias, _inputs, _labels, _embed, _fine, _coarse) =
+            (other._activations, other._weight, other._bias, other._inputs, other._labels, other._embed, other._fine, other._coarse);
+    }
+
     /// <summary>Which recorded exemplars to use: as they are, mirrored or noisy.</summary>
     public Perturbation Perturbation { get; init; }
+
+    /// <summary>The same edit, read on the exemplars recorded with another perturbation (the projections are made once).</summary>
+    public SiteProbe With(Perturbation perturbation) => new(this) { Perturbation = perturbation };
 
     /// <inheritdoc />
     public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
