@@ -155,7 +155,9 @@ public static class Gate
                 var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies!, linearProbes, plan!.Site);
                 if (probeBound && plan is null && checkedModel.Report is not null)
                 {
+                    // Why the bound could not be judged; reported here once (remediation is then told of no problems of its own).
                     local.AddRange(siteProblems.Items);
+                    siteProblems = new DiagnosticBag();
                 }
 
                 if (request.Mode == GateMode.Remediate && checkedModel.Report is not null && checkedModel.Verdicts.Any(v => v.Kind == "forget" && !v.Passed))

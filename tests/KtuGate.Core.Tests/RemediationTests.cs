@@ -315,5 +315,12 @@ public sealed class RemediationTests
         var result = Remediate(TestPaths.SampleModel, manifest, TestPaths.SamplePolicy, Path.Combine(temp.Path, "out"), TestPaths.Sample());
         var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU4003");
         Assert.Contains("named '/fc9/Gemm'", d.Message, StringComparison.Ordinal);
+
+        // A policy that bounds the linear probe needs the site as well: the missing site is still said once.
+        var policy = Path.Combine(temp.CopyTree(TestPaths.Sample("policies"), "policies"), "retire-sneaker.ktu.json");
+        var text = File.ReadAllText(policy);
+        File.WriteAllText(policy, text.Insert(text.LastIndexOf('}'), ", \"metrics\": { \"maxLinearProbeAccuracy\": 0.6 }"));
+        var bounded = Remediate(TestPaths.SampleModel, manifest, policy, Path.Combine(temp.Path, "out2"), temp.Path);
+        Assert.Single(bounded.Diagnostics, d => d.Code == "KTU4003");
     }
 }
