@@ -69,7 +69,12 @@ public static class GradientEdit
         }
 
         var original = (float[])theta.Clone();
-        var reference = examples.Select(e => Softmax(Scores(original, e.Activation, directions, normalize, scale, outputs, n, out _))).ToList();
+        var reference = new List<double[]>(examples.Count);
+        for (var start = 0; start < examples.Count; start += Block)
+        {
+            reference.AddRange(Forward(original, examples, start, Math.Min(Block, examples.Count - start), outputs, n)
+                .Select(y => Softmax(ScoresOf(y, directions, normalize, scale))));
+        }
         var forgetCount = Math.Max(1, examples.Count(e => e.Forbidden is not null));
         var retainCount = Math.Max(1, examples.Count(e => e.Forbidden is null));
         var m = new double[theta.Length];
@@ -157,23 +162,7 @@ public static class GradientEdit
     {
         var inputs = n - 1;
         var classes = directions.Count;
-
-        // Forward: y = Θ·ã for every example of the block, one weight row at a time.
-        var y = new double[count][];
-        for (var b = 0; b < count; b++)
-        {
-            y[b] = new double[outputs];
-        }
-
-        for (var o = 0; o < outputs; o++)
-        {
-            var row = theta.AsSpan(o * n, inputs);
-            var bias = theta[o * n + inputs];
-            for (var b = 0; b < count; b++)
-            {
-                y[b][o] = TensorPrimitives.Dot(row, examples[start + b].Activation) + bias;
-            }
-        }
+        var y = Forward(theta, examples, start, count, outputs, n);
 
         var dy = new float[count][];
         var dz = new double[classes];
@@ -282,16 +271,27 @@ public static class GradientEdit
         }
     }
 
-    private static double[] Scores(float[] theta, float[] a, IReadOnlyList<double[]> directions, bool normalize, double scale, int outputs, int n, out double[] y)
+    /// <summary>y = Θ·ã for a block of examples, one weight row at a time (the row stays in cache across the block).</summary>
+    private static double[][] Forward(float[] theta, IReadOnlyList<GradientExample> examples, int start, int count, int outputs, int n)
     {
-        y = new double[outputs];
-        for (var o = 0; o < outputs; o++)
+        var inputs = n - 1;
+        var y = new double[count][];
+        for (var b = 0; b < count; b++)
         {
-            var row = o * n;
-            y[o] = TensorPrimitives.Dot(theta.AsSpan(row, n - 1), a) + theta[row + n - 1];
+            y[b] = new double[outputs];
         }
 
-        return ScoresOf(y, directions, normalize, scale);
+        for (var o = 0; o < outputs; o++)
+        {
+            var row = theta.AsSpan(o * n, inputs);
+            var bias = theta[o * n + inputs];
+            for (var b = 0; b < count; b++)
+            {
+                y[b][o] = TensorPrimitives.Dot(row, examples[start + b].Activation) + bias;
+            }
+        }
+
+        return y;
     }
 
     private static double[] ScoresOf(double[] y, IReadOnlyList<double[]> directions, bool normalize, double scale)
