@@ -78,6 +78,16 @@ public static class DiagnosticCodes
         "Concept '{0}' at {1} level is both to be forgotten and to be retained",
         "A concept cannot be forgotten and retained at the same level. Retain its coarse parent instead (level \"coarse\").");
 
+    /// <summary>KTU1015: a policy object names the same property twice.</summary>
+    public static readonly DiagnosticDescriptor PolicyDuplicateProperty = new("KTU1015", E, "Duplicate policy property",
+        "Duplicate property: {0}",
+        "A JSON object may name a property once. JSON readers disagree about which of two wins (most take the last), so a policy with a duplicate (a second 'maxAccuracy', a second 'forget' list, a concept defined twice) can mean something else than what its reviewer read. Remove one of them.");
+
+    /// <summary>KTU1016: a policy that is not valid UTF-8 text or escapes half a surrogate pair.</summary>
+    public static readonly DiagnosticDescriptor PolicyInvalidText = new("KTU1016", E, "Policy is not valid text",
+        "Policy is not valid Unicode text: {0}",
+        "Policies are UTF-8 text (a byte order mark is allowed). Save the file as UTF-8, and write a character outside the Basic Multilingual Plane as itself or as both halves of its surrogate pair (\\ud83d\\ude00), never one half alone.");
+
     /// <summary>KTU2001: the model artifact does not exist.</summary>
     public static readonly DiagnosticDescriptor ModelNotFound = new("KTU2001", E, "Model not found",
         "Model artifact '{0}' does not exist",
@@ -167,6 +177,16 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor GeneralLabelUnknown = new("KTU2018", E, "General probe folder names no label",
         "General probe exemplars in folder '{0}' match no model label; labels: {1}",
         "The general probe set's files sit in folders named after the model's labels (general/sandal/*.png); the folder name decides each exemplar's label.");
+
+    /// <summary>KTU2019: a manifest object names the same property twice.</summary>
+    public static readonly DiagnosticDescriptor ManifestDuplicateProperty = new("KTU2019", E, "Duplicate manifest property",
+        "Duplicate property: {0}",
+        "A JSON object may name a property once. JSON readers disagree about which of two wins (most take the last), so a manifest with a duplicate (a second 'labels' list, a coarse group defined twice) can mean something else than what its reviewer read. Remove one of them.");
+
+    /// <summary>KTU2020: a manifest that is not valid UTF-8 text or escapes half a surrogate pair.</summary>
+    public static readonly DiagnosticDescriptor ManifestInvalidText = new("KTU2020", E, "Manifest is not valid text",
+        "Manifest is not valid Unicode text: {0}",
+        "Manifests are UTF-8 text (a byte order mark is allowed). Save the file as UTF-8, and write a character outside the Basic Multilingual Plane as itself or as both halves of its surrogate pair (\\ud83d\\ude00), never one half alone.");
 
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",

@@ -2,7 +2,7 @@ using KtuGate.Diagnostics;
 
 namespace KtuGate.Json;
 
-/// <summary>Which diagnostics a file format reports for an unreadable file, bad JSON, and unknown, missing, invalid and out-of-range values.</summary>
+/// <summary>Which diagnostics a file format reports for an unreadable file, bad JSON, bad text, duplicate properties, and unknown, missing, invalid and out-of-range values.</summary>
 public sealed record JsonDialect(
     string FileKind,
     DiagnosticDescriptor Unreadable,
@@ -10,19 +10,23 @@ public sealed record JsonDialect(
     DiagnosticDescriptor UnknownProperty,
     DiagnosticDescriptor MissingProperty,
     DiagnosticDescriptor InvalidValue,
-    DiagnosticDescriptor OutOfRange)
+    DiagnosticDescriptor OutOfRange,
+    DiagnosticDescriptor DuplicateProperty,
+    DiagnosticDescriptor InvalidText)
 {
     /// <summary>The policy format's diagnostics (KTU1xxx).</summary>
     public static JsonDialect Policy { get; } = new(
         "policy", DiagnosticCodes.PolicyUnreadable, DiagnosticCodes.PolicyJsonInvalid,
         DiagnosticCodes.PolicyUnknownProperty, DiagnosticCodes.PolicyMissingProperty,
-        DiagnosticCodes.PolicyInvalidValue, DiagnosticCodes.PolicyThresholdOutOfRange);
+        DiagnosticCodes.PolicyInvalidValue, DiagnosticCodes.PolicyThresholdOutOfRange,
+        DiagnosticCodes.PolicyDuplicateProperty, DiagnosticCodes.PolicyInvalidText);
 
     /// <summary>The manifest format's diagnostics (KTU2xxx).</summary>
     public static JsonDialect Manifest { get; } = new(
         "manifest", DiagnosticCodes.ManifestUnreadable, DiagnosticCodes.ManifestJsonInvalid,
         DiagnosticCodes.ManifestUnknownProperty, DiagnosticCodes.ManifestMissingProperty,
-        DiagnosticCodes.ManifestInvalidValue, DiagnosticCodes.ManifestValueOutOfRange);
+        DiagnosticCodes.ManifestInvalidValue, DiagnosticCodes.ManifestValueOutOfRange,
+        DiagnosticCodes.ManifestDuplicateProperty, DiagnosticCodes.ManifestInvalidText);
 
     /// <summary>Reads a file of this format and checks that it holds one JSON object; every problem goes to <paramref name="diagnostics"/>.</summary>
     /// <param name="path">The file, as the user named it (locations use this spelling).</param>
@@ -46,23 +50,34 @@ public sealed record JsonDialect(
             }
         }
 
-        var root = JsonTreeReader.Parse(utf8, path, out var syntaxError);
-        if (syntaxError is { } error)
+        var root = JsonTreeReader.Parse(utf8, path, out var readErrors);
+        foreach (var error in readErrors)
         {
-            diagnostics.Add(Syntax, error.Location, error.Message);
+            var descriptor = error.Kind switch
+            {
+                JsonReadErrorKind.DuplicateProperty => DuplicateProperty,
+                JsonReadErrorKind.InvalidText => InvalidText,
+                _ => Syntax,
+            };
+            diagnostics.Add(descriptor, error.Location, error.Message);
+        }
+
+        if (root is null)
+        {
             return null;
         }
 
         if (root is not JsonTreeObject rootObject)
         {
-            diagnostics.Add(InvalidValue, root!.Location, FileKind, "an object", root.KindName);
+            diagnostics.Add(InvalidValue, root.Location, FileKind, "an object", root.KindName);
             return null;
         }
 
         // Collect this file's diagnostics apart, so that an error in it, and only in it, makes the result null.
+        // A file with duplicate properties is still read (the first of each kept), so that all its errors show in one run.
         var local = new DiagnosticBag();
         var result = read(rootObject, local);
         diagnostics.AddRange(local.Items);
-        return local.HasErrors ? null : result;
+        return local.HasErrors || readErrors.Count > 0 ? null : result;
     }
 }
