@@ -88,6 +88,21 @@ public static class DiagnosticCodes
         "Policy is not valid Unicode text: {0}",
         "Policies are UTF-8 text (a byte order mark is allowed). Save the file as UTF-8, and write a character outside the Basic Multilingual Plane as itself or as both halves of its surrogate pair (\\ud83d\\ude00), never one half alone.");
 
+    /// <summary>KTU1017: an exemplar glob meets a symbolic link it must not follow.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobMeetsLink = new("KTU1017", E, "Exemplar glob meets a symbolic link",
+        "Exemplar pattern '{0}' reaches the symbolic link '{1}': {2}; refused",
+        "Exemplar globs never follow a link to a folder (it could lead out of the policy's folder, or round in a loop) and never take a linked file whose real path is outside the policy's folder (or that does not exist). A gate must not silently probe something else, so the link is an error: replace it with the files themselves, or narrow the pattern so it does not reach the link.");
+
+    /// <summary>KTU1018: an exemplar glob matches more files than a glob may.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobTooManyFiles = new("KTU1018", E, "Exemplar glob matches too many files",
+        "Exemplar pattern '{0}' matches more than {1} files under '{2}'; refused",
+        "One exemplar glob may match at most 100,000 files, so that a mistaken pattern (such as '**' at the top of a large tree) cannot exhaust memory or time. Narrow the pattern, or split the exemplars across several globs.");
+
+    /// <summary>KTU1019: a folder an exemplar glob has to list cannot be read.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobFolderUnreadable = new("KTU1019", E, "Exemplar folder cannot be read",
+        "Exemplar pattern '{0}' cannot list folder '{1}': {2}",
+        "A glob that skipped a folder it cannot read would match fewer exemplars than it says. Make the folder readable by the user the build runs as, or narrow the pattern.");
+
     /// <summary>KTU2001: the model artifact does not exist.</summary>
     public static readonly DiagnosticDescriptor ModelNotFound = new("KTU2001", E, "Model not found",
         "Model artifact '{0}' does not exist",
