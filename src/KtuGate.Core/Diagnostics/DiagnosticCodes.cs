@@ -166,7 +166,7 @@ public static class DiagnosticCodes
     /// <summary>KTU2008: an exemplar that is not a readable image.</summary>
     public static readonly DiagnosticDescriptor ExemplarUnreadable = new("KTU2008", E, "Exemplar is not a readable image",
         "Exemplar '{0}' cannot be decoded as an image: {1}",
-        "Exemplars for an image model must be PNG, JPEG, WebP, BMP or GIF files.");
+        "Exemplars for an image model must be complete PNG, JPEG, WebP, BMP or GIF files of at most 64 megapixels (8192 x 8192).");
 
     /// <summary>KTU2009: the policy's hierarchy disagrees with the model's coarse groups.</summary>
     public static readonly DiagnosticDescriptor HierarchyMismatch = new("KTU2009", W, "Policy hierarchy differs from the model's",
