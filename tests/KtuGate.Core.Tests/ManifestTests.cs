@@ -84,7 +84,7 @@ public sealed class ManifestTests
     {
         var diagnostics = new DiagnosticBag();
         Assert.Null(ManifestParser.Parse(utf8, "m.ktu.json", diagnostics));
-        var d = Assert.Single(diagnostics.Items);
+        var d = Assert.Single(diagnostics.Items, d => d.Code == "KTU2020");
         Assert.Equal(("KTU2020", 1, column), (d.Code, d.Location!.Line, d.Location.Column));
     }
 
@@ -93,7 +93,7 @@ public sealed class ManifestTests
     {
         var diagnostics = new DiagnosticBag();
         Assert.Null(ManifestParser.Parse(System.Text.Encoding.UTF8.GetBytes("{\n  \"labels\": [\"a\", \"\\uDFFF\"] }"), "m.ktu.json", diagnostics));
-        var d = Assert.Single(diagnostics.Items);
+        var d = Assert.Single(diagnostics.Items, d => d.Code == "KTU2020");
         Assert.Equal(("KTU2020", 2, 20), (d.Code, d.Location!.Line, d.Location.Column));
         Assert.Contains("\\uDFFF", d.Message, StringComparison.Ordinal);
     }

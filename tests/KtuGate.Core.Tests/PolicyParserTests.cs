@@ -160,9 +160,32 @@ public sealed class PolicyParserTests
 
         Assert.Null(PolicyParser.Load(path, diagnostics));
 
-        var d = Assert.Single(diagnostics.Items);
+        var d = Assert.Single(diagnostics.Items, d => d.Code == "KTU1016");
         Assert.True($"{d.Code}@{d.Location!.Line},{d.Location.Column}" == expected, $"{name}: got {d}");
         Assert.Equal(path, d.Location.File);
+    }
+
+    [Fact]
+    public void Invalid_text_does_not_hide_the_policy_s_other_errors()
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("p.ktu.json");
+        File.WriteAllBytes(path, Bytes("""
+            { "ktuPolicy": 1, "id": "x\ud800",
+              "title": "a
+            """, new byte[] { 0xC0, 0xAF }, """
+            ",
+              "concepts": { "sneaker": { "exemplars": ["exemplars/*.png"] } },
+              "forget": [ { "concept": "sneaker", "maxAccuracy": 0.05, "maxAccuracy": 1.0 } ],
+              "bogus": true
+            }
+            """));
+        var diagnostics = new DiagnosticBag();
+
+        Assert.Null(PolicyParser.Load(path, diagnostics));
+
+        Assert.Equal(["KTU1002@5,3", "KTU1007@3,44", "KTU1015@4,60", "KTU1016@1,27", "KTU1016@2,14"],
+            diagnostics.Items.Select(d => $"{d.Code}@{d.Location!.Line},{d.Location.Column}").Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -74,7 +74,8 @@ public sealed record JsonDialect(
         }
 
         // Collect this file's diagnostics apart, so that an error in it, and only in it, makes the result null.
-        // A file with duplicate properties is still read (the first of each kept), so that all its errors show in one run.
+        // A file with duplicate properties or invalid text is still read (the first of each name kept, bad text
+        // replaced), so that all its errors show in one run; those errors keep the result null.
         var local = new DiagnosticBag();
         var result = read(rootObject, local);
         diagnostics.AddRange(local.Items);

@@ -45,11 +45,11 @@ public static class JsonTreeReader
         MaxDepth = 64,
     };
 
-    /// <summary>Parses UTF-8 JSON, reporting every duplicate property and, when the text cannot be read, the first syntax error and every invalid UTF-8 sequence.</summary>
+    /// <summary>Parses UTF-8 JSON, reporting every duplicate property, every invalid UTF-8 sequence (up to ten), every escape of half a surrogate pair, and the first syntax error.</summary>
     /// <param name="utf8">The file's bytes.</param>
     /// <param name="file">The path to put in locations.</param>
     /// <param name="errors">Every problem found, in file order; empty when there is none.</param>
-    /// <returns>The tree, or null when the text cannot be read as JSON at all. With duplicate properties a tree is still returned (the first of each name kept) so that the rest of the file can be checked, but <paramref name="errors"/> is not empty.</returns>
+    /// <returns>The tree, or null when the text is not JSON. With duplicate properties or invalid text a tree is still returned (the first of each name kept, bad text replaced) so that the rest of the file can be checked, but <paramref name="errors"/> is not empty.</returns>
     public static JsonTree? Parse(ReadOnlySpan<byte> utf8, string file, out IReadOnlyList<JsonReadError> errors)
     {
         if (utf8.StartsWith(Encoding.UTF8.Preamble))
@@ -62,10 +62,8 @@ public static class JsonTreeReader
         errors = found;
 
         // Checked before parsing: System.Text.Json only notices bad UTF-8 when a string is converted, and then throws.
-        if (!CheckUtf8(utf8, lines, found))
-        {
-            return null;
-        }
+        // Reading goes on (such strings are read with replacement characters), so the file's other errors are reported too.
+        var validUtf8 = CheckUtf8(utf8, lines, found);
 
         var reader = new Utf8JsonReader(utf8, s_options);
         try
@@ -76,12 +74,7 @@ public static class JsonTreeReader
                 return null;
             }
 
-            var root = ReadValue(ref reader, lines, found);
-            if (root is null)
-            {
-                return null;
-            }
-
+            var root = ReadValue(ref reader, lines, found, validUtf8);
             if (reader.Read())
             {
                 found.Add(new JsonReadError(JsonReadErrorKind.Syntax, "unexpected content after the top-level value", lines.At(reader.TokenStartIndex)));
@@ -161,8 +154,8 @@ public static class JsonTreeReader
         }
     }
 
-    /// <summary>Reads the value at the reader's token; null when a string in it cannot be decoded (the error is added).</summary>
-    private static JsonTree? ReadValue(ref Utf8JsonReader reader, LineMap lines, List<JsonReadError> errors)
+    /// <summary>Reads the value at the reader's token.</summary>
+    private static JsonTree ReadValue(ref Utf8JsonReader reader, LineMap lines, List<JsonReadError> errors, bool validUtf8)
     {
         var location = lines.At(reader.TokenStartIndex);
         switch (reader.TokenType)
@@ -173,14 +166,9 @@ public static class JsonTreeReader
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
                     var nameLocation = lines.At(reader.TokenStartIndex);
-                    var name = ReadString(ref reader, lines, errors);
+                    var name = ReadString(ref reader, lines, errors, validUtf8);
                     reader.Read();
-                    var value = ReadValue(ref reader, lines, errors);
-                    if (name is null || value is null)
-                    {
-                        return null;
-                    }
-
+                    var value = ReadValue(ref reader, lines, errors, validUtf8);
                     if (names.TryGetValue(name, out var first))
                     {
                         // The first is kept, so the rest of the file is still checked; the error makes the file invalid.
@@ -198,17 +186,12 @@ public static class JsonTreeReader
                 var items = new List<JsonTree>();
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                 {
-                    if (ReadValue(ref reader, lines, errors) is not { } item)
-                    {
-                        return null;
-                    }
-
-                    items.Add(item);
+                    items.Add(ReadValue(ref reader, lines, errors, validUtf8));
                 }
 
                 return new JsonTreeArray(location, items);
             case JsonTokenType.String:
-                return ReadString(ref reader, lines, errors) is { } text ? new JsonTreeString(location, text) : null;
+                return new JsonTreeString(location, ReadString(ref reader, lines, errors, validUtf8));
             case JsonTokenType.Number:
                 var number = Encoding.UTF8.GetString(reader.ValueSpan);
                 return new JsonTreeNumber(location, double.Parse(number, NumberStyles.Float, CultureInfo.InvariantCulture), number);
@@ -221,8 +204,8 @@ public static class JsonTreeReader
         }
     }
 
-    /// <summary>The string or property name at the reader; null, with the error added at the escape, when it escapes half a surrogate pair.</summary>
-    private static string? ReadString(ref Utf8JsonReader reader, LineMap lines, List<JsonReadError> errors)
+    /// <summary>The string or property name at the reader. One that escapes half a surrogate pair is reported at the escape, and one that is not UTF-8 was reported already; either is read with replacement characters so that reading goes on.</summary>
+    private static string ReadString(ref Utf8JsonReader reader, LineMap lines, List<JsonReadError> errors, bool validUtf8)
     {
         if (reader.ValueIsEscaped && FindLoneSurrogateEscape(reader.ValueSpan) is { } at)
         {
@@ -231,10 +214,15 @@ public static class JsonTreeReader
             errors.Add(new JsonReadError(JsonReadErrorKind.InvalidText,
                 $"the escape '{escape}' is half of a UTF-16 surrogate pair with no other half; a string must be valid Unicode text",
                 lines.At(reader.TokenStartIndex + 1 + at)));
-            return null;
+            return Encoding.UTF8.GetString(reader.ValueSpan);
         }
 
-        return reader.GetString();
+        if (!validUtf8 && !Utf8.IsValid(reader.ValueSpan))
+        {
+            return Encoding.UTF8.GetString(reader.ValueSpan);
+        }
+
+        return reader.GetString()!;
     }
 
     /// <summary>The offset of the first <c>\uXXXX</c> escape of an unpaired surrogate in a string's raw (still escaped) bytes, or null.</summary>
