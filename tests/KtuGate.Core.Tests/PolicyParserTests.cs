@@ -117,6 +117,32 @@ public sealed class PolicyParserTests
     }
 
     [Fact]
+    public void Policy_larger_than_the_bound_is_refused_without_reading_it_all()
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("huge.ktu.json");
+        using (var file = File.Create(path))
+        {
+            // Sparse: nothing is written, the file just claims its length.
+            file.SetLength(KtuGate.Json.JsonDialect.MaxFileBytes + 1);
+        }
+
+        var diagnostics = new DiagnosticBag();
+        Assert.Null(PolicyParser.Load(path, diagnostics));
+        var d = Assert.Single(diagnostics.Items);
+        Assert.Equal(("KTU1010", path), (d.Code, d.Location!.File));
+        Assert.Contains("larger than 16 MiB", d.Message, StringComparison.Ordinal);
+
+        if (File.Exists("/dev/zero"))
+        {
+            // A device that never ends is refused at the bound, not read until memory runs out.
+            diagnostics = new DiagnosticBag();
+            Assert.Null(PolicyParser.Load("/dev/zero", diagnostics));
+            Assert.Equal("KTU1010", Assert.Single(diagnostics.Items).Code);
+        }
+    }
+
+    [Fact]
     public void Columns_count_characters_not_bytes()
     {
         using var temp = new TempFolder();

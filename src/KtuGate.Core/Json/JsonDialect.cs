@@ -28,6 +28,9 @@ public sealed record JsonDialect(
         DiagnosticCodes.ManifestInvalidValue, DiagnosticCodes.ManifestValueOutOfRange,
         DiagnosticCodes.ManifestDuplicateProperty, DiagnosticCodes.ManifestInvalidText);
 
+    /// <summary>The largest policy or manifest file read: 16 MiB. Real ones are a few kilobytes; the bound keeps a wrong path (a model, a device such as /dev/zero) from exhausting memory.</summary>
+    public const int MaxFileBytes = 16 * 1024 * 1024;
+
     /// <summary>Reads a file of this format and checks that it holds one JSON object; every problem goes to <paramref name="diagnostics"/>.</summary>
     /// <param name="path">The file, as the user named it (locations use this spelling).</param>
     /// <param name="utf8">The file's bytes when already read; null to read <paramref name="path"/>.</param>
@@ -41,11 +44,18 @@ public sealed record JsonDialect(
         {
             try
             {
-                utf8 = File.ReadAllBytes(path);
+                utf8 = ReadBounded(path);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 diagnostics.Add(Unreadable, new SourceLocation(path), e.Message);
+                return null;
+            }
+
+            if (utf8 is null)
+            {
+                diagnostics.Add(Unreadable, new SourceLocation(path),
+                    $"it is larger than {MaxFileBytes / (1024 * 1024)} MiB (a {FileKind} is a few kilobytes; is this the right file?)");
                 return null;
             }
         }
@@ -80,5 +90,25 @@ public sealed record JsonDialect(
         var result = read(rootObject, local);
         diagnostics.AddRange(local.Items);
         return local.HasErrors || readErrors.Count > 0 ? null : result;
+    }
+
+    /// <summary>The file's bytes, or null when it holds more than <see cref="MaxFileBytes"/>; reads no further than that, whatever the file claims its length is.</summary>
+    private static byte[]? ReadBounded(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920];
+        int read;
+        while ((read = stream.Read(chunk)) > 0)
+        {
+            if (buffer.Length + read > MaxFileBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
     }
 }
