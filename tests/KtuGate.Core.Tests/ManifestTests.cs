@@ -36,6 +36,9 @@ public sealed class ManifestTests
         { "kind-not-yet-probed.ktu.json", ["KTU2004@3,11"] },
         { "color-channel-mismatch.ktu.json", ["KTU2004@14,17"] },
         { "unknown-and-missing.ktu.json", ["KTU2011@58,3", "KTU2012@1,1"] },
+
+        // A second 'labels' list (in another order) or coarse group used to win silently.
+        { "duplicate-properties.ktu.json", ["KTU2019@8,3", "KTU2019@11,5", "KTU2019@13,3"] },
     };
 
     [Theory]
@@ -72,5 +75,26 @@ public sealed class ManifestTests
         Assert.Contains(fragment, d.Message, StringComparison.Ordinal);
         Assert.Equal(DataManifest(file), d.Location!.File);
         Assert.True(d.Location.Line > 1);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { (byte)'{', (byte)'"', 0xC3, (byte)'"', (byte)':', (byte)'1', (byte)'}' }, 3)]
+    [InlineData(new byte[] { 0xEF, 0xBB, 0xBF, (byte)'{', (byte)' ', (byte)'"', 0xFF, (byte)'"', (byte)':', (byte)'1', (byte)'}' }, 4)]
+    public void Invalid_utf8_in_a_manifest_is_a_located_error(byte[] utf8, int column)
+    {
+        var diagnostics = new DiagnosticBag();
+        Assert.Null(ManifestParser.Parse(utf8, "m.ktu.json", diagnostics));
+        var d = Assert.Single(diagnostics.Items, d => d.Code == "KTU2020");
+        Assert.Equal(("KTU2020", 1, column), (d.Code, d.Location!.Line, d.Location.Column));
+    }
+
+    [Fact]
+    public void Lone_surrogate_escape_in_a_manifest_is_a_located_error()
+    {
+        var diagnostics = new DiagnosticBag();
+        Assert.Null(ManifestParser.Parse(System.Text.Encoding.UTF8.GetBytes("{\n  \"labels\": [\"a\", \"\\uDFFF\"] }"), "m.ktu.json", diagnostics));
+        var d = Assert.Single(diagnostics.Items, d => d.Code == "KTU2020");
+        Assert.Equal(("KTU2020", 2, 20), (d.Code, d.Location!.Line, d.Location.Column));
+        Assert.Contains("\\uDFFF", d.Message, StringComparison.Ordinal);
     }
 }

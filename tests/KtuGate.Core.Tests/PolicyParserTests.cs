@@ -56,6 +56,12 @@ public sealed class PolicyParserTests
         { "not-an-object.ktu.json", ["KTU1004@1,1"] },
         { "wrong-types.ktu.json", ["KTU1004@2,16", "KTU1004@3,9", "KTU1004@5,29", "KTU1004@8,38", "KTU1004@10,26", "KTU1004@10,45"] },
         { "many-errors.ktu.json", ["KTU1002@11,3", "KTU1007@5,51", "KTU1005@5,28", "KTU1006@8,44", "KTU1005@9,18"] },
+
+        // A second "maxAccuracy" used to win silently and pass a model that knows the concept.
+        { "duplicate-threshold.ktu.json", ["KTU1015@8,50"] },
+
+        // Duplicates at every level, a concept key and a second 'forget' among them, reported with the other errors in one run.
+        { "duplicate-everywhere.ktu.json", ["KTU1015@4,31", "KTU1015@8,5", "KTU1015@13,3", "KTU1002@14,3"] },
     };
 
     [Theory]
@@ -111,6 +117,32 @@ public sealed class PolicyParserTests
     }
 
     [Fact]
+    public void Policy_larger_than_the_bound_is_refused_without_reading_it_all()
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("huge.ktu.json");
+        using (var file = File.Create(path))
+        {
+            // Sparse: nothing is written, the file just claims its length.
+            file.SetLength(KtuGate.Json.JsonDialect.MaxFileBytes + 1);
+        }
+
+        var diagnostics = new DiagnosticBag();
+        Assert.Null(PolicyParser.Load(path, diagnostics));
+        var d = Assert.Single(diagnostics.Items);
+        Assert.Equal(("KTU1010", path), (d.Code, d.Location!.File));
+        Assert.Contains("larger than 16 MiB", d.Message, StringComparison.Ordinal);
+
+        if (File.Exists("/dev/zero"))
+        {
+            // A device that never ends is refused at the bound, not read until memory runs out.
+            diagnostics = new DiagnosticBag();
+            Assert.Null(PolicyParser.Load("/dev/zero", diagnostics));
+            Assert.Equal("KTU1010", Assert.Single(diagnostics.Items).Code);
+        }
+    }
+
+    [Fact]
     public void Columns_count_characters_not_bytes()
     {
         using var temp = new TempFolder();
@@ -121,4 +153,91 @@ public sealed class PolicyParserTests
         Assert.Equal("KTU1002", d.Code);
         Assert.Equal(52, d.Location!.Column); // 56 if bytes were counted
     }
+
+    [Fact]
+    public void Duplicate_threshold_message_names_both_places()
+    {
+        var diagnostics = new DiagnosticBag();
+        PolicyParser.Load(DataPolicy("duplicate-threshold.ktu.json"), diagnostics);
+        var d = Assert.Single(diagnostics.Items);
+        Assert.Contains("'maxAccuracy' is already given at line 8, column 29", d.Message, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, byte[], string> BadText => new()
+    {
+        // name, the policy's bytes, the expected "CODE@line,column"
+        { "invalid UTF-8 in a string", Bytes("{ \"ktuPolicy\": 1,\n  \"id\": \"a", new byte[] { 0xFF }, "\" }"), "KTU1016@2,11" },
+        { "truncated UTF-8 sequence at the end", Bytes("{ \"id\": \"", new byte[] { 0xE2, 0x82 }), "KTU1016@1,10" },
+        { "UTF-8 encoded surrogate", Bytes("{\n\"id\": \"", new byte[] { 0xED, 0xA0, 0x80 }, "\" }"), "KTU1016@2,8" },
+        { "lone high surrogate escape", Bytes("{ \"ktuPolicy\": 1,\n  \"id\": \"x\\ud800\" }"), "KTU1016@2,11" },
+        { "lone low surrogate escape", Bytes("{ \"id\": \"\\udc00\\ud800\" }"), "KTU1016@1,10" },
+        { "high surrogate escape followed by a character", Bytes("{ \"id\": \"\\uD83Dx\" }"), "KTU1016@1,10" },
+        { "lone surrogate escape in a property name", Bytes("{ \"\\ud800\": 1 }"), "KTU1016@1,4" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadText))]
+    public void Invalid_text_is_a_located_error_not_an_exception(string name, byte[] utf8, string expected)
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("p.ktu.json");
+        File.WriteAllBytes(path, utf8);
+        var diagnostics = new DiagnosticBag();
+
+        Assert.Null(PolicyParser.Load(path, diagnostics));
+
+        var d = Assert.Single(diagnostics.Items, d => d.Code == "KTU1016");
+        Assert.True($"{d.Code}@{d.Location!.Line},{d.Location.Column}" == expected, $"{name}: got {d}");
+        Assert.Equal(path, d.Location.File);
+    }
+
+    [Fact]
+    public void Invalid_text_does_not_hide_the_policy_s_other_errors()
+    {
+        using var temp = new TempFolder();
+        var path = temp.File("p.ktu.json");
+        File.WriteAllBytes(path, Bytes("""
+            { "ktuPolicy": 1, "id": "x\ud800",
+              "title": "a
+            """, new byte[] { 0xC0, 0xAF }, """
+            ",
+              "concepts": { "sneaker": { "exemplars": ["exemplars/*.png"] } },
+              "forget": [ { "concept": "sneaker", "maxAccuracy": 0.05, "maxAccuracy": 1.0 } ],
+              "bogus": true
+            }
+            """));
+        var diagnostics = new DiagnosticBag();
+
+        Assert.Null(PolicyParser.Load(path, diagnostics));
+
+        Assert.Equal(["KTU1002@5,3", "KTU1007@3,44", "KTU1015@4,60", "KTU1016@1,27", "KTU1016@2,14"],
+            diagnostics.Items.Select(d => $"{d.Code}@{d.Location!.Line},{d.Location.Column}").Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Escaped_surrogate_pairs_and_a_byte_order_mark_are_accepted()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("sneaker", "exemplars/sneaker", 3);
+        var path = temp.File("p.ktu.json");
+        File.WriteAllBytes(path, Bytes(new byte[] { 0xEF, 0xBB, 0xBF }, """
+            { "ktuPolicy": 1, "id": "smile \uD83D\uDE00 😀 \\ud800",
+              "concepts": { "sneaker": { "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "maxAccuracy": 0.05 } ] }
+            """));
+        var diagnostics = new DiagnosticBag();
+
+        var policy = PolicyParser.Load(path, diagnostics);
+
+        Assert.Empty(diagnostics.Items);
+        Assert.Equal("smile 😀 😀 \\ud800", policy!.Id);
+    }
+
+    private static byte[] Bytes(params object[] parts)
+        => parts.SelectMany(p => p switch
+        {
+            string text => System.Text.Encoding.UTF8.GetBytes(text),
+            byte[] raw => raw,
+            _ => throw new ArgumentException("string or bytes", nameof(parts)),
+        }).ToArray();
 }

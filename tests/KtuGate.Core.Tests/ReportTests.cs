@@ -196,7 +196,9 @@ public sealed class ReportTests
     {
         using var temp = new TempFolder();
         temp.CopyExemplars("bag", "exemplars/bag", 20);
-        const string hostile = "<script>alert(1)</script> ]]> \u0001\u001b[31m | col | `tick` **bold** [link](http://x) <img src=x onerror=alert(2)>";
+        // Markup, table breakers, terminal escapes, a forged log line, and characters that reorder or hide text.
+        const string hostile = "<script>alert(1)</script> ]]> \u0001\u001b[31m | col | `tick` **bold** [link](http://x) <img src=x onerror=alert(2)>"
+            + " \u0007\u0000\r\nKTU0000 forged line \u202Egnp.exe \u2066isolate\u2069 zero\u200Dwidth \U000E0041tag \u0085next \u2028sep";
         var escaped = JsonSerializer.Serialize(hostile);
         var policy = temp.File("hostile.ktu.json", $$"""
             {
@@ -238,5 +240,46 @@ public sealed class ReportTests
         var sarif = JsonNode.Parse(Read("ktu-report.sarif"))!;
         Assert.Contains("<script>", (string?)sarif["runs"]![0]!["results"]![0]!["message"]!["text"], StringComparison.Ordinal);
         Assert.DoesNotContain("\u0001", Read("ktu-report.sarif"), StringComparison.Ordinal);
+
+        // Every rendering shows each such character as a visible escape, never raw, so a reader sees something was there.
+        string[] unsafeCharacters = ["\u0000", "\u0001", "\u0007", "\u001b", "\r", "\u0085", "\u2028", "\u202E", "\u2066", "\u2069", "\u200D", "\U000E0041"];
+        foreach (var name in new[] { "ktu-report.html", "ktu-report.md", "ktu-report.junit.xml", "ktu-report.sarif" })
+        {
+            var text = Read(name);
+            Assert.All(unsafeCharacters, c => Assert.False(text.Contains(c, StringComparison.Ordinal), $"{name} holds U+{char.ConvertToUtf32(c, 0):X4} raw"));
+            Assert.DoesNotContain("\nKTU0000 forged", text, StringComparison.Ordinal);
+            Assert.Contains(name == "ktu-report.md" ? @"\\u202Egnp.exe" : @"\u202Egnp.exe", text, StringComparison.Ordinal);
+            Assert.Contains(name == "ktu-report.md" ? @"\\U000E0041tag" : @"\U000E0041tag", text, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(@"\u000D\u000AKTU0000 forged line", (string?)sarif["runs"]![0]!["results"]![0]!["message"]!["text"], StringComparison.Ordinal);
+        var junitFailure = junit.Descendants("failure").Single();
+        Assert.Contains(@"\u202Egnp.exe", (string?)junitFailure.Attribute("message"), StringComparison.Ordinal);
+
+        // The diagnostics the command line and MSBuild print are one line of inert text too.
+        var stillKnown = Assert.Single(result.Diagnostics, d => d.Code == "KTU3001");
+        Assert.Contains(@"bag <script>", stillKnown.Message, StringComparison.Ordinal);
+        Assert.Contains(@"\u001B[31m", stillKnown.Message, StringComparison.Ordinal);
+        Assert.All(unsafeCharacters.Append("\n"), c => Assert.DoesNotContain(c, stillKnown.Message, StringComparison.Ordinal));
+
+        // The JSON report stays faithful: what the policy said, exactly (its serializer escapes what JSON must).
+        var json = JsonNode.Parse(Read("ktu-report.json"))!;
+        Assert.Equal(hostile, (string?)json["policies"]![0]!["title"]);
+        Assert.Equal(stillKnown.Message, (string?)json["diagnostics"]!.AsArray().Single(d => (string?)d!["code"] == "KTU3001")!["message"]);
+    }
+
+    [Fact]
+    public void Diagnostic_messages_and_file_names_are_made_printable_once_and_for_all()
+    {
+        var d = new KtuGate.Diagnostics.Diagnostic("KTU1001", KtuGate.Diagnostics.DiagnosticSeverity.Error, "a\u001b[2Jb\r\nerror KTU0000: forged \u202Etxt.exe\ud800",
+            new KtuGate.Diagnostics.SourceLocation("evil\n.ktu.json", 3, 4));
+
+        Assert.Equal(@"a\u001B[2Jb\u000D\u000Aerror KTU0000: forged \u202Etxt.exe\uD800", d.Message);
+        Assert.Equal(@"evil\u000A.ktu.json(3,4): error KTU1001: " + d.Message, d.ToString());
+
+        // Already printable text is left as it is, so sanitising twice (the task re-reads the engine's report) changes nothing.
+        Assert.Equal(d.Message, (d with { Message = d.Message }).Message);
+        Assert.Equal(@"x\u0007", (d with { Message = "x\u0007" }).Message);
+        Assert.Equal("naïve 😀 → ≤ tab-free", new KtuGate.Diagnostics.Diagnostic("KTU1001", KtuGate.Diagnostics.DiagnosticSeverity.Error, "naïve 😀 → ≤ tab-free", null).Message);
     }
 }

@@ -1,3 +1,5 @@
+using KtuGate.Reporting;
+
 namespace KtuGate.Diagnostics;
 
 /// <summary>How serious a diagnostic is.</summary>
@@ -20,16 +22,27 @@ public enum DiagnosticSeverity
 public sealed record SourceLocation(string File, int Line = 0, int Column = 0)
 {
     /// <inheritdoc />
-    public override string ToString() => Line > 0 ? $"{File}({Line},{Column})" : File;
+    /// <remarks>A file name is untrusted text too (it may hold line breaks or terminal escapes), so it is made printable here.</remarks>
+    public override string ToString() => Line > 0 ? $"{TextSafety.Printable(File)}({Line},{Column})" : TextSafety.Printable(File);
 }
 
 /// <summary>One message for the user, with a stable code and, where known, the place it is about.</summary>
 /// <param name="Code">The stable code, <c>KTUnnnn</c>.</param>
 /// <param name="Severity">How serious it is.</param>
-/// <param name="Message">The message, formatted.</param>
+/// <param name="Message">The message, formatted; control, bidirectional and invisible characters in it are shown as visible escapes.</param>
 /// <param name="Location">Where it points, or null.</param>
 public sealed record Diagnostic(string Code, DiagnosticSeverity Severity, string Message, SourceLocation? Location)
 {
+    // Messages quote policy strings, file names and exception text; sanitised once here, every front end and report gets safe text.
+    private readonly string _message = TextSafety.Printable(Message);
+
+    /// <summary>The message, safe to print on a terminal, in a log line or in any report (see <see cref="TextSafety.Printable"/>).</summary>
+    public string Message
+    {
+        get => _message;
+        init => _message = TextSafety.Printable(value);
+    }
+
     /// <summary>Formats the diagnostic the way MSBuild and compilers print one.</summary>
     public override string ToString()
     {

@@ -78,6 +78,31 @@ public static class DiagnosticCodes
         "Concept '{0}' at {1} level is both to be forgotten and to be retained",
         "A concept cannot be forgotten and retained at the same level. Retain its coarse parent instead (level \"coarse\").");
 
+    /// <summary>KTU1015: a policy object names the same property twice.</summary>
+    public static readonly DiagnosticDescriptor PolicyDuplicateProperty = new("KTU1015", E, "Duplicate policy property",
+        "Duplicate property: {0}",
+        "A JSON object may name a property once. JSON readers disagree about which of two wins (most take the last), so a policy with a duplicate (a second 'maxAccuracy', a second 'forget' list, a concept defined twice) can mean something else than what its reviewer read. Remove one of them.");
+
+    /// <summary>KTU1016: a policy that is not valid UTF-8 text or escapes half a surrogate pair.</summary>
+    public static readonly DiagnosticDescriptor PolicyInvalidText = new("KTU1016", E, "Policy is not valid text",
+        "Policy is not valid Unicode text: {0}",
+        "Policies are UTF-8 text (a byte order mark is allowed). Save the file as UTF-8, and write a character outside the Basic Multilingual Plane as itself or as both halves of its surrogate pair (\\ud83d\\ude00), never one half alone.");
+
+    /// <summary>KTU1017: an exemplar glob meets a symbolic link it must not follow.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobMeetsLink = new("KTU1017", E, "Exemplar glob meets a symbolic link",
+        "Exemplar pattern '{0}' reaches the symbolic link '{1}': {2}; refused",
+        "Exemplar globs never follow a link to a folder (it could lead out of the policy's folder, or round in a loop) and never take a linked file whose real path is outside the policy's folder (or that does not exist). A gate must not silently probe something else, so the link is an error: replace it with the files themselves, or narrow the pattern so it does not reach the link.");
+
+    /// <summary>KTU1018: an exemplar glob matches more files than a glob may.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobTooManyFiles = new("KTU1018", E, "Exemplar glob matches too many files",
+        "Exemplar pattern '{0}' matches more than {1} files under '{2}'; refused",
+        "One exemplar glob may match at most 100,000 files, so that a mistaken pattern (such as '**' at the top of a large tree) cannot exhaust memory or time. Narrow the pattern, or split the exemplars across several globs.");
+
+    /// <summary>KTU1019: a folder an exemplar glob has to list cannot be read.</summary>
+    public static readonly DiagnosticDescriptor PolicyGlobFolderUnreadable = new("KTU1019", E, "Exemplar folder cannot be read",
+        "Exemplar pattern '{0}' cannot list folder '{1}': {2}",
+        "A glob that skipped a folder it cannot read would match fewer exemplars than it says. Make the folder readable by the user the build runs as, or narrow the pattern.");
+
     /// <summary>KTU2001: the model artifact does not exist.</summary>
     public static readonly DiagnosticDescriptor ModelNotFound = new("KTU2001", E, "Model not found",
         "Model artifact '{0}' does not exist",
@@ -141,7 +166,7 @@ public static class DiagnosticCodes
     /// <summary>KTU2008: an exemplar that is not a readable image.</summary>
     public static readonly DiagnosticDescriptor ExemplarUnreadable = new("KTU2008", E, "Exemplar is not a readable image",
         "Exemplar '{0}' cannot be decoded as an image: {1}",
-        "Exemplars for an image model must be PNG, JPEG, WebP, BMP or GIF files.");
+        "Exemplars for an image model must be complete PNG, JPEG, WebP, BMP or GIF files of at most 64 megapixels (8192 x 8192).");
 
     /// <summary>KTU2009: the policy's hierarchy disagrees with the model's coarse groups.</summary>
     public static readonly DiagnosticDescriptor HierarchyMismatch = new("KTU2009", W, "Policy hierarchy differs from the model's",
@@ -167,6 +192,16 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor GeneralLabelUnknown = new("KTU2018", E, "General probe folder names no label",
         "General probe exemplars in folder '{0}' match no model label; labels: {1}",
         "The general probe set's files sit in folders named after the model's labels (general/sandal/*.png); the folder name decides each exemplar's label.");
+
+    /// <summary>KTU2019: a manifest object names the same property twice.</summary>
+    public static readonly DiagnosticDescriptor ManifestDuplicateProperty = new("KTU2019", E, "Duplicate manifest property",
+        "Duplicate property: {0}",
+        "A JSON object may name a property once. JSON readers disagree about which of two wins (most take the last), so a manifest with a duplicate (a second 'labels' list, a coarse group defined twice) can mean something else than what its reviewer read. Remove one of them.");
+
+    /// <summary>KTU2020: a manifest that is not valid UTF-8 text or escapes half a surrogate pair.</summary>
+    public static readonly DiagnosticDescriptor ManifestInvalidText = new("KTU2020", E, "Manifest is not valid text",
+        "Manifest is not valid Unicode text: {0}",
+        "Manifests are UTF-8 text (a byte order mark is allowed). Save the file as UTF-8, and write a character outside the Basic Multilingual Plane as itself or as both halves of its surrogate pair (\\ud83d\\ude00), never one half alone.");
 
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",

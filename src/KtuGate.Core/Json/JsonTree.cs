@@ -15,8 +15,9 @@ public sealed record JsonTreeObject(SourceLocation Location, IReadOnlyList<JsonT
     /// <inheritdoc />
     public override string KindName => "an object";
 
-    /// <summary>The last property with this name, or null.</summary>
-    public JsonTreeProperty? Find(string name) => Properties.LastOrDefault(p => p.Name == name);
+    /// <summary>The property with this name, or null.</summary>
+    /// <remarks>Names are unique: <see cref="JsonTreeReader"/> reports a duplicate and keeps only the first.</remarks>
+    public JsonTreeProperty? Find(string name) => Properties.FirstOrDefault(p => p.Name == name);
 }
 
 /// <summary>One property of a JSON object.</summary>

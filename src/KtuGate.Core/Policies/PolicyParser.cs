@@ -199,7 +199,7 @@ public static class PolicyParser
         return concepts;
     }
 
-    /// <summary>Every file the globs match, sorted and without duplicates; KTU1008 for a glob that leaves the folder, KTU1007 for one that matches nothing.</summary>
+    /// <summary>Every file the globs match, sorted and without duplicates; KTU1008 for a glob that leaves the folder, KTU1007 for one that matches nothing, KTU1017 for each link it refuses, KTU1018 for one that matches too many files, KTU1019 for a folder it cannot list.</summary>
     private static IReadOnlyList<string> ExpandGlobs(IEnumerable<ExemplarPattern> patterns, string folder, DiagnosticBag diagnostics)
     {
         var files = new List<string>();
@@ -212,12 +212,28 @@ public static class PolicyParser
             }
 
             var matched = ExemplarGlob.Expand(folder, pattern.Pattern);
-            if (matched.Count == 0)
+            foreach (var problem in matched.Problems.DistinctBy(p => (p.Kind, p.Path)))
+            {
+                switch (problem.Kind)
+                {
+                    case ExemplarGlobProblemKind.Link:
+                        diagnostics.Add(DiagnosticCodes.PolicyGlobMeetsLink, pattern.Location, pattern.Pattern, Path.GetRelativePath(folder, problem.Path), problem.Detail);
+                        break;
+                    case ExemplarGlobProblemKind.TooManyFiles:
+                        diagnostics.Add(DiagnosticCodes.PolicyGlobTooManyFiles, pattern.Location, pattern.Pattern, ExemplarGlob.MaxFiles, folder);
+                        break;
+                    default:
+                        diagnostics.Add(DiagnosticCodes.PolicyGlobFolderUnreadable, pattern.Location, pattern.Pattern, problem.Path, problem.Detail);
+                        break;
+                }
+            }
+
+            if (matched.Files.Count == 0 && matched.Problems.Count == 0)
             {
                 diagnostics.Add(DiagnosticCodes.PolicyGlobMatchesNothing, pattern.Location, pattern.Pattern, folder);
             }
 
-            files.AddRange(matched);
+            files.AddRange(matched.Files);
         }
 
         return files.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();

@@ -1,11 +1,20 @@
+using System.Globalization;
 using KtuGate.Models;
 using SkiaSharp;
 
 namespace KtuGate.Probing;
 
 /// <summary>Turns an image file into the float tensor slice a model's manifest describes.</summary>
+/// <remarks>
+/// Exemplars are untrusted files: an image's header is read first and one that declares more than
+/// <see cref="MaxPixels"/> pixels is refused without decoding (a 30000x30000 PNG of a few kilobytes would take
+/// gigabytes), and an image whose data ends early or is corrupt is refused rather than probed half decoded.
+/// </remarks>
 public static class ImageDecoder
 {
+    /// <summary>The most pixels an exemplar may declare: 64 megapixels (8192 x 8192). Models take far smaller inputs; the bound keeps one decode under 256 MB.</summary>
+    public const long MaxPixels = 8192L * 8192;
+
     /// <summary>Decodes, resizes and normalises one image into <paramref name="destination"/> (C*H*W floats in the input's layout).</summary>
     /// <returns>Null on success, otherwise why the file is not a usable image.</returns>
     public static string? TryDecode(string file, InputSpec input, PreprocessSpec preprocess, Span<float> destination)
@@ -20,16 +29,30 @@ public static class ImageDecoder
                 return result == SKCodecResult.Unimplemented ? "not an image format KtuGate can read" : $"not an image ({result})";
             }
 
-            decoded = SKBitmap.Decode(codec);
+            // The header's dimensions decide, before any pixel memory is allocated.
+            var info = codec.Info;
+            if (info.Width <= 0 || info.Height <= 0)
+            {
+                return $"the image declares {info.Width}x{info.Height} pixels";
+            }
+
+            if ((long)info.Width * info.Height > MaxPixels)
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"the image declares {info.Width}x{info.Height} pixels ({(double)info.Width * info.Height / (1 << 20):0.#} megapixels), more than the limit of {MaxPixels / (1 << 20)} megapixels; it was not decoded");
+            }
+
+            decoded = Decode(codec, info, out var decodeResult);
+            if (decoded is null)
+            {
+                return decodeResult == SKCodecResult.IncompleteInput
+                    ? "the image data is truncated"
+                    : $"the image data is corrupt ({decodeResult})";
+            }
         }
         catch (IOException e)
         {
             return e.Message;
-        }
-
-        if (decoded is null)
-        {
-            return "the image data is corrupt or truncated";
         }
 
         using (decoded)
@@ -51,6 +74,27 @@ public static class ImageDecoder
             Fill(sized.GetPixelSpan(), input, preprocess, destination);
             return null;
         }
+    }
+
+    /// <summary>Decodes as <see cref="SKBitmap.Decode(SKCodec)"/> does (premultiplied, no colour space, so pixels are unchanged), but only a complete image: SkiaSharp would return a half-blank bitmap for data that ends early.</summary>
+    private static SKBitmap? Decode(SKCodec codec, SKImageInfo info, out SKCodecResult result)
+    {
+        if (info.AlphaType == SKAlphaType.Unpremul)
+        {
+            info.AlphaType = SKAlphaType.Premul;
+        }
+
+        info.ColorSpace = null;
+        var bitmap = new SKBitmap(info);
+        var pixels = bitmap.GetPixels();
+        result = pixels == IntPtr.Zero ? SKCodecResult.InternalError : codec.GetPixels(info, pixels);
+        if (result == SKCodecResult.Success)
+        {
+            return bitmap;
+        }
+
+        bitmap.Dispose();
+        return null;
     }
 
     private static void Fill(ReadOnlySpan<byte> rgba, InputSpec input, PreprocessSpec p, Span<float> destination)

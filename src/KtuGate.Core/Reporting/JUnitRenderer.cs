@@ -35,7 +35,7 @@ public static class JUnitRenderer
                     w.WriteAttributeString("tests", policy.Count().ToString(System.Globalization.CultureInfo.InvariantCulture));
                     w.WriteAttributeString("failures", policy.Count(c => !c.Passed).ToString(System.Globalization.CultureInfo.InvariantCulture));
                     w.WriteAttributeString("errors", "0");
-                    w.WriteAttributeString("timestamp", report.GeneratedAt);
+                    w.WriteAttributeString("timestamp", Printable(report.GeneratedAt));
                     foreach (var clause in policy)
                     {
                         w.WriteStartElement("testcase");
@@ -47,10 +47,10 @@ public static class JUnitRenderer
                         {
                             var messages = report.Diagnostics.Where(d => clause.Codes.Contains(d.Code) && d.File == clause.Location.File && d.Line == clause.Location.Line).ToList();
                             w.WriteStartElement("failure");
-                            w.WriteAttributeString("type", string.Join(" ", clause.Codes));
+                            w.WriteAttributeString("type", Printable(string.Join(" ", clause.Codes)));
                             w.WriteAttributeString("message", Printable(string.Join(" ", messages.Select(m => m.Message))));
-                            w.WriteString(Printable(string.Join("\n", messages.Select(ReportText.Diagnostic))
-                                + $"\nmeasured {ReportText.Rate(clause.Measured)}; threshold {ReportText.Threshold(clause)}"));
+                            w.WriteString(string.Join(" ", messages.Select(m => Printable(ReportText.Diagnostic(m))))
+                                + $" measured {ReportText.Rate(clause.Measured)}; threshold {ReportText.Threshold(clause)}");
                             w.WriteEndElement();
                         }
 
@@ -68,14 +68,14 @@ public static class JUnitRenderer
                 w.WriteAttributeString("tests", inputErrors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 w.WriteAttributeString("failures", "0");
                 w.WriteAttributeString("errors", inputErrors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                w.WriteAttributeString("timestamp", report.GeneratedAt);
+                w.WriteAttributeString("timestamp", Printable(report.GeneratedAt));
                 foreach (var d in inputErrors)
                 {
                     w.WriteStartElement("testcase");
                     w.WriteAttributeString("classname", "inputs");
                     w.WriteAttributeString("name", Printable($"{d.Code} {d.File}"));
                     w.WriteStartElement("error");
-                    w.WriteAttributeString("type", d.Code);
+                    w.WriteAttributeString("type", Printable(d.Code));
                     w.WriteAttributeString("message", Printable(d.Message));
                     w.WriteString(Printable(ReportText.Diagnostic(d)));
                     w.WriteEndElement();
