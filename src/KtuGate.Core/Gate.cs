@@ -87,6 +87,9 @@ public enum GateOutcome
 
     /// <summary>KtuGate failed.</summary>
     InternalError = 3,
+
+    /// <summary>No clause is violated, but a threshold could not be shown (too few exemplars) or checked (no baseline); never a pass.</summary>
+    InsufficientEvidence = 4,
 }
 
 /// <summary>The result of a gate run.</summary>
@@ -105,12 +108,16 @@ public static class Gate
         typeof(Gate).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
     /// <summary>Checks policies and manifests without running any model.</summary>
+    /// <remarks>It expands every exemplar glob, so it also reports upper-bound thresholds that the policy's exemplars could never show (KTU3007).</remarks>
     public static IReadOnlyList<Diagnostic> Validate(IEnumerable<string> policies, IEnumerable<string> manifests)
     {
         var diagnostics = new DiagnosticBag();
         foreach (var policy in policies)
         {
-            PolicyParser.Load(policy, diagnostics);
+            if (PolicyParser.Load(policy, diagnostics) is { } loaded)
+            {
+                diagnostics.AddRange(Unreachable(loaded));
+            }
         }
 
         foreach (var manifest in manifests)
@@ -120,6 +127,74 @@ public static class Gate
 
         return diagnostics.Items;
     }
+
+    /// <summary>
+    /// Upper-bound thresholds that no result on the policy's exemplars could meet: with n exemplars even none recognised has an upper bound
+    /// of z²/(n + z²), so such a clause could only ever end in insufficient evidence.
+    /// </summary>
+    /// <remarks>Retain floors are judged on the measured rate, which n of n always meets, so they are never unreachable.</remarks>
+    private static IEnumerable<Diagnostic> Unreachable(Policy policy)
+    {
+        foreach (var clause in policy.Forget)
+        {
+            var n = policy.GetConcept(clause.Concept).Files.Count;
+            var bounds = new List<(string What, double Max, SourceLocation Location)>
+            {
+                ($"Forget clause '{clause.Concept}' (maxAccuracy)", clause.MaxAccuracy, clause.Location),
+            };
+            if (policy.Metrics is { } metrics)
+            {
+                if (metrics.MaxPerturbedAccuracy is { } perturbed)
+                {
+                    bounds.Add(($"metrics.maxPerturbedAccuracy on '{clause.Concept}'", perturbed, metrics.Location));
+                }
+
+                if (metrics.MaxWordingRecall is { } recall && clause.Level == KnowledgeLevel.Fine)
+                {
+                    bounds.Add(($"metrics.maxWordingRecall on '{clause.Concept}'", recall, metrics.Location));
+                }
+            }
+
+            foreach (var (what, max, location) in bounds)
+            {
+                var zero = new Proportion(0, n);
+                if (n > 0 && zero.High > max)
+                {
+                    var needed = Proportion.ExemplarsNeeded(max);
+                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, Fixed(zero.High), max.ToString(CultureInfo.InvariantCulture),
+                        needed is { } k
+                            ? string.Create(CultureInfo.InvariantCulture, $"it needs at least {k} exemplars of '{clause.Concept}'")
+                            : "no number of exemplars shows an accuracy of 0 (the upper bound is always above it); allow a higher accuracy");
+                }
+            }
+        }
+    }
+
+    /// <summary>How a run with these diagnostics ends, from what its errors are about (each code's <see cref="DiagnosticDescriptor.Category"/>).</summary>
+    /// <remarks>
+    /// The worst error decides: internal, then invalid input (policy, model, unlearning set-up, environment), then a violation (verdict),
+    /// then insufficient evidence (a threshold not shown or not checked). Only a run without errors passes.
+    /// </remarks>
+    public static GateOutcome OutcomeOf(IEnumerable<Diagnostic> diagnostics)
+    {
+        var categories = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)
+            .Select(d => DiagnosticCodes.All.TryGetValue(d.Code, out var descriptor) ? descriptor.Category : DiagnosticCategory.Internal)
+            .ToHashSet();
+        return categories.Count == 0 ? GateOutcome.Pass
+            : categories.Contains(DiagnosticCategory.Internal) ? GateOutcome.InternalError
+            : categories.Any(c => c is not (DiagnosticCategory.Verdict or DiagnosticCategory.Evidence)) ? GateOutcome.InvalidInput
+            : categories.Contains(DiagnosticCategory.Verdict) ? GateOutcome.Violated
+            : GateOutcome.InsufficientEvidence;
+    }
+
+    /// <summary>The report's verdict for an outcome: "pass", "fail", "insufficient-evidence" or "error".</summary>
+    public static string VerdictOf(GateOutcome outcome) => outcome switch
+    {
+        GateOutcome.Pass => "pass",
+        GateOutcome.Violated => "fail",
+        GateOutcome.InsufficientEvidence => "insufficient-evidence",
+        _ => "error",
+    };
 
     /// <summary>Runs the gate.</summary>
     public static GateResult Run(GateRequest request, CancellationToken cancellationToken = default)
@@ -205,17 +280,13 @@ public static class Gate
             diagnostics.AddRange(verdict.Diagnostics);
         }
 
-        // A clause missed (KTU3xxx), or a remediation that could not meet the clauses (KTU4001, KTU4006), is a violation; anything else is bad input.
-        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal)
-                && d.Code != DiagnosticCodes.RemediationFailed.Code && d.Code != DiagnosticCodes.LinearProbeBeyondEdit.Code)
-            ? GateOutcome.InvalidInput
-            : diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error) ? GateOutcome.Violated : GateOutcome.Pass;
+        var outcome = OutcomeOf(diagnostics.Items);
 
         var report = new GateReport(
             GateReport.CurrentSchemaVersion,
             new ToolInfo("KtuGate", ToolVersion),
             Timestamp(request.Timestamp),
-            outcome switch { GateOutcome.Pass => "pass", GateOutcome.Violated => "fail", _ => "error" },
+            VerdictOf(outcome),
             request.Mode == GateMode.Remediate ? "remediate" : "verify",
             new EnvironmentInfo(SessionFactory.OnnxRuntimeVersion, provider, RuntimeInformation.FrameworkDescription,
                 $"{RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}".Trim()),
@@ -973,7 +1044,10 @@ public static class Gate
         v.Policy, v.Kind, v.Concept, ClauseJudge.LevelName(v.Level), v.Passed, Rate(v.Measured)!, Rate(v.Baseline),
         v.MaxAccuracy, v.MinAccuracy, v.MaxDrop,
         new ReportLocation(Digests.Relative(baseDirectory, v.Location.File), v.Location.Line, v.Location.Column),
-        v.Diagnostics.Select(d => d.Code).ToList());
+        v.Diagnostics.Select(d => d.Code).ToList())
+    {
+        Status = ClauseStatuses.Name(v.Status),
+    };
 
     private static ReportDiagnostic ToReport(Diagnostic d, string baseDirectory) => new(
         d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message,

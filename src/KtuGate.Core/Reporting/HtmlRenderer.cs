@@ -50,7 +50,7 @@ public static class HtmlRenderer
             h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
             foreach (var clause in model.Clauses)
             {
-                h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : "FAIL " + Html(string.Join(" ", clause.Codes)))
+                h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : Html(ReportText.Result(clause) + " " + string.Join(" ", clause.Codes)))
                     .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
                     .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
                     .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))

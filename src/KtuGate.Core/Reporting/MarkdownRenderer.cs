@@ -28,7 +28,7 @@ public static class MarkdownRenderer
             md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");
             foreach (var clause in model.Clauses)
             {
-                md.Append("| ").Append(clause.Passed ? "pass" : "**FAIL** " + string.Join(" ", clause.Codes))
+                md.Append("| ").Append(clause.Passed ? "pass" : "**" + ReportText.Result(clause) + "** " + string.Join(" ", clause.Codes))
                     .Append(" | ").Append(Markdown(clause.Policy))
                     .Append(" | ").Append(Markdown(ReportText.Clause(clause)))
                     .Append(" | ").Append(Markdown(ReportText.Rate(clause.Measured)))

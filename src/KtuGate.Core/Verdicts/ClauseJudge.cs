@@ -9,21 +9,47 @@ namespace KtuGate.Verdicts;
 public static class ClauseJudge
 {
     /// <summary>A forget clause holds when the upper bound of the 95% interval is at most the allowed accuracy, so a few lucky exemplars cannot pass it.</summary>
+    /// <remarks>
+    /// It is violated (KTU3001) when the measured rate itself is above the allowed accuracy. When the rate is within it but the upper bound is
+    /// not, the exemplars are too few to decide: insufficient evidence (KTU3006, an error that names how many exemplars would do), never a pass.
+    /// </remarks>
     public static ClauseVerdict Forget(string policyId, ForgetClause clause, Proportion measured, Proportion? baseline)
     {
         var passed = measured.N > 0 && measured.High <= clause.MaxAccuracy;
+        var undecided = !passed && measured.Rate <= clause.MaxAccuracy;
         var diagnostics = passed
             ? []
             : new[]
             {
-                DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                    F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
+                undecided
+                    ? DiagnosticCodes.InsufficientEvidence.Create(clause.Location, clause.Concept, LevelName(clause.Level),
+                        F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy), Needed(clause.MaxAccuracy, measured))
+                    : DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
+                        F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
             };
         return new ClauseVerdict(policyId, "forget", clause.Concept, clause.Level, measured, baseline,
-            clause.MaxAccuracy, null, null, passed, diagnostics, clause.Location);
+            clause.MaxAccuracy, null, null, passed, diagnostics, clause.Location)
+        {
+            Status = ClauseStatuses.Of(diagnostics),
+        };
+    }
+
+    /// <summary>What would decide an upper-bound threshold the measured rate is within, e.g. "add exemplars (need at least 73 ...)".</summary>
+    public static string Needed(double maxAccuracy, Proportion measured)
+    {
+        var atRate = Proportion.ExemplarsNeeded(maxAccuracy, measured.Rate);
+        var atZero = Proportion.ExemplarsNeeded(maxAccuracy);
+        return atRate is { } n
+            ? measured.Successes == 0
+                ? string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n})")
+                : string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n} at this rate, {atZero} with none recognised)")
+            : atZero is { } z
+                ? string.Create(CultureInfo.InvariantCulture, $"no number of exemplars shows a rate of {F(measured.Rate)} under {G(maxAccuracy)}; fewer must be recognised (with none recognised, at least {z} exemplars)")
+                : $"no number of exemplars shows an accuracy of {G(maxAccuracy)}: the upper bound is always above 0; allow a higher accuracy";
     }
 
     /// <summary>A retain clause holds when the measured rate is at least its floor and, with a baseline, has dropped by at most the allowed amount.</summary>
+    /// <remarks>The floor is judged on the measured rate, as the README documents, so n of n always meets it: a retain clause never lacks evidence.</remarks>
     public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline)
     {
         var diagnostics = new List<Diagnostic>();
@@ -46,9 +72,13 @@ public static class ClauseJudge
             }
         }
 
-        var passed = !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        // A maxDrop with no baseline to compare with is not checked (KTU3004, an error): the clause is "not-checked", never passed.
+        var status = ClauseStatuses.Of(diagnostics);
         return new ClauseVerdict(policyId, "retain", clause.Concept, clause.Level, measured, baseline,
-            null, clause.MinAccuracy, clause.MaxDrop, passed, diagnostics, clause.Location);
+            null, clause.MinAccuracy, clause.MaxDrop, status == ClauseStatus.Pass, diagnostics, clause.Location)
+        {
+            Status = status,
+        };
     }
 
     /// <summary>The level as written in policies.</summary>
