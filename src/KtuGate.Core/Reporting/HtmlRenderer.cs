@@ -244,7 +244,7 @@ public static class HtmlRenderer
                     m.Thresholds.MinQU is { } qu ? $"Q-U >= {ReportText.Number(qu)}" : null,
                     m.Thresholds.MinGeneralAccuracy is { } g ? $"general >= {ReportText.Number(g)}" : null,
                     m.Thresholds.MaxGeneralDrop is { } d ? $"general drop <= {ReportText.Number(d)}" : null,
-                }.OfType<string>()))).Append("</td></tr>\n");
+                }.OfType<string>()) + (m.Passed ? string.Empty : $": {m.Status.Replace('-', ' ').ToUpperInvariant()}"))).Append("</td></tr>\n");
         }
 
         return s.Append("</tbody></table>\n").ToString();
