@@ -458,9 +458,12 @@ public static class Gate
                     rates.Add(new PerturbedRate(name, Rate(rate)!));
                     if (policy.Metrics?.MaxPerturbedAccuracy is { } max && rate.High > max)
                     {
-                        judgements.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
-                            $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
-                            rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
+                        // Within the bound but too few exemplars to show it: insufficient evidence, not a miss.
+                        judgements.Add(rate.Rate <= max
+                            ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"{(name == "flip" ? "mirrored" : "noisy")} {ClauseJudge.LevelName(clause.Level)}", rate, max)
+                            : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
+                                $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
+                                rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture)));
                     }
                 }
 
@@ -475,9 +478,11 @@ public static class Gate
                         var recall = new Proportion(wording.Recalled, conceptTally.N);
                         if (recall.High > maxRecall)
                         {
-                            judgements.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
-                                $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
-                                recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture));
+                            judgements.Add(recall.Rate <= maxRecall
+                                ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"wording \"{wording.Wording}\" recall", recall, maxRecall)
+                                : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
+                                    $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
+                                    recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture)));
                         }
                     }
                 }

@@ -375,6 +375,33 @@ public sealed class GateTests
     }
 
     [Fact]
+    public void Perturbed_accuracy_within_its_bound_on_too_few_exemplars_is_insufficient_evidence_not_a_miss()
+    {
+        using var temp = new TempFolder();
+
+        // Twenty bags filed as sneakers: mirrored or noisy, none is taken for a sneaker, but 0 of 20 cannot show 0.05.
+        temp.CopyExemplars("bag", Path.Combine("exemplars", "sneaker"), 20);
+        var policy = temp.File("policy.ktu.json", """
+            {
+              "ktuPolicy": 1,
+              "id": "test",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "level": "fine", "maxAccuracy": 1 } ],
+              "metrics": { "maxPerturbedAccuracy": 0.05 }
+            }
+            """);
+
+        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "out"), policy));
+
+        Assert.Equal(GateOutcome.InsufficientEvidence, result.Outcome);
+        var errors = result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.Equal(["KTU3006", "KTU3006"], errors.Select(d => d.Code));
+        Assert.Contains(errors, d => d.Message.StartsWith("'sneaker' is not shown forgotten: mirrored fine accuracy", StringComparison.Ordinal));
+        Assert.Contains(errors, d => d.Message.StartsWith("'sneaker' is not shown forgotten: noisy fine accuracy", StringComparison.Ordinal));
+        Assert.All(errors, d => Assert.Contains("need at least", d.Message, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Cancelled_run_writes_nothing()
     {
         using var temp = new TempFolder();

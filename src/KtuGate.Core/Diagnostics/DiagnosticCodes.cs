@@ -197,10 +197,10 @@ public static class DiagnosticCodes
         "Policy '{0}': {1} is {2}, {3} {4}",
         "The policy's 'metrics' thresholds (quality, utility, Q-U, general accuracy) are judged on the measured values; see the README for how each is computed.");
 
-    /// <summary>KTU3006: a forget clause whose measured rate is within its threshold but whose interval is too wide to show it.</summary>
+    /// <summary>KTU3006: a forget clause (or perturbed-accuracy or wording-recall bound) whose measured rate is within its threshold but whose interval is too wide to show it.</summary>
     public static readonly DiagnosticDescriptor InsufficientEvidence = new("KTU3006", E, "Insufficient evidence",
         "'{0}' is not shown forgotten: {1} accuracy {2} (95% CI {3}-{4}, n={5}) is within the allowed {6}, but its upper bound is not: insufficient evidence, {7}",
-        "A forget clause passes only when the upper bound of the 95% interval is at most maxAccuracy; with few exemplars even none recognised leaves a wide interval (0 of 20 has an upper bound of 0.161). Add exemplars (the message says how many), or allow a higher accuracy. The gate does not pass what it did not show.")
+        "A forget clause (and maxPerturbedAccuracy, maxWordingRecall) passes only when the upper bound of the 95% interval is at most its threshold; with few exemplars even none recognised leaves a wide interval (0 of 20 has an upper bound of 0.161). Add exemplars (the message says how many), or allow a higher accuracy. The gate does not pass what it did not show.")
     {
         Category = DiagnosticCategory.Evidence,
     };

@@ -22,8 +22,7 @@ public static class ClauseJudge
             : new[]
             {
                 undecided
-                    ? DiagnosticCodes.InsufficientEvidence.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                        F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy), Needed(clause.MaxAccuracy, measured))
+                    ? Undecided(clause.Location, clause.Concept, LevelName(clause.Level), measured, clause.MaxAccuracy)
                     : DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
                         F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
             };
@@ -33,6 +32,11 @@ public static class ClauseJudge
             Status = ClauseStatuses.Of(diagnostics),
         };
     }
+
+    /// <summary>KTU3006 for an upper-bound threshold the measured rate is within but its interval is not, e.g. "'sneaker' is not shown forgotten: fine accuracy ...".</summary>
+    public static Diagnostic Undecided(SourceLocation location, string concept, string what, Proportion measured, double maxAccuracy)
+        => DiagnosticCodes.InsufficientEvidence.Create(location, concept, what,
+            F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(maxAccuracy), Needed(maxAccuracy, measured));
 
     /// <summary>What would decide an upper-bound threshold the measured rate is within, e.g. "add exemplars (need at least 73 ...)".</summary>
     public static string Needed(double maxAccuracy, Proportion measured)
