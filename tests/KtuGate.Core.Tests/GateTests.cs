@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Json.Schema;
 using KtuGate.Diagnostics;
 using KtuGate.Probing;
 using KtuGate.Reporting;
@@ -16,6 +18,14 @@ public sealed class GateTests
             BaseDirectory = TestPaths.Sample(),
             Timestamp = s_fixedTime,
         };
+
+    /// <summary>Asserts that the report a run wrote validates against the published schema.</summary>
+    private static void AssertSchemaValid(string reportPath)
+    {
+        var schema = JsonSchema.FromText(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "ktu-report.schema.json")));
+        var results = schema.Evaluate(JsonNode.Parse(File.ReadAllText(reportPath)), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.True(results.IsValid, string.Join("\n", results.Details.Where(d => d.HasErrors).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+    }
 
     /// <summary>A policy over a copy of some sample exemplars, in a temp folder.</summary>
     private static string WritePolicy(TempFolder temp, string clauses, string concepts, params string[] labels)
@@ -184,6 +194,7 @@ public sealed class GateTests
         Assert.Equal("not-checked", metrics.Status);
         Assert.Contains(result.Diagnostics, d => d.Code == "KTU3004" && d.Severity == DiagnosticSeverity.Error && d.Message.Contains("Q-U", StringComparison.Ordinal));
         Assert.All(result.Report.Models[0].Clauses, c => Assert.Equal("pass", c.Status));
+        AssertSchemaValid(result.ReportPath!);
     }
 
     [Fact]
@@ -214,6 +225,7 @@ public sealed class GateTests
         Assert.False(clause.Passed);
         Assert.Equal("insufficient-evidence", clause.Status);
         Assert.Equal(["KTU3006"], clause.Codes);
+        AssertSchemaValid(result.ReportPath!);
 
         // Every rendering says so.
         var folder = Path.Combine(temp.Path, "out");
