@@ -85,6 +85,48 @@ public static class ClauseJudge
         };
     }
 
+    /// <summary>
+    /// Upper-bound thresholds that no result on the policy's exemplars could meet: with n exemplars even none recognised has an upper bound
+    /// of z²/(n + z²), so such a clause could only ever end in insufficient evidence.
+    /// </summary>
+    /// <remarks>Retain floors are judged on the measured rate, which n of n always meets, so they are never unreachable.</remarks>
+    public static IEnumerable<Diagnostic> Unreachable(Policy policy)
+    {
+        foreach (var clause in policy.Forget)
+        {
+            var n = policy.GetConcept(clause.Concept).Files.Count;
+            var bounds = new List<(string What, double Max, SourceLocation Location)>
+            {
+                ($"Forget clause '{clause.Concept}' (maxAccuracy)", clause.MaxAccuracy, clause.Location),
+            };
+            if (policy.Metrics is { } metrics)
+            {
+                if (metrics.MaxPerturbedAccuracy is { } perturbed)
+                {
+                    bounds.Add(($"metrics.maxPerturbedAccuracy on '{clause.Concept}'", perturbed, metrics.Location));
+                }
+
+                if (metrics.MaxWordingRecall is { } recall && clause.Level == KnowledgeLevel.Fine)
+                {
+                    bounds.Add(($"metrics.maxWordingRecall on '{clause.Concept}'", recall, metrics.Location));
+                }
+            }
+
+            foreach (var (what, max, location) in bounds)
+            {
+                var zero = new Proportion(0, n);
+                if (n > 0 && zero.High > max)
+                {
+                    var needed = Proportion.ExemplarsNeeded(max);
+                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, F(zero.High), G(max),
+                        needed is { } k
+                            ? string.Create(CultureInfo.InvariantCulture, $"it needs at least {k} exemplars of '{clause.Concept}'")
+                            : "no number of exemplars shows an accuracy of 0 (the upper bound is always above it); allow a higher accuracy");
+                }
+            }
+        }
+    }
+
     /// <summary>The level as written in policies.</summary>
     public static string LevelName(KnowledgeLevel level) => level == KnowledgeLevel.Fine ? "fine" : "coarse";
 
