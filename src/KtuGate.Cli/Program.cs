@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Invocation;
 using KtuGate;
 using KtuGate.Cli;
 using KtuGate.Probing;
@@ -74,11 +75,21 @@ var verifyReport = new Argument<string>("report") { Description = "The ktu-repor
 var verifyArtifact = new Option<string?>("--artifact") { Description = "The artifact to check in place of the one the report names (e.g. the file about to ship)." };
 var verifyBaseDir = new Option<string?>("--base-dir") { Description = "The folder the report's paths are relative to; default: the current folder." };
 var verifyPublicKey = new Option<string?>("--public-key") { Description = "A PEM file with the ECDSA P-256 public key to check the signature with." };
-var verify = new Command("verify", "Check a report against its in-toto statement, its signature and the files it names; say exactly what no longer matches.")
+var verifyIntegrityOnly = new Option<bool>("--integrity-only") { Description = "Check only that nothing changed since the report was written; exit 0 for an intact report whatever its verdict." };
+var verify = new Command("verify", "Check a report against its in-toto statement, its signature and the files it names, and that it passed; say exactly what no longer matches.")
 {
-    verifyReport, verifyArtifact, verifyBaseDir, verifyPublicKey, formatOption,
+    verifyReport, verifyArtifact, verifyBaseDir, verifyPublicKey, verifyIntegrityOnly, formatOption,
 };
-verify.SetAction(parse => (int)Verbs.Run(() => Verbs.Verify(parse.GetValue(verifyReport)!, parse.GetValue(verifyArtifact), parse.GetValue(verifyBaseDir), parse.GetValue(verifyPublicKey), parse.GetValue(formatOption) == "json")));
+verify.SetAction(parse => (int)Verbs.Run(() => Verbs.Verify(parse.GetValue(verifyReport)!, parse.GetValue(verifyArtifact), parse.GetValue(verifyBaseDir), parse.GetValue(verifyPublicKey),
+    parse.GetValue(verifyIntegrityOnly), parse.GetValue(formatOption) == "json")));
 
 var root = new RootCommand("ktu: prove that a model does not know what it must not know.") { check, validate, init, explain, unlearn, verify };
-return await root.Parse(args).InvokeAsync();
+var parsed = root.Parse(args);
+if (parsed.Action is ParseErrorAction showErrors)
+{
+    // A wrong command line is not a violated policy: print the errors and help as usual, but exit with its own code.
+    showErrors.Invoke(parsed);
+    return (int)ExitCode.Usage;
+}
+
+return await parsed.InvokeAsync();

@@ -60,7 +60,7 @@ internal static class Verbs
             foreach (var clause in model.Clauses)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {(clause.Passed ? "PASS" : "FAIL")}  {clause.Policy}: {ReportText.Clause(clause)} {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {ReportText.Threshold(clause)}"));
+                    $"  {ReportText.Result(clause)}  {clause.Policy}: {ReportText.Clause(clause)} {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {ReportText.Threshold(clause)}"));
             }
         }
 
@@ -72,11 +72,11 @@ internal static class Verbs
         }
 
         Console.WriteLine();
-        Console.WriteLine($"Verdict: {result.Report.Verdict.ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}");
+        Console.WriteLine($"Verdict: {result.Report.Verdict.Replace('-', ' ').ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}");
         return (ExitCode)result.Outcome;
     }
 
-    public static ExitCode Verify(string report, string? artifact, string? baseDirectory, string? publicKeyFile, bool json)
+    public static ExitCode Verify(string report, string? artifact, string? baseDirectory, string? publicKeyFile, bool integrityOnly, bool json)
     {
         string? publicKey = null;
         if (publicKeyFile is not null && (publicKey = ReadText(publicKeyFile)) is null)
@@ -85,14 +85,28 @@ internal static class Verbs
             return ExitCode.InvalidInput;
         }
 
-        var diagnostics = Reporting.Provenance.Verify(report, baseDirectory ?? Directory.GetCurrentDirectory(), artifact, publicKey);
-        var unreadable = diagnostics.Any(d => d.Code == DiagnosticCodes.ReportUnreadable.Code);
-        var failed = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        var result = Reporting.Provenance.Check(report, baseDirectory ?? Directory.GetCurrentDirectory(), artifact, publicKey, integrityOnly);
+        var diagnostics = result.Diagnostics;
+
+        // An intact report exits as its gate run did (fail 1, error 2, insufficient evidence 4), unless only integrity was asked for.
+        var exit = diagnostics.Any(d => d.Code == DiagnosticCodes.ReportUnreadable.Code) ? ExitCode.InvalidInput
+            : !result.Intact ? ExitCode.Violated
+            : integrityOnly ? ExitCode.Pass
+            : result.Verdict switch
+            {
+                "pass" => ExitCode.Pass,
+                "insufficient-evidence" => ExitCode.InsufficientEvidence,
+                "error" => ExitCode.InvalidInput,
+                _ => ExitCode.Violated,
+            };
+        var verdict = (result.Verdict ?? "unknown").Replace('-', ' ').ToUpperInvariant();
         if (json)
         {
             var payload = new
             {
-                verified = !failed,
+                verified = exit == ExitCode.Pass,
+                intact = result.Intact,
+                verdict = result.Verdict,
                 diagnostics = diagnostics.Select(d => new { d.Code, Severity = d.Severity.ToString().ToLowerInvariant(), d.Message, d.Location?.File }),
             };
             Console.WriteLine(JsonSerializer.Serialize(payload, new JsonSerializerOptions { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase }));
@@ -100,10 +114,14 @@ internal static class Verbs
         else
         {
             Print(diagnostics);
-            Console.WriteLine(failed ? "Verification FAILED: the report no longer matches what it describes." : "Verified: the report, its statement and every file it names match.");
+            Console.WriteLine(exit == ExitCode.InvalidInput && result.Verdict is null ? "Verification FAILED: the report cannot be read."
+                : !result.Intact ? "Verification FAILED: the report no longer matches what it describes."
+                : exit == ExitCode.Pass && !integrityOnly ? $"Verified: the report, its statement and every file it names match; verdict {verdict}."
+                : integrityOnly ? $"Verified (integrity only): the report, its statement and every file it names match; verdict {verdict}, not judged."
+                : $"Intact, but NOT PASSED: the report, its statement and every file it names match, and its verdict is {verdict}.");
         }
 
-        return unreadable ? ExitCode.InvalidInput : failed ? ExitCode.Violated : ExitCode.Pass;
+        return exit;
     }
 
     private static string? ReadText(string path)

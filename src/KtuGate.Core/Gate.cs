@@ -87,6 +87,9 @@ public enum GateOutcome
 
     /// <summary>KtuGate failed.</summary>
     InternalError = 3,
+
+    /// <summary>No clause is violated, but a threshold could not be shown (too few exemplars) or checked (no baseline); never a pass.</summary>
+    InsufficientEvidence = 4,
 }
 
 /// <summary>The result of a gate run.</summary>
@@ -105,12 +108,16 @@ public static class Gate
         typeof(Gate).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
     /// <summary>Checks policies and manifests without running any model.</summary>
+    /// <remarks>It expands every exemplar glob, so it also reports upper-bound thresholds that the policy's exemplars could never show (KTU3007).</remarks>
     public static IReadOnlyList<Diagnostic> Validate(IEnumerable<string> policies, IEnumerable<string> manifests)
     {
         var diagnostics = new DiagnosticBag();
         foreach (var policy in policies)
         {
-            PolicyParser.Load(policy, diagnostics);
+            if (PolicyParser.Load(policy, diagnostics) is { } loaded)
+            {
+                diagnostics.AddRange(ClauseJudge.Unreachable(loaded));
+            }
         }
 
         foreach (var manifest in manifests)
@@ -120,6 +127,32 @@ public static class Gate
 
         return diagnostics.Items;
     }
+
+    /// <summary>How a run with these diagnostics ends, from what its errors are about (each code's <see cref="DiagnosticDescriptor.Category"/>).</summary>
+    /// <remarks>
+    /// The worst error decides: internal, then invalid input (policy, model, unlearning set-up, environment), then a violation (verdict),
+    /// then insufficient evidence (a threshold not shown or not checked). Only a run without errors passes.
+    /// </remarks>
+    public static GateOutcome OutcomeOf(IEnumerable<Diagnostic> diagnostics)
+    {
+        var categories = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error)
+            .Select(d => DiagnosticCodes.All.TryGetValue(d.Code, out var descriptor) ? descriptor.Category : DiagnosticCategory.Internal)
+            .ToHashSet();
+        return categories.Count == 0 ? GateOutcome.Pass
+            : categories.Contains(DiagnosticCategory.Internal) ? GateOutcome.InternalError
+            : categories.Any(c => c is not (DiagnosticCategory.Verdict or DiagnosticCategory.Evidence)) ? GateOutcome.InvalidInput
+            : categories.Contains(DiagnosticCategory.Verdict) ? GateOutcome.Violated
+            : GateOutcome.InsufficientEvidence;
+    }
+
+    /// <summary>The report's verdict for an outcome: "pass", "fail", "insufficient-evidence" or "error".</summary>
+    public static string VerdictOf(GateOutcome outcome) => outcome switch
+    {
+        GateOutcome.Pass => "pass",
+        GateOutcome.Violated => "fail",
+        GateOutcome.InsufficientEvidence => "insufficient-evidence",
+        _ => "error",
+    };
 
     /// <summary>Runs the gate.</summary>
     public static GateResult Run(GateRequest request, CancellationToken cancellationToken = default)
@@ -205,17 +238,13 @@ public static class Gate
             diagnostics.AddRange(verdict.Diagnostics);
         }
 
-        // A clause missed (KTU3xxx), or a remediation that could not meet the clauses (KTU4001, KTU4006), is a violation; anything else is bad input.
-        var outcome = diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error && !d.Code.StartsWith("KTU3", StringComparison.Ordinal)
-                && d.Code != DiagnosticCodes.RemediationFailed.Code && d.Code != DiagnosticCodes.LinearProbeBeyondEdit.Code)
-            ? GateOutcome.InvalidInput
-            : diagnostics.Items.Any(d => d.Severity == DiagnosticSeverity.Error) ? GateOutcome.Violated : GateOutcome.Pass;
+        var outcome = OutcomeOf(diagnostics.Items);
 
         var report = new GateReport(
             GateReport.CurrentSchemaVersion,
             new ToolInfo("KtuGate", ToolVersion),
             Timestamp(request.Timestamp),
-            outcome switch { GateOutcome.Pass => "pass", GateOutcome.Violated => "fail", _ => "error" },
+            VerdictOf(outcome),
             request.Mode == GateMode.Remediate ? "remediate" : "verify",
             new EnvironmentInfo(SessionFactory.OnnxRuntimeVersion, provider, RuntimeInformation.FrameworkDescription,
                 $"{RuntimeInformation.OSDescription} {RuntimeInformation.OSArchitecture}".Trim()),
@@ -387,9 +416,12 @@ public static class Gate
                     rates.Add(new PerturbedRate(name, Rate(rate)!));
                     if (policy.Metrics?.MaxPerturbedAccuracy is { } max && rate.High > max)
                     {
-                        judgements.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
-                            $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
-                            rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
+                        // Within the bound but too few exemplars to show it: insufficient evidence, not a miss.
+                        judgements.Add(rate.Rate <= max
+                            ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"{(name == "flip" ? "mirrored" : "noisy")} {ClauseJudge.LevelName(clause.Level)}", rate, max)
+                            : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
+                                $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
+                                rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture)));
                     }
                 }
 
@@ -404,9 +436,11 @@ public static class Gate
                         var recall = new Proportion(wording.Recalled, conceptTally.N);
                         if (recall.High > maxRecall)
                         {
-                            judgements.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
-                                $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
-                                recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture));
+                            judgements.Add(recall.Rate <= maxRecall
+                                ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"wording \"{wording.Wording}\" recall", recall, maxRecall)
+                                : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
+                                    $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
+                                    recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture)));
                         }
                     }
                 }
@@ -973,7 +1007,10 @@ public static class Gate
         v.Policy, v.Kind, v.Concept, ClauseJudge.LevelName(v.Level), v.Passed, Rate(v.Measured)!, Rate(v.Baseline),
         v.MaxAccuracy, v.MinAccuracy, v.MaxDrop,
         new ReportLocation(Digests.Relative(baseDirectory, v.Location.File), v.Location.Line, v.Location.Column),
-        v.Diagnostics.Select(d => d.Code).ToList());
+        v.Diagnostics.Select(d => d.Code).ToList())
+    {
+        Status = ClauseStatuses.Name(v.Status),
+    };
 
     private static ReportDiagnostic ToReport(Diagnostic d, string baseDirectory) => new(
         d.Code, d.Severity.ToString().ToLowerInvariant(), d.Message,

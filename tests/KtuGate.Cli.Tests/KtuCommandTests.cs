@@ -106,8 +106,9 @@ public sealed class KtuCommandTests
         Assert.Contains("\"name\": \"image\", \"shape\": [\"batch\", 1, 28, 28], \"layout\": \"NCHW\"", manifest, StringComparison.Ordinal);
         Assert.Contains("\"output\": { \"name\": \"logits\" }", manifest, StringComparison.Ordinal);
 
-        // With exemplars in place the drafted policy and manifest validate, and the gate runs on them.
-        temp.CopyExemplars("t-shirt", "policies/exemplars/t-shirt", 20);
+        // With exemplars in place the drafted policy and manifest validate, and the gate runs on them. The drafted forget clause
+        // allows 0.05, which takes at least 73 exemplars to show (fewer is KTU3007).
+        temp.CopyExemplars("t-shirt", "policies/exemplars/t-shirt", 80);
         foreach (var label in new[] { "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle-boot" })
         {
             temp.CopyExemplars(label, $"policies/exemplars/{label}", 20);
@@ -193,9 +194,17 @@ public sealed class KtuCommandTests
         Assert.True(File.Exists(Path.Combine(reportDir, "ktu-report.intoto.dsse.json")));
 
         var report = Path.Combine(reportDir, "ktu-report.json");
-        var ok = Ktu(TestPaths.Sample(), "verify", report, "--public-key", publicKey);
+        var intact = Ktu(TestPaths.Sample(), "verify", report, "--public-key", publicKey);
+        Assert.True(intact.ExitCode == 1, intact.Stdout + intact.Stderr);
+        Assert.Contains("error KTU6007: The report is intact, but its verdict is 'fail'", intact.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Intact, but NOT PASSED", intact.Stdout, StringComparison.Ordinal);
+        Assert.Contains("verdict is FAIL", intact.Stdout, StringComparison.Ordinal);
+
+        var ok = Ktu(TestPaths.Sample(), "verify", report, "--public-key", publicKey, "--integrity-only");
         Assert.True(ok.ExitCode == 0, ok.Stdout + ok.Stderr);
-        Assert.Contains("Verified", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Verified (integrity only)", ok.Stdout, StringComparison.Ordinal);
+        Assert.Contains("verdict FAIL, not judged", ok.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("KTU6008", ok.Stdout + ok.Stderr, StringComparison.Ordinal);
 
         var swapped = temp.File("swapped.onnx", "not the gated model");
         var bad = Ktu(TestPaths.Sample(), "verify", report, "--public-key", publicKey, "--artifact", swapped);
@@ -203,6 +212,99 @@ public sealed class KtuCommandTests
         Assert.Contains("error KTU6001: artifact 'artifacts/fashion-classifier.onnx' no longer matches the report", bad.Stderr, StringComparison.Ordinal);
 
         Assert.Equal(2, Ktu(TestPaths.Sample(), "verify", Path.Combine(temp.Path, "missing.json")).ExitCode);
+    }
+
+    [Fact]
+    public void Verify_warns_that_an_unsigned_report_is_unsigned_and_json_names_the_verdict()
+    {
+        using var temp = new TempFolder();
+        var check = Ktu(TestPaths.Sample(), "check", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", temp.Path, "--execution-provider", "cpu");
+        Assert.Equal(1, check.ExitCode);
+        var report = Path.Combine(temp.Path, "ktu-report.json");
+
+        var text = Ktu(TestPaths.Sample(), "verify", report, "--integrity-only");
+        Assert.Equal(0, text.ExitCode);
+        Assert.Contains("warning KTU6008: The report is not signed", text.Stdout, StringComparison.Ordinal);
+
+        var json = Ktu(TestPaths.Sample(), "verify", report, "--format", "json");
+        Assert.Equal(1, json.ExitCode);
+        using var payload = JsonDocument.Parse(json.Stdout);
+        Assert.False(payload.RootElement.GetProperty("verified").GetBoolean());
+        Assert.True(payload.RootElement.GetProperty("intact").GetBoolean());
+        Assert.Equal("fail", payload.RootElement.GetProperty("verdict").GetString());
+        var codes = payload.RootElement.GetProperty("diagnostics").EnumerateArray().Select(d => d.GetProperty("code").GetString()).ToList();
+        Assert.Equal(["KTU6008", "KTU6007"], codes);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("check")]
+    [InlineData("check -m artifacts/fashion-classifier.onnx -p policies/retire-sneaker.ktu.json --no-such-option")]
+    [InlineData("frobnicate")]
+    [InlineData("verify")]
+    [InlineData("explain")]
+    public void Usage_errors_exit_64_not_1(string commandLine)
+    {
+        var result = Ktu(TestPaths.Sample(), commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+        Assert.True(result.ExitCode == 64, $"exit {result.ExitCode}: {result.Stdout}{result.Stderr}");
+        Assert.False(string.IsNullOrWhiteSpace(result.Stderr));
+    }
+
+    [Fact]
+    public void Help_exits_0()
+    {
+        Assert.Equal(0, Ktu(TestPaths.Sample(), "--help").ExitCode);
+        Assert.Equal(0, Ktu(TestPaths.Sample(), "check", "--help").ExitCode);
+    }
+
+    [Fact]
+    public void Too_few_exemplars_exit_4_with_insufficient_evidence_and_validate_calls_the_policy_invalid()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("bag", Path.Combine("exemplars", "sneaker"), 20);
+        temp.File("policy.ktu.json", """
+            {
+              "ktuPolicy": 1,
+              "id": "few",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "level": "fine", "maxAccuracy": 0.05 } ]
+            }
+            """);
+
+        var validate = Ktu(temp.Path, "validate", "-p", "policy.ktu.json");
+        Assert.Equal(2, validate.ExitCode);
+        Assert.Contains("policy.ktu.json(5,15): error KTU3007: Forget clause 'sneaker' (maxAccuracy) can never pass with 20 exemplars", validate.Stderr, StringComparison.Ordinal);
+        Assert.Contains("it needs at least 73 exemplars", validate.Stderr, StringComparison.Ordinal);
+
+        var check = Ktu(temp.Path, "check", "-m", TestPaths.SampleModel, "--manifest", TestPaths.SampleManifest, "-p", "policy.ktu.json",
+            "--report-dir", Path.Combine(temp.Path, "out"), "--execution-provider", "cpu");
+        Assert.True(check.ExitCode == 4, check.Stdout + check.Stderr);
+        Assert.Contains("error KTU3006: 'sneaker' is not shown forgotten", check.Stderr, StringComparison.Ordinal);
+        Assert.Contains("INSUFFICIENT EVIDENCE  few: forget sneaker (fine)", check.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Verdict: INSUFFICIENT EVIDENCE (0/1 clauses hold)", check.Stdout, StringComparison.Ordinal);
+
+        var verify = Ktu(temp.Path, "verify", Path.Combine(temp.Path, "out", "ktu-report.json"));
+        Assert.True(verify.ExitCode == 4, verify.Stdout + verify.Stderr);
+        Assert.Contains("verdict is INSUFFICIENT EVIDENCE", verify.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Readme_documents_the_exit_codes_of_every_verb()
+    {
+        var readme = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "README.md"));
+        var start = readme.IndexOf("| Verb | 0 |", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README.md has no exit-code table (| Verb | 0 | ...)");
+        var table = readme[start..readme.IndexOf("\n\n", start, StringComparison.Ordinal)].Split('\n');
+        var header = table[0].Split('|', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["Verb", "0", "1", "2", "3", "4", "64", "130"], header);
+        var verbs = table.Skip(2).Select(r => r.Split('|', StringSplitOptions.TrimEntries)[1].Trim('`')).ToList();
+        var help = Ktu(TestPaths.Sample(), "--help").Stdout;
+        var commands = help[help.IndexOf("Commands:", StringComparison.Ordinal)..].Split('\n').Skip(1)
+            .Select(l => l.Trim().Split(' ')[0]).Where(w => w.Length > 0).ToList();
+        Assert.NotEmpty(commands);
+        Assert.All(commands, c => Assert.Contains(c, verbs));
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Text.Json.Nodes;
+using Json.Schema;
 using KtuGate.Diagnostics;
 using KtuGate.Probing;
 using KtuGate.Reporting;
@@ -16,6 +18,14 @@ public sealed class GateTests
             BaseDirectory = TestPaths.Sample(),
             Timestamp = s_fixedTime,
         };
+
+    /// <summary>Asserts that the report a run wrote validates against the published schema.</summary>
+    private static void AssertSchemaValid(string reportPath)
+    {
+        var schema = JsonSchema.FromText(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "ktu-report.schema.json")));
+        var results = schema.Evaluate(JsonNode.Parse(File.ReadAllText(reportPath)), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.True(results.IsValid, string.Join("\n", results.Details.Where(d => d.HasErrors).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}"))));
+    }
 
     /// <summary>A policy over a copy of some sample exemplars, in a temp folder.</summary>
     private static string WritePolicy(TempFolder temp, string clauses, string concepts, params string[] labels)
@@ -153,9 +163,102 @@ public sealed class GateTests
         Assert.Equal(clause.Measured, clause.Baseline);
         Assert.NotNull(withBaseline.Report.Models[0].Baseline);
 
+        // Without a baseline the drop is not checked: recorded as such, and never a pass (this used to pass with a warning).
         var without = Gate.Run(SampleRequest(Path.Combine(temp.Path, "b"), policy));
-        Assert.Equal(GateOutcome.Pass, without.Outcome);
-        Assert.Contains(without.Diagnostics, d => d.Code == "KTU3004" && d.Severity == DiagnosticSeverity.Warning);
+        Assert.Equal(GateOutcome.InsufficientEvidence, without.Outcome);
+        Assert.Equal("insufficient-evidence", without.Report.Verdict);
+        Assert.Contains(without.Diagnostics, d => d.Code == "KTU3004" && d.Severity == DiagnosticSeverity.Error);
+        var unchecked_ = Assert.Single(without.Report.Models[0].Clauses);
+        Assert.False(unchecked_.Passed);
+        Assert.Equal("not-checked", unchecked_.Status);
+    }
+
+    [Fact]
+    public void Metric_thresholds_without_a_baseline_are_not_checked_and_not_passed()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """
+            "forget": [ { "concept": "sneaker", "maxAccuracy": 1 } ],
+            "retain": [ { "concept": "sandal", "minAccuracy": 0.5 } ],
+            "metrics": { "minQU": 0.5 }
+            """,
+            """ "footwear": {}, "sandal": { "parent": "footwear", "exemplars": ["exemplars/sandal/*.png"] }, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } """,
+            "sandal", "sneaker");
+
+        var result = Gate.Run(SampleRequest(temp.Path, policy));
+
+        Assert.Equal(GateOutcome.InsufficientEvidence, result.Outcome);
+        var metrics = Assert.Single(result.Report.Models[0].Metrics);
+        Assert.False(metrics.Passed);
+        Assert.Equal("not-checked", metrics.Status);
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3004" && d.Severity == DiagnosticSeverity.Error && d.Message.Contains("Q-U", StringComparison.Ordinal));
+        Assert.All(result.Report.Models[0].Clauses, c => Assert.Equal("pass", c.Status));
+        AssertSchemaValid(result.ReportPath!);
+    }
+
+    [Fact]
+    public void Too_few_exemplars_for_a_forget_clause_is_insufficient_evidence_with_the_number_needed()
+    {
+        using var temp = new TempFolder();
+
+        // Twenty bags filed as sneakers: the model recognises none of them as a sneaker, but 0 of 20 cannot show a rate under 0.05.
+        temp.CopyExemplars("bag", Path.Combine("exemplars", "sneaker"), 20);
+        var policy = temp.File("policy.ktu.json", """
+            {
+              "ktuPolicy": 1,
+              "id": "test",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "level": "fine", "maxAccuracy": 0.05 } ]
+            }
+            """);
+
+        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "out"), policy));
+
+        Assert.Equal(GateOutcome.InsufficientEvidence, result.Outcome);
+        Assert.Equal("insufficient-evidence", result.Report.Verdict);
+        var d = Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal("KTU3006", d.Code);
+        Assert.Equal(new SourceLocation(policy, 5, 15), d.Location);
+        Assert.Equal("'sneaker' is not shown forgotten: fine accuracy 0.000 (95% CI 0.000-0.161, n=20) is within the allowed 0.05, but its upper bound is not: insufficient evidence, add exemplars (need at least 73)", d.Message);
+        var clause = Assert.Single(result.Report.Models[0].Clauses);
+        Assert.False(clause.Passed);
+        Assert.Equal("insufficient-evidence", clause.Status);
+        Assert.Equal(["KTU3006"], clause.Codes);
+        AssertSchemaValid(result.ReportPath!);
+
+        // Every rendering says so.
+        var folder = Path.Combine(temp.Path, "out");
+        Assert.Contains("\"status\": \"insufficient-evidence\"", File.ReadAllText(Path.Combine(folder, "ktu-report.json")), StringComparison.Ordinal);
+        Assert.Contains("**INSUFFICIENT EVIDENCE** KTU3006", File.ReadAllText(Path.Combine(folder, "ktu-report.md")), StringComparison.Ordinal);
+        Assert.Contains("INSUFFICIENT EVIDENCE KTU3006", File.ReadAllText(Path.Combine(folder, "ktu-report.html")), StringComparison.Ordinal);
+        Assert.Contains("insufficient evidence, add exemplars (need at least 73)", File.ReadAllText(Path.Combine(folder, "ktu-report.junit.xml")), StringComparison.Ordinal);
+        Assert.Contains("Insufficient evidence", File.ReadAllText(Path.Combine(folder, "ktu-report.sarif")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_reports_a_forget_clause_its_exemplars_can_never_show()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("sneaker", Path.Combine("exemplars", "sneaker"), 20);
+        var policy = temp.File("policy.ktu.json", """
+            {
+              "ktuPolicy": 1,
+              "id": "test",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "maxAccuracy": 0.05 }, { "concept": "sneaker", "level": "coarse", "maxAccuracy": 0 } ],
+              "metrics": { "maxPerturbedAccuracy": 0.5 }
+            }
+            """);
+
+        var diagnostics = Gate.Validate([policy], []);
+
+        Assert.Equal(2, diagnostics.Count);
+        Assert.All(diagnostics, d => Assert.Equal(("KTU3007", DiagnosticSeverity.Error), (d.Code, d.Severity)));
+        Assert.Equal(new SourceLocation(policy, 5, 15), diagnostics[0].Location);
+        Assert.Equal("Forget clause 'sneaker' (maxAccuracy) can never pass with 20 exemplars: even none recognised has a 95% upper bound of 0.161 > allowed 0.05; it needs at least 73 exemplars of 'sneaker'", diagnostics[0].Message);
+        Assert.Equal(new SourceLocation(policy, 5, 62), diagnostics[1].Location);
+        Assert.Contains("no number of exemplars shows an accuracy of 0", diagnostics[1].Message, StringComparison.Ordinal);
     }
 
     public static TheoryData<string, string> BadInputs => new()
@@ -281,6 +384,33 @@ public sealed class GateTests
         Assert.Contains(missed, d => d.Message.Contains("'bag' fine accuracy on mirrored exemplars (upper bound)", StringComparison.Ordinal));
         Assert.Contains(missed, d => d.Message.Contains("noisy", StringComparison.Ordinal));
         Assert.All(missed, d => Assert.Equal(5, d.Location!.Line));
+    }
+
+    [Fact]
+    public void Perturbed_accuracy_within_its_bound_on_too_few_exemplars_is_insufficient_evidence_not_a_miss()
+    {
+        using var temp = new TempFolder();
+
+        // Twenty bags filed as sneakers: mirrored or noisy, none is taken for a sneaker, but 0 of 20 cannot show 0.05.
+        temp.CopyExemplars("bag", Path.Combine("exemplars", "sneaker"), 20);
+        var policy = temp.File("policy.ktu.json", """
+            {
+              "ktuPolicy": 1,
+              "id": "test",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "level": "fine", "maxAccuracy": 1 } ],
+              "metrics": { "maxPerturbedAccuracy": 0.05 }
+            }
+            """);
+
+        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "out"), policy));
+
+        Assert.Equal(GateOutcome.InsufficientEvidence, result.Outcome);
+        var errors = result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        Assert.Equal(["KTU3006", "KTU3006"], errors.Select(d => d.Code));
+        Assert.Contains(errors, d => d.Message.StartsWith("'sneaker' is not shown forgotten: mirrored fine accuracy", StringComparison.Ordinal));
+        Assert.Contains(errors, d => d.Message.StartsWith("'sneaker' is not shown forgotten: noisy fine accuracy", StringComparison.Ordinal));
+        Assert.All(errors, d => Assert.Contains("need at least", d.Message, StringComparison.Ordinal));
     }
 
     [Fact]

@@ -44,6 +44,9 @@ public sealed class ProvenanceTests
 
     private static string[] Codes(IEnumerable<Diagnostic> diagnostics) => diagnostics.Select(d => d.Code).ToArray();
 
+    /// <summary>What an unsigned report's check found besides the warning that it is unsigned.</summary>
+    private static IReadOnlyList<Diagnostic> Mismatches(IEnumerable<Diagnostic> diagnostics) => diagnostics.Where(d => d.Code != "KTU6008").ToList();
+
     [Fact]
     public void Untouched_report_verifies_and_the_statement_names_artifact_and_report()
     {
@@ -51,7 +54,8 @@ public sealed class ProvenanceTests
         var root = CopySample(temp);
         var report = Gate(root);
 
-        Assert.Empty(Provenance.Verify(report, root, null, null));
+        var unsigned = Assert.Single(Provenance.Verify(report, root, null, null));
+        Assert.Equal(("KTU6008", DiagnosticSeverity.Warning), (unsigned.Code, unsigned.Severity));
 
         var statement = JsonNode.Parse(File.ReadAllText(Path.Combine(root, "ktu", Provenance.StatementFileName)))!;
         Assert.Equal("https://in-toto.io/Statement/v1", (string?)statement["_type"]);
@@ -68,7 +72,7 @@ public sealed class ProvenanceTests
         var report = Gate(root);
         File.WriteAllText(report, File.ReadAllText(report).Replace("\"verdict\": \"fail\"", "\"verdict\": \"pass\"", StringComparison.Ordinal));
 
-        var d = Assert.Single(Provenance.Verify(report, root, null, null));
+        var d = Assert.Single(Mismatches(Provenance.Verify(report, root, null, null)));
         Assert.Equal("KTU6003", d.Code);
         Assert.Contains("ktu-report.json", d.Message, StringComparison.Ordinal);
     }
@@ -82,12 +86,12 @@ public sealed class ProvenanceTests
         var other = temp.File("other.onnx");
         File.WriteAllBytes(other, [.. File.ReadAllBytes(TestPaths.SampleModel), 0]);
 
-        var viaOption = Assert.Single(Provenance.Verify(report, root, other, null));
+        var viaOption = Assert.Single(Mismatches(Provenance.Verify(report, root, other, null)));
         Assert.Equal("KTU6001", viaOption.Code);
         Assert.StartsWith("artifact 'artifacts/fashion-classifier.onnx' no longer matches the report: recorded sha256 " + TestPaths.Sha256(TestPaths.SampleModel), viaOption.Message, StringComparison.Ordinal);
 
         File.Copy(other, Path.Combine(root, "artifacts", "fashion-classifier.onnx"), overwrite: true);
-        Assert.Equal(["KTU6001"], Codes(Provenance.Verify(report, root, null, null)));
+        Assert.Equal(["KTU6001"], Codes(Mismatches(Provenance.Verify(report, root, null, null))));
     }
 
     [Fact]
@@ -100,7 +104,7 @@ public sealed class ProvenanceTests
         var exemplars = Directory.GetFiles(Path.Combine(root, "policies", "exemplars", "sandal")).Order(StringComparer.Ordinal).ToArray();
         File.Delete(exemplars[0]);
 
-        var found = Provenance.Verify(report, root, null, null);
+        var found = Mismatches(Provenance.Verify(report, root, null, null));
 
         Assert.Equal(["KTU6001", "KTU6001"], Codes(found));
         Assert.Contains(found, d => d.Message.StartsWith("manifest 'artifacts/fashion-classifier.ktu.json'", StringComparison.Ordinal));
@@ -108,6 +112,47 @@ public sealed class ProvenanceTests
 
         File.Delete(Path.Combine(root, "policies", "retire-sneaker.ktu.json"));
         Assert.Contains("KTU6002", Codes(Provenance.Verify(report, root, null, null)));
+    }
+
+    [Fact]
+    public void A_reforged_unsigned_report_and_statement_match_but_are_reported_unsigned()
+    {
+        using var temp = new TempFolder();
+        var root = CopySample(temp);
+        var report = Gate(root);
+
+        // Whoever can write the report folder can rewrite the verdict and the statement's digest of the report together.
+        var statementPath = Path.Combine(root, "ktu", Provenance.StatementFileName);
+        File.WriteAllText(report, File.ReadAllText(report).Replace("\"verdict\": \"fail\"", "\"verdict\": \"pass\"", StringComparison.Ordinal));
+        File.WriteAllText(statementPath, File.ReadAllText(statementPath).Replace(
+            (string)JsonNode.Parse(File.ReadAllText(statementPath))!["subject"]!.AsArray().Last()!["digest"]!["sha256"]!,
+            TestPaths.Sha256(report), StringComparison.Ordinal));
+
+        var result = Provenance.Check(report, root, null, null);
+
+        Assert.True(result.Intact);
+        var d = Assert.Single(result.Diagnostics);
+        Assert.Equal(("KTU6008", DiagnosticSeverity.Warning), (d.Code, d.Severity));
+        Assert.Contains("not signed", d.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_intact_failing_report_is_named_as_failing_unless_only_integrity_is_asked()
+    {
+        using var temp = new TempFolder();
+        var root = CopySample(temp);
+        var report = Gate(root);
+
+        var judged = Provenance.Check(report, root, null, null);
+        Assert.True(judged.Intact);
+        Assert.Equal("fail", judged.Verdict);
+        var d = Assert.Single(judged.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal("KTU6007", d.Code);
+        Assert.Contains("verdict is 'fail'", d.Message, StringComparison.Ordinal);
+
+        var integrity = Provenance.Check(report, root, null, null, integrityOnly: true);
+        Assert.True(integrity.Intact);
+        Assert.DoesNotContain(integrity.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
     }
 
     [Fact]

@@ -219,19 +219,42 @@ public static class DiagnosticCodes
         "A concept the policy says to retain is recognised less often than in the baseline artifact by more than 'maxDrop'.");
 
     /// <summary>KTU3004: a drop threshold could not be checked for want of a baseline.</summary>
-    public static readonly DiagnosticDescriptor BaselineMissing = new("KTU3004", W, "No baseline for a threshold",
-        "'{0}': {1} is measured against a baseline model, and none was given; it was not checked",
-        "Give the KtuModel item a Baseline=\"...\" (or --baseline on the command line) to compare against.");
+    /// <remarks>An error: a threshold that was not checked must not pass the gate (the run's outcome is insufficient evidence, not a violation).</remarks>
+    public static readonly DiagnosticDescriptor BaselineMissing = new("KTU3004", E, "No baseline for a threshold",
+        "'{0}': {1} is measured against a baseline model, and none was given; it was not checked, so the gate cannot pass",
+        "Give the KtuModel item a Baseline=\"...\" (or --baseline on the command line) to compare against, or remove the threshold from the policy. A threshold that was not checked never passes.")
+    {
+        Category = DiagnosticCategory.Evidence,
+    };
 
     /// <summary>KTU3005: an unlearning metric misses its threshold.</summary>
     public static readonly DiagnosticDescriptor MetricMissed = new("KTU3005", E, "Metric misses its threshold",
         "Policy '{0}': {1} is {2}, {3} {4}",
         "The policy's 'metrics' thresholds (quality, utility, Q-U, general accuracy) are judged on the measured values; see the README for how each is computed.");
 
+    /// <summary>KTU3006: a forget clause (or perturbed-accuracy or wording-recall bound) whose measured rate is within its threshold but whose interval is too wide to show it.</summary>
+    public static readonly DiagnosticDescriptor InsufficientEvidence = new("KTU3006", E, "Insufficient evidence",
+        "'{0}' is not shown forgotten: {1} accuracy {2} (95% CI {3}-{4}, n={5}) is within the allowed {6}, but its upper bound is not: insufficient evidence, {7}",
+        "A forget clause (and maxPerturbedAccuracy, maxWordingRecall) passes only when the upper bound of the 95% interval is at most its threshold; with few exemplars even none recognised leaves a wide interval (0 of 20 has an upper bound of 0.161). Add exemplars (the message says how many), or allow a higher accuracy. The gate does not pass what it did not show.")
+    {
+        Category = DiagnosticCategory.Evidence,
+    };
+
+    /// <summary>KTU3007: a threshold that no result on the policy's exemplars could meet.</summary>
+    public static readonly DiagnosticDescriptor ThresholdUnreachable = new("KTU3007", E, "Threshold can never pass",
+        "{0} can never pass with {1} exemplars: even none recognised has a 95% upper bound of {2} > allowed {3}; {4}",
+        "Upper-bound thresholds (maxAccuracy, maxPerturbedAccuracy, maxWordingRecall) need enough exemplars for the interval to fit under them: with n exemplars and none recognised the upper bound is z²/(n + z²), so an allowed accuracy m needs n ≥ z²(1 − m)/m (73 for 0.05). Add exemplars, or allow a higher accuracy.")
+    {
+        Category = DiagnosticCategory.Policy,
+    };
+
     /// <summary>KTU4001: no remediation met the policy's thresholds.</summary>
     public static readonly DiagnosticDescriptor RemediationFailed = new("KTU4001", E, "Remediation failed",
         "No remediation of '{0}' met every policy threshold; tried {1}. The best candidate still violates {2} clause(s); nothing was written",
-        "KtuGateMode=Remediate edits the artifact's last linear layer with the policy's methods and probes the result again. When no setting meets every threshold, loosen what the policy cannot have (a retain floor the forget exemplars make impossible, an accuracy bound too few exemplars cannot prove), add exemplars, or retrain.");
+        "KtuGateMode=Remediate edits the artifact's last linear layer with the policy's methods and probes the result again. When no setting meets every threshold, loosen what the policy cannot have (a retain floor the forget exemplars make impossible, an accuracy bound too few exemplars cannot prove), add exemplars, or retrain.")
+    {
+        Category = DiagnosticCategory.Verdict,
+    };
 
     /// <summary>KTU4002: an external-data path that leaves the model's folder.</summary>
     public static readonly DiagnosticDescriptor ExternalDataEscapes = new("KTU4002", E, "External data outside the model's folder",
@@ -256,7 +279,10 @@ public static class DiagnosticCodes
     /// <summary>KTU4006: a linear-probe bound cannot be met by editing the site, whose inputs the probe reads.</summary>
     public static readonly DiagnosticDescriptor LinearProbeBeyondEdit = new("KTU4006", E, "Knowledge below the edit site",
         "Policy '{0}': '{1}' can still be read out below the edit site '{2}' (linear-probe accuracy {3}, upper bound {4} > allowed {5}); editing that layer does not change its inputs, so the artifact was not edited",
-        "metrics.maxLinearProbeAccuracy is judged on the features just below the edit site, which an edit of that layer leaves as they are. The concept is encoded in the layers beneath: retrain (or fine-tune) the model without it, or drop the requirement if reading it out below the last layer is acceptable.");
+        "metrics.maxLinearProbeAccuracy is judged on the features just below the edit site, which an edit of that layer leaves as they are. The concept is encoded in the layers beneath: retrain (or fine-tune) the model without it, or drop the requirement if reading it out below the last layer is acceptable.")
+    {
+        Category = DiagnosticCategory.Verdict,
+    };
 
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
@@ -317,6 +343,16 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor ReportUnreadable = new("KTU6006", E, "Report cannot be read",
         "'{0}' cannot be read as a KtuGate report: {1}",
         "ktu verify takes the ktu-report.json a gate run wrote; its statement and envelope sit beside it.");
+
+    /// <summary>KTU6007: the report is intact, but its verdict is not a pass.</summary>
+    public static readonly DiagnosticDescriptor VerdictNotPass = new("KTU6007", E, "Verdict is not pass",
+        "The report is intact, but its verdict is '{0}': the gate did not pass the artifact it names",
+        "ktu verify checks that a report is intact and that it passed. A failing report verifies as a failing report; pass --integrity-only to check only that nothing changed since it was written.");
+
+    /// <summary>KTU6008: the report carries no signature.</summary>
+    public static readonly DiagnosticDescriptor ReportUnsigned = new("KTU6008", W, "Report not signed",
+        "The report is not signed (no {0}): its statement only shows that the report and the files match each other, not who wrote them; anyone able to rewrite the report can rewrite its statement too",
+        "Without a signature the statement only shows that the report and the files match each other, not who wrote them: a rewritten report with a rewritten statement matches too. Sign reports (KtuSigningKeyFile, --signing-key) and verify with --public-key; with a key, an unsigned report is an error (KTU6004).");
 
     /// <summary>KTU9001: an unexpected internal error.</summary>
     public static readonly DiagnosticDescriptor InternalError = new("KTU9001", E, "Internal error",

@@ -17,6 +17,59 @@ public sealed record Proportion(int Successes, int N)
     /// <summary>The 95% Wilson interval's upper bound; forgetting thresholds are judged on it.</summary>
     public double High => Wilson(Successes, N, Z95).High;
 
+    /// <summary>The fewest exemplars at which a measured <paramref name="rate"/> has a 95% upper bound of at most <paramref name="maxAccuracy"/>, or null when no number is enough.</summary>
+    /// <remarks>
+    /// For a rate of 0 this is exact: the upper bound of 0 of n is z²/(n + z²), so n ≥ z²(1 − m)/m (73 for m = 0.05). For a rate above 0 it
+    /// assumes the same rate on more exemplars. A rate at or above the bound, or a bound of 0, is never shown below it.
+    /// </remarks>
+    public static int? ExemplarsNeeded(double maxAccuracy, double rate = 0)
+    {
+        if (maxAccuracy >= 1)
+        {
+            return 1;
+        }
+
+        if (maxAccuracy <= 0 || rate >= maxAccuracy)
+        {
+            return null;
+        }
+
+        // The upper bound falls as n grows at a fixed rate; search for the first n under the bound.
+        long low = 1, high = 1;
+        while (UpperAt(rate, high) > maxAccuracy)
+        {
+            if (high > int.MaxValue)
+            {
+                return null;
+            }
+
+            low = high + 1;
+            high *= 2;
+        }
+
+        while (low < high)
+        {
+            var mid = low + ((high - low) / 2);
+            if (UpperAt(rate, mid) > maxAccuracy)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+
+        return low > int.MaxValue ? null : (int)low;
+    }
+
+    private static double UpperAt(double p, double n)
+    {
+        var z2 = Z95 * Z95;
+        var denominator = 1 + z2 / n;
+        return ((p + z2 / (2 * n)) + Z95 * Math.Sqrt(p * (1 - p) / n + z2 / (4 * n * n))) / denominator;
+    }
+
     /// <summary>The Wilson score interval for a binomial proportion, which stays inside [0, 1] and behaves at 0 and n successes.</summary>
     /// <remarks>With n = 0 nothing was measured, so the interval is the whole of [0, 1].</remarks>
     public static (double Low, double High) Wilson(int successes, int n, double z)

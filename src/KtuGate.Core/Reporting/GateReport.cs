@@ -4,7 +4,7 @@ namespace KtuGate.Reporting;
 /// <param name="SchemaVersion">The report format's version.</param>
 /// <param name="Tool">Which KtuGate wrote it.</param>
 /// <param name="GeneratedAt">When it was written (UTC, ISO 8601): the one field that differs between identical runs.</param>
-/// <param name="Verdict">"pass", "fail" (a clause is violated) or "error" (the inputs could not be checked).</param>
+/// <param name="Verdict">"pass", "fail" (a clause is violated), "insufficient-evidence" (nothing violated, but a threshold could not be shown or checked: never a pass) or "error" (the inputs could not be checked).</param>
 /// <param name="Mode">The gate mode: "verify" or "remediate".</param>
 /// <param name="Environment">Where it ran.</param>
 /// <param name="Options">The options that shaped the run.</param>
@@ -116,7 +116,7 @@ public sealed record RemediationAttemptInfo(string Method, string Settings, bool
 /// <param name="Utility">Mean retained share of the forget-coarse, retain-fine and retain-coarse accuracies against the baseline.</param>
 /// <param name="QualityUtility">Q-U: the harmonic mean of quality and utility.</param>
 /// <param name="Thresholds">The policy's thresholds on these metrics, if any.</param>
-/// <param name="Passed">Whether every threshold holds (true without thresholds).</param>
+/// <param name="Passed">Whether every threshold was checked and holds (true without thresholds); false for one not checked.</param>
 public sealed record PolicyMetricsReport(
     string Policy,
     RateInfo? ForgetFine,
@@ -129,7 +129,11 @@ public sealed record PolicyMetricsReport(
     double? Utility,
     double? QualityUtility,
     MetricThresholdsInfo? Thresholds,
-    bool Passed);
+    bool Passed)
+{
+    /// <summary>"pass", "fail", or "not-checked" (a threshold needs a baseline and none was given: not a pass).</summary>
+    public string Status { get; init; } = Passed ? "pass" : "fail";
+}
 
 /// <summary>The metrics' rates on the baseline artifact.</summary>
 public sealed record BaselineMetrics(RateInfo? ForgetFine, RateInfo? ForgetCoarse, RateInfo? RetainFine, RateInfo? RetainCoarse, RateInfo? General);
@@ -185,7 +189,7 @@ public sealed record RateInfo(double Rate, int Successes, int N, double CiLow, d
 /// <param name="Kind">"forget" or "retain".</param>
 /// <param name="Concept">The concept's key.</param>
 /// <param name="Level">"fine" or "coarse".</param>
-/// <param name="Passed">Whether it holds.</param>
+/// <param name="Passed">Whether it holds: every threshold checked and met (see <see cref="ClauseReport.Status"/>).</param>
 /// <param name="Measured">The rate judged.</param>
 /// <param name="Baseline">The baseline's rate, if any.</param>
 /// <param name="MaxAccuracy">The forget threshold, on the upper bound.</param>
@@ -207,6 +211,9 @@ public sealed record ClauseReport(
     ReportLocation Location,
     IReadOnlyList<string> Codes)
 {
+    /// <summary>"pass", "fail", "insufficient-evidence" (too few exemplars to show the threshold, KTU3006) or "not-checked" (a maxDrop without a baseline, KTU3004); only "pass" is <see cref="Passed"/>.</summary>
+    public string Status { get; init; } = Passed ? "pass" : "fail";
+
     /// <summary>For a forget clause: the same rate on lightly perturbed exemplars (mirrored; with noise), to see whether forgetting holds beyond the exact images.</summary>
     public IReadOnlyList<PerturbedRate> Perturbed { get; init; } = [];
 

@@ -50,7 +50,7 @@ public static class HtmlRenderer
             h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
             foreach (var clause in model.Clauses)
             {
-                h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : "FAIL " + Html(string.Join(" ", clause.Codes)))
+                h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : Html(ReportText.Result(clause) + " " + string.Join(" ", clause.Codes)))
                     .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
                     .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
                     .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
@@ -244,7 +244,7 @@ public static class HtmlRenderer
                     m.Thresholds.MinQU is { } qu ? $"Q-U >= {ReportText.Number(qu)}" : null,
                     m.Thresholds.MinGeneralAccuracy is { } g ? $"general >= {ReportText.Number(g)}" : null,
                     m.Thresholds.MaxGeneralDrop is { } d ? $"general drop <= {ReportText.Number(d)}" : null,
-                }.OfType<string>()))).Append("</td></tr>\n");
+                }.OfType<string>()) + (m.Passed ? string.Empty : $": {m.Status.Replace('-', ' ').ToUpperInvariant()}"))).Append("</td></tr>\n");
         }
 
         return s.Append("</tbody></table>\n").ToString();

@@ -18,8 +18,9 @@ public static class JUnitRenderer
         using (var w = XmlWriter.Create(buffer, settings))
         {
             var clauses = report.Models.SelectMany(m => m.Clauses).ToList();
-            // A failed remediation (KTU4001) is a verdict, shown by the clauses it could not fix; other errors mean the inputs could not be checked.
-            var inputErrors = report.Diagnostics.Where(d => d.Severity == "error" && !d.Code.StartsWith("KTU3", StringComparison.Ordinal) && d.Code != "KTU4001").ToList();
+            // Verdicts (a failed remediation too) and undecided thresholds show in the clauses; other errors mean the inputs could not be checked.
+            var inputErrors = report.Diagnostics.Where(d => d.Severity == "error"
+                && !(Diagnostics.DiagnosticCodes.All.TryGetValue(d.Code, out var descriptor) && descriptor.Category is Diagnostics.DiagnosticCategory.Verdict or Diagnostics.DiagnosticCategory.Evidence)).ToList();
             w.WriteStartDocument();
             w.WriteStartElement("testsuites");
             w.WriteAttributeString("name", "KtuGate");

@@ -28,7 +28,7 @@ public static class MarkdownRenderer
             md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");
             foreach (var clause in model.Clauses)
             {
-                md.Append("| ").Append(clause.Passed ? "pass" : "**FAIL** " + Markdown(string.Join(" ", clause.Codes)))
+                md.Append("| ").Append(clause.Passed ? "pass" : "**" + ReportText.Result(clause) + "** " + Markdown(string.Join(" ", clause.Codes)))
                     .Append(" | ").Append(Markdown(clause.Policy))
                     .Append(" | ").Append(Markdown(ReportText.Clause(clause)))
                     .Append(" | ").Append(Markdown(ReportText.Rate(clause.Measured)))
@@ -41,13 +41,14 @@ public static class MarkdownRenderer
             var measured = model.Metrics.Where(m => m.QualityUtility is not null || m.General is not null || m.Thresholds is not null).ToList();
             if (measured.Count > 0)
             {
-                md.Append("| Policy | Forget fine | Forget coarse | Retain fine | Retain coarse | General | Quality | Utility | Q-U |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
+                md.Append("| Policy | Forget fine | Forget coarse | Retain fine | Retain coarse | General | Quality | Utility | Q-U | Thresholds |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
                 foreach (var m in measured)
                 {
                     static string R(RateInfo? r) => r is null ? "-" : ReportText.Number(r.Rate);
                     md.Append("| ").Append(Markdown(m.Policy)).Append(" | ").Append(R(m.ForgetFine)).Append(" | ").Append(R(m.ForgetCoarse)).Append(" | ")
                         .Append(R(m.RetainFine)).Append(" | ").Append(R(m.RetainCoarse)).Append(" | ").Append(R(m.General)).Append(" | ")
-                        .Append(ReportText.Number(m.Quality)).Append(" | ").Append(ReportText.Number(m.Utility)).Append(" | ").Append(ReportText.Number(m.QualityUtility)).Append(" |\n");
+                        .Append(ReportText.Number(m.Quality)).Append(" | ").Append(ReportText.Number(m.Utility)).Append(" | ").Append(ReportText.Number(m.QualityUtility)).Append(" | ")
+                        .Append(m.Thresholds is null ? "-" : m.Passed ? "pass" : "**" + m.Status.Replace('-', ' ').ToUpperInvariant() + "**").Append(" |\n");
                 }
 
                 md.Append('\n');

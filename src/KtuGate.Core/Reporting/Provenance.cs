@@ -108,8 +108,18 @@ public static class Provenance
     /// <param name="baseDirectory">The folder the report's paths are relative to.</param>
     /// <param name="artifactOverride">The artifact to check in place of the one the report names (when the report has one model).</param>
     /// <param name="publicKeyPem">The trusted public key, or null to leave a signature unchecked (KTU6005).</param>
-    /// <returns>Every mismatch (errors) and what could not be checked (warnings); empty when all matches.</returns>
+    /// <returns>Every mismatch (errors) and what could not be checked (warnings: KTU6005, KTU6008 for an unsigned report); empty when all matches and is signed.</returns>
+    /// <remarks>Integrity only: a failing report that is intact verifies. <see cref="Check"/> also judges the verdict.</remarks>
     public static IReadOnlyList<Diagnostic> Verify(string reportPath, string baseDirectory, string? artifactOverride, string? publicKeyPem)
+        => Check(reportPath, baseDirectory, artifactOverride, publicKeyPem, integrityOnly: true).Diagnostics;
+
+    /// <summary>Checks a report as <see cref="Verify"/> does and, unless asked for integrity only, that its verdict is a pass (KTU6007 when it is not).</summary>
+    /// <param name="reportPath">The <c>ktu-report.json</c> to check.</param>
+    /// <param name="baseDirectory">The folder the report's paths are relative to.</param>
+    /// <param name="artifactOverride">The artifact to check in place of the one the report names (when the report has one model).</param>
+    /// <param name="publicKeyPem">The trusted public key, or null to leave a signature unchecked (KTU6005).</param>
+    /// <param name="integrityOnly">Check only that nothing changed, whatever the verdict.</param>
+    public static ReportVerification Check(string reportPath, string baseDirectory, string? artifactOverride, string? publicKeyPem, bool integrityOnly = false)
     {
         var diagnostics = new DiagnosticBag();
         byte[] reportBytes;
@@ -122,7 +132,7 @@ public static class Provenance
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             diagnostics.Add(DiagnosticCodes.ReportUnreadable, new SourceLocation(reportPath), reportPath, e.Message);
-            return diagnostics.Items;
+            return new ReportVerification(diagnostics.Items, null, false);
         }
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
@@ -163,7 +173,14 @@ public static class Provenance
             }
         }
 
-        return diagnostics.Items;
+        // An intact report still has to have passed: a failing report that verifies must not read as a pass.
+        var intact = !diagnostics.HasErrors;
+        if (intact && !integrityOnly && report.Verdict != "pass")
+        {
+            diagnostics.Add(DiagnosticCodes.VerdictNotPass, new SourceLocation(reportPath), report.Verdict);
+        }
+
+        return new ReportVerification(diagnostics.Items, report.Verdict, intact);
     }
 
     private static void CheckStatement(string reportPath, byte[] reportBytes, GateReport report, string folder, string? publicKeyPem, DiagnosticBag diagnostics)
@@ -201,6 +218,11 @@ public static class Provenance
             if (publicKeyPem is not null)
             {
                 diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(reportPath), "A public key was given, but the report is not signed (no " + EnvelopeFileName + ")");
+            }
+            else
+            {
+                // Without a signature the statement only ties the report to its files: a rewritten report with a rewritten statement also matches.
+                diagnostics.Add(DiagnosticCodes.ReportUnsigned, new SourceLocation(reportPath), EnvelopeFileName);
             }
 
             return;
@@ -270,3 +292,9 @@ public static class Provenance
 
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 }
+
+/// <summary>What <c>ktu verify</c> found.</summary>
+/// <param name="Diagnostics">Every mismatch (errors), what could not be checked (warnings) and, unless integrity only was asked, KTU6007 for a verdict that is not a pass.</param>
+/// <param name="Verdict">The report's verdict ("pass", "fail", "insufficient-evidence", "error"), or null when it cannot be read.</param>
+/// <param name="Intact">Whether the report, its statement, its signature (when checked) and every file it names match.</param>
+public sealed record ReportVerification(IReadOnlyList<Diagnostic> Diagnostics, string? Verdict, bool Intact);

@@ -22,9 +22,12 @@ public static class ReportText
     /// <summary>What a clause checks, e.g. "forget sneaker (fine)".</summary>
     public static string Clause(ClauseReport clause) => $"{clause.Kind} {clause.Concept} ({clause.Level})";
 
-    /// <summary>The verdict in capitals with clause counts, e.g. "FAIL: 5 of 6 clauses hold".</summary>
+    /// <summary>A clause's result in capitals, e.g. "PASS", "FAIL", "INSUFFICIENT EVIDENCE" or "NOT CHECKED".</summary>
+    public static string Result(ClauseReport clause) => clause.Status.Replace('-', ' ').ToUpperInvariant();
+
+    /// <summary>The verdict in capitals with clause counts, e.g. "FAIL: 5 of 6 clauses hold" or "INSUFFICIENT EVIDENCE: 5 of 6 clauses hold".</summary>
     public static string Verdict(GateReport report)
-        => $"{report.Verdict.ToUpperInvariant()}: {report.Summary.Passed} of {report.Summary.Clauses} clauses hold"
+        => $"{report.Verdict.Replace('-', ' ').ToUpperInvariant()}: {report.Summary.Passed} of {report.Summary.Clauses} clauses hold"
             + (report.Summary.Errors > 0 && report.Verdict == "error" ? $", {report.Summary.Errors} input error(s)" : string.Empty);
 
     /// <summary>A threshold or rate as written, invariant.</summary>

@@ -9,21 +9,51 @@ namespace KtuGate.Verdicts;
 public static class ClauseJudge
 {
     /// <summary>A forget clause holds when the upper bound of the 95% interval is at most the allowed accuracy, so a few lucky exemplars cannot pass it.</summary>
+    /// <remarks>
+    /// It is violated (KTU3001) when the measured rate itself is above the allowed accuracy. When the rate is within it but the upper bound is
+    /// not, the exemplars are too few to decide: insufficient evidence (KTU3006, an error that names how many exemplars would do), never a pass.
+    /// </remarks>
     public static ClauseVerdict Forget(string policyId, ForgetClause clause, Proportion measured, Proportion? baseline)
     {
         var passed = measured.N > 0 && measured.High <= clause.MaxAccuracy;
+        var undecided = !passed && measured.Rate <= clause.MaxAccuracy;
         var diagnostics = passed
             ? []
             : new[]
             {
-                DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                    F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
+                undecided
+                    ? Undecided(clause.Location, clause.Concept, LevelName(clause.Level), measured, clause.MaxAccuracy)
+                    : DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
+                        F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
             };
         return new ClauseVerdict(policyId, "forget", clause.Concept, clause.Level, measured, baseline,
-            clause.MaxAccuracy, null, null, passed, diagnostics, clause.Location);
+            clause.MaxAccuracy, null, null, passed, diagnostics, clause.Location)
+        {
+            Status = ClauseStatuses.Of(diagnostics),
+        };
+    }
+
+    /// <summary>KTU3006 for an upper-bound threshold the measured rate is within but its interval is not, e.g. "'sneaker' is not shown forgotten: fine accuracy ...".</summary>
+    public static Diagnostic Undecided(SourceLocation location, string concept, string what, Proportion measured, double maxAccuracy)
+        => DiagnosticCodes.InsufficientEvidence.Create(location, concept, what,
+            F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(maxAccuracy), Needed(maxAccuracy, measured));
+
+    /// <summary>What would decide an upper-bound threshold the measured rate is within, e.g. "add exemplars (need at least 73 ...)".</summary>
+    public static string Needed(double maxAccuracy, Proportion measured)
+    {
+        var atRate = Proportion.ExemplarsNeeded(maxAccuracy, measured.Rate);
+        var atZero = Proportion.ExemplarsNeeded(maxAccuracy);
+        return atRate is { } n
+            ? measured.Successes == 0
+                ? string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n})")
+                : string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n} at this rate, {atZero} with none recognised)")
+            : atZero is { } z
+                ? string.Create(CultureInfo.InvariantCulture, $"no number of exemplars shows a rate of {F(measured.Rate)} under {G(maxAccuracy)}; fewer must be recognised (with none recognised, at least {z} exemplars)")
+                : $"no number of exemplars shows an accuracy of {G(maxAccuracy)}: the upper bound is always above 0; allow a higher accuracy";
     }
 
     /// <summary>A retain clause holds when the measured rate is at least its floor and, with a baseline, has dropped by at most the allowed amount.</summary>
+    /// <remarks>The floor is judged on the measured rate, as the README documents, so n of n always meets it: a retain clause never lacks evidence.</remarks>
     public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline)
     {
         var diagnostics = new List<Diagnostic>();
@@ -46,9 +76,55 @@ public static class ClauseJudge
             }
         }
 
-        var passed = !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        // A maxDrop with no baseline to compare with is not checked (KTU3004, an error): the clause is "not-checked", never passed.
+        var status = ClauseStatuses.Of(diagnostics);
         return new ClauseVerdict(policyId, "retain", clause.Concept, clause.Level, measured, baseline,
-            null, clause.MinAccuracy, clause.MaxDrop, passed, diagnostics, clause.Location);
+            null, clause.MinAccuracy, clause.MaxDrop, status == ClauseStatus.Pass, diagnostics, clause.Location)
+        {
+            Status = status,
+        };
+    }
+
+    /// <summary>
+    /// Upper-bound thresholds that no result on the policy's exemplars could meet: with n exemplars even none recognised has an upper bound
+    /// of z²/(n + z²), so such a clause could only ever end in insufficient evidence.
+    /// </summary>
+    /// <remarks>Retain floors are judged on the measured rate, which n of n always meets, so they are never unreachable.</remarks>
+    public static IEnumerable<Diagnostic> Unreachable(Policy policy)
+    {
+        foreach (var clause in policy.Forget)
+        {
+            var n = policy.GetConcept(clause.Concept).Files.Count;
+            var bounds = new List<(string What, double Max, SourceLocation Location)>
+            {
+                ($"Forget clause '{clause.Concept}' (maxAccuracy)", clause.MaxAccuracy, clause.Location),
+            };
+            if (policy.Metrics is { } metrics)
+            {
+                if (metrics.MaxPerturbedAccuracy is { } perturbed)
+                {
+                    bounds.Add(($"metrics.maxPerturbedAccuracy on '{clause.Concept}'", perturbed, metrics.Location));
+                }
+
+                if (metrics.MaxWordingRecall is { } recall && clause.Level == KnowledgeLevel.Fine)
+                {
+                    bounds.Add(($"metrics.maxWordingRecall on '{clause.Concept}'", recall, metrics.Location));
+                }
+            }
+
+            foreach (var (what, max, location) in bounds)
+            {
+                var zero = new Proportion(0, n);
+                if (n > 0 && zero.High > max)
+                {
+                    var needed = Proportion.ExemplarsNeeded(max);
+                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, F(zero.High), G(max),
+                        needed is { } k
+                            ? string.Create(CultureInfo.InvariantCulture, $"it needs at least {k} exemplars of '{clause.Concept}'")
+                            : "no number of exemplars shows an accuracy of 0 (the upper bound is always above it); allow a higher accuracy");
+                }
+            }
+        }
     }
 
     /// <summary>The level as written in policies.</summary>

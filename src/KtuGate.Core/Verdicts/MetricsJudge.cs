@@ -9,7 +9,7 @@ namespace KtuGate.Verdicts;
 /// <summary>Judges a policy's thresholds on the unlearning metrics.</summary>
 public static class MetricsJudge
 {
-    /// <summary>The metrics as reported, and KTU3005 for each threshold missed (KTU3004 where a baseline is needed and absent).</summary>
+    /// <summary>The metrics as reported, and KTU3005 for each threshold missed (KTU3004, an error, where a baseline is needed and absent).</summary>
     public static (PolicyMetricsReport Report, IReadOnlyList<Diagnostic> Diagnostics) Judge(Policy policy, PaperMetrics metrics, string baseDirectory)
     {
         var diagnostics = new List<Diagnostic>();
@@ -58,7 +58,11 @@ public static class MetricsJudge
             metrics.Baseline is { } b ? new BaselineMetrics(Gate.Rate(b.ForgetFine), Gate.Rate(b.ForgetCoarse), Gate.Rate(b.RetainFine), Gate.Rate(b.RetainCoarse), Gate.Rate(b.General)) : null,
             Round(metrics.Quality), Round(metrics.Utility), Round(metrics.QualityUtility),
             t is null ? null : new MetricThresholdsInfo(t.MinQuality, t.MinUtility, t.MinQualityUtility, t.MinGeneralAccuracy, t.MaxGeneralDrop, new ReportLocation(Digests.Relative(baseDirectory, t.Location.File), t.Location.Line, t.Location.Column)),
-            !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error));
+            !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+        {
+            // A threshold that needs a baseline and has none is recorded as not checked (KTU3004), never as passed.
+            Status = ClauseStatuses.Name(ClauseStatuses.Of(diagnostics)),
+        };
         return (report, diagnostics);
     }
 
