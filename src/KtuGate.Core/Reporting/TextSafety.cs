@@ -2,9 +2,9 @@ using System.Text;
 
 namespace KtuGate.Reporting;
 
-/// <summary>Makes strings that come from policies and models inert in each report format.</summary>
+/// <summary>Makes strings that come from policies and models inert in each report format and in build logs.</summary>
 /// <remarks>Policy text is untrusted: a title may hold markup, table breakers or control characters.</remarks>
-internal static class TextSafety
+public static class TextSafety
 {
     /// <summary>Replaces control characters (other than tab) and lone surrogates with a space, so no format sees them.</summary>
     public static string Printable(string? text)
