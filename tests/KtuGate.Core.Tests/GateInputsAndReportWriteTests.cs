@@ -1,5 +1,7 @@
+using Google.Protobuf;
 using KtuGate.Diagnostics;
 using KtuGate.Tests;
+using Onnx;
 
 namespace KtuGate.Core.Tests;
 
@@ -63,5 +65,28 @@ public sealed class GateInputsAndReportWriteTests
 
         Assert.Equal(10, result.Inputs.Keys.Count(k => k.Contains("/general/bag/", StringComparison.Ordinal)));
         Assert.DoesNotContain(result.Inputs.Keys, k => k.StartsWith(Path.Combine(temp.Path, "out"), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Inputs_list_an_artifacts_external_data_file_so_zeroing_the_weights_is_seen()
+    {
+        using var temp = new TempFolder();
+        var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(TestPaths.SampleModel));
+        var fc1 = model.Graph.Initializer.Single(t => t.Name == "fc1.weight");
+        var weights = temp.File("model/weights.bin");
+        File.WriteAllBytes(weights, fc1.RawData.ToByteArray());
+        fc1.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
+        fc1.ExternalData.Add(new StringStringEntryProto { Key = "offset", Value = "0" });
+        fc1.ExternalData.Add(new StringStringEntryProto { Key = "length", Value = fc1.RawData.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        fc1.DataLocation = TensorProto.Types.DataLocation.External;
+        fc1.RawData = ByteString.Empty;
+        var artifact = temp.File("model/fashion-classifier.onnx");
+        File.WriteAllBytes(artifact, model.ToByteArray());
+        var request = Request(temp, Path.Combine(temp.Path, "out")) with { Models = [new GateModelInput(artifact, TestPaths.SampleManifest)] };
+
+        var result = Gate.Run(request);
+
+        Assert.Equal(TestPaths.Sha256(weights), result.Inputs[weights]);
+        Assert.Equal(TestPaths.Sha256(artifact), result.Inputs[artifact]);
     }
 }
