@@ -21,16 +21,17 @@ var methodOption = new Option<string[]>("--method") { Description = "Remediation
 methodOption.AcceptOnlyFromAmong("closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl");
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
 var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };
+var inputsFileOption = new Option<string?>("--inputs-file") { Description = "Also write, atomically, every file the run read with its SHA-256 and the settings it ran with (JSON; the MSBuild target's up-to-date check)." };
 
 var check = new Command("check", "Probe models against must-not-know policies and print the verdict; writes ktu-report.json.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, modeOption, outputDirOption, formatOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, modeOption, outputDirOption, formatOption, inputsFileOption,
 };
 check.SetAction((parse, cancellationToken) => CheckAction(parse, parse.GetValue(modeOption), cancellationToken));
 
 var unlearn = new Command("unlearn", "Remediate: probe, unlearn violated concepts by editing the artifact (closed form), probe the edited artifact and write it; the same as check --mode remediate.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, formatOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, formatOption, inputsFileOption,
 };
 unlearn.SetAction((parse, cancellationToken) => CheckAction(parse, GateMode.Remediate, cancellationToken));
 
@@ -52,7 +53,7 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         OutputDirectory = parse.GetValue(outputDirOption),
         RemedyMethods = parse.GetValue(methodOption) is { Length: > 0 } methods ? methods : null,
     };
-    return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken)));
+    return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken, parse.GetValue(inputsFileOption))));
 }
 
 var validatePolicies = new Option<string[]>("--policy", "-p") { Description = "A policy file (repeat for more).", Arity = ArgumentArity.ZeroOrMore };

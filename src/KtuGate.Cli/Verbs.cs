@@ -29,8 +29,17 @@ internal static class Verbs
         }
     }
 
-    public static ExitCode Check(GateRequest request, string? signingKeyFile, string? signingKeyEnv, bool json, CancellationToken cancellationToken)
+    public static ExitCode Check(GateRequest request, string? signingKeyFile, string? signingKeyEnv, bool json, CancellationToken cancellationToken, string? inputsFile = null)
     {
+        var outcome = CheckAndReport(request, signingKeyFile, signingKeyEnv, json, cancellationToken, out var result);
+
+        // A run whose inputs list is missing cannot be trusted as up to date later: it fails rather than pass without one.
+        return result is not null && inputsFile is not null && !InputsFile.TryWrite(inputsFile, request, result) ? ExitCode.InternalError : outcome;
+    }
+
+    private static ExitCode CheckAndReport(GateRequest request, string? signingKeyFile, string? signingKeyEnv, bool json, CancellationToken cancellationToken, out GateResult? result)
+    {
+        result = null;
         if (signingKeyFile is not null || signingKeyEnv is not null)
         {
             var pem = signingKeyFile is not null ? ReadText(signingKeyFile) : Environment.GetEnvironmentVariable(signingKeyEnv!);
@@ -44,7 +53,7 @@ internal static class Verbs
             request = request with { SigningKeyPem = pem, SigningKeySource = signingKeyFile ?? $"environment variable {signingKeyEnv}" };
         }
 
-        var result = WithProgress(request, r => Gate.Run(r, cancellationToken));
+        result = WithProgress(request, r => Gate.Run(r, cancellationToken));
         if (json)
         {
             using var stdout = Console.OpenStandardOutput();

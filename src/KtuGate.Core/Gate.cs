@@ -98,7 +98,11 @@ public enum GateOutcome
 /// <param name="Diagnostics">Every diagnostic, in order.</param>
 /// <param name="ReportPath">Where the report was written, or null.</param>
 /// <param name="Written">Every report file written, with its SHA-256.</param>
-public sealed record GateResult(GateOutcome Outcome, GateReport Report, IReadOnlyList<Diagnostic> Diagnostics, string? ReportPath, IReadOnlyList<FileDigest> Written);
+public sealed record GateResult(GateOutcome Outcome, GateReport Report, IReadOnlyList<Diagnostic> Diagnostics, string? ReportPath, IReadOnlyList<FileDigest> Written)
+{
+    /// <summary>Every file the run read whose bytes can change its verdict, by full path, with its SHA-256 (empty when the inputs could not be read).</summary>
+    public IReadOnlyDictionary<string, string> Inputs { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>The one entry point both front ends use: read policies and manifests, probe every artifact, judge every clause, write the report.</summary>
 public static class Gate
@@ -238,9 +242,11 @@ public static class Gate
             diagnostics.AddRange(verdict.Diagnostics);
         }
 
+        var read = diagnostics.HasErrors && modelReports.Count == 0 ? new Dictionary<string, string>() : InputsRead(request, policies, inputs, manifests, digests);
+
         var outcome = OutcomeOf(diagnostics.Items);
 
-        var report = new GateReport(
+        GateReport ReportOf(GateOutcome outcome) => new(
             GateReport.CurrentSchemaVersion,
             new ToolInfo("KtuGate", ToolVersion),
             Timestamp(request.Timestamp),
@@ -256,15 +262,69 @@ public static class Gate
                 diagnostics.Items.Count(d => d.Severity == DiagnosticSeverity.Warning)),
             diagnostics.Items.Select(d => ToReport(d, baseDirectory)).ToList());
 
+        var report = ReportOf(outcome);
         string? reportPath = null;
         IReadOnlyList<FileDigest> written = [];
         if (request.ReportDirectory is not null)
         {
-            reportPath = Path.Combine(request.ReportDirectory, ReportJson.FileName);
-            written = ReportWriter.WriteAll(report, request.ReportDirectory, baseDirectory, signingKey);
+            try
+            {
+                written = ReportWriter.WriteAll(report, request.ReportDirectory, baseDirectory, signingKey);
+                reportPath = Path.Combine(request.ReportDirectory, ReportJson.FileName);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A run whose report is missing proves nothing: it fails with its own code, not with the verdict it could not record.
+                diagnostics.Add(DiagnosticCodes.ReportWriteFailed, null, Path.GetFullPath(request.ReportDirectory), e.Message);
+                outcome = GateOutcome.InternalError;
+                report = ReportOf(outcome);
+            }
         }
 
-        return new GateResult(outcome, report, diagnostics.Items, reportPath, written);
+        return new GateResult(outcome, report, diagnostics.Items, reportPath, written) { Inputs = read };
+    }
+
+    /// <summary>
+    /// Every file whose bytes can change the verdict: what the run digested, and, so that none is missed where a stage does not digest
+    /// what it reads, every policy, artifact, manifest, baseline, exemplar, general probe file, text tower file and external-data file.
+    /// </summary>
+    private static Dictionary<string, string> InputsRead(
+        GateRequest request, IReadOnlyList<Policy?> policies, IReadOnlyList<(GateModelInput Input, string ManifestPath)> inputs,
+        IReadOnlyList<ModelManifest?> manifests, DigestCache digests)
+    {
+        var files = new List<string>(request.Policies);
+        foreach (var policy in policies.OfType<Policy>())
+        {
+            files.AddRange(policy.Concepts.SelectMany(c => c.Files));
+            files.AddRange(policy.GeneralFiles);
+        }
+
+        foreach (var (input, manifestPath) in inputs)
+        {
+            files.Add(manifestPath);
+            foreach (var artifact in new[] { input.Artifact, input.Baseline }.OfType<string>())
+            {
+                files.Add(artifact);
+                var folder = Path.GetDirectoryName(Path.GetFullPath(artifact))!;
+                if (File.Exists(artifact) && OnnxGraph.Load(artifact, new DiagnosticBag()) is { } model)
+                {
+                    files.AddRange(OnnxGraph.ExternalFiles(model).Select(f => Path.Combine(folder, f)));
+                }
+            }
+        }
+
+        foreach (var spec in manifests.Select(m => m?.TextTower).OfType<TextTowerSpec>())
+        {
+            files.Add(spec.Model);
+            files.Add(spec.Vocabulary);
+        }
+
+        foreach (var file in files.Where(File.Exists))
+        {
+            digests.OfFile(file);
+        }
+
+        return new Dictionary<string, string>(digests.Known, StringComparer.Ordinal);
     }
 
     private static System.Security.Cryptography.ECDsa? ReadSigningKey(GateRequest request, DiagnosticBag diagnostics)
@@ -632,6 +692,7 @@ public static class Gate
         finally
         {
             File.Delete(candidatePath);
+            options.Digests?.Forget(candidatePath);
         }
 
         var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);

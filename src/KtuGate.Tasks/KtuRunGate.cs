@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using KtuGate.Diagnostics;
 using KtuGate.Reporting;
 using Microsoft.Build.Framework;
@@ -9,16 +11,18 @@ namespace KtuGate.Tasks;
 
 /// <summary>Runs the KtuGate engine in a child process and turns its report into located MSBuild errors and warnings.</summary>
 /// <remarks>The engine loads ONNX Runtime and native image codecs; keeping them out of MSBuild's long-lived worker nodes means nothing stays locked or stale between builds.</remarks>
-public sealed class KtuRunGate : ToolTask
+public sealed partial class KtuRunGate : ToolTask
 {
     private static readonly string[] s_modes = ["Verify", "Remediate", "Off"];
+    private static readonly string[] s_providers = ["auto", "cpu", "cuda"];
+
+    private readonly StringBuilder _standardOutput = new();
+    private readonly List<string> _standardError = [];
 
     /// <summary>The model artifacts, with <c>Manifest</c> and optional <c>Baseline</c> metadata.</summary>
-    [Required]
     public ITaskItem[] Models { get; set; } = [];
 
     /// <summary>The policy files.</summary>
-    [Required]
     public ITaskItem[] Policies { get; set; } = [];
 
     /// <summary>Where the report goes.</summary>
@@ -51,8 +55,17 @@ public sealed class KtuRunGate : ToolTask
     /// <summary>auto, cpu or cuda.</summary>
     public string ExecutionProvider { get; set; } = "auto";
 
-    /// <summary>A file written only when the gate passes, so an incremental build reruns a failed gate.</summary>
+    /// <summary>A file written only when the gate passes: the settings, every file the run read and every artifact it wrote, with their SHA-256.</summary>
     public string? StampFile { get; set; }
+
+    /// <summary>Where the engine lists the files it read (<c>ktu check --inputs-file</c>).</summary>
+    public string? InputsFile { get; set; }
+
+    /// <summary>The gate's settings, recorded in the stamp.</summary>
+    public string[] Settings { get; set; } = [];
+
+    /// <summary>Files the gate's items resolve to and KtuGate itself, recorded in the stamp beside those the engine read.</summary>
+    public ITaskItem[] Inputs { get; set; } = [];
 
     /// <summary>The report that was written.</summary>
     [Output]
@@ -62,15 +75,27 @@ public sealed class KtuRunGate : ToolTask
     [Output]
     public string? Verdict { get; private set; }
 
+    /// <summary>The remediated artifacts this run wrote, each with <c>OriginalPath</c>: the artifact it replaces as the build's output.</summary>
+    [Output]
+    public ITaskItem[] RemediatedModels { get; private set; } = [];
+
     /// <inheritdoc />
     protected override string ToolName => "dotnet";
+
+    /// <inheritdoc />
+    protected override MessageImportance StandardOutputLoggingImportance => MessageImportance.Low;
+
+    /// <inheritdoc />
+    protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.Normal;
+
+    private bool Remediate => string.Equals(Mode, "Remediate", StringComparison.OrdinalIgnoreCase);
 
     /// <inheritdoc />
     public override bool Execute()
     {
         if (!s_modes.Contains(Mode, StringComparer.OrdinalIgnoreCase))
         {
-            LogDiagnostic(DiagnosticCodes.UnknownMode.Create(null, Mode, string.Join(", ", s_modes)));
+            KtuLog.Diagnostic(Log, DiagnosticCodes.UnknownMode.Create(null, Mode, string.Join(", ", s_modes)));
             return false;
         }
 
@@ -79,35 +104,144 @@ public sealed class KtuRunGate : ToolTask
             return true;
         }
 
+        if (!s_providers.Contains(ExecutionProvider, StringComparer.OrdinalIgnoreCase))
+        {
+            KtuLog.Diagnostic(Log, DiagnosticCodes.UnknownExecutionProvider.Create(null, ExecutionProvider, string.Join(", ", s_providers)));
+        }
+
+        if (Models.Length == 0)
+        {
+            KtuLog.Diagnostic(Log, DiagnosticCodes.NoModels.Create(null, Policies.Length, Policies.Length == 1 ? "y" : "ies"));
+        }
+        else if (Policies.Length == 0)
+        {
+            KtuLog.Diagnostic(Log, DiagnosticCodes.NoPolicies.Create(null, Models[0].ItemSpec));
+        }
+
         if (!File.Exists(EnginePath))
         {
-            LogDiagnostic(DiagnosticCodes.EngineNotFound.Create(null, EnginePath));
+            KtuLog.Diagnostic(Log, DiagnosticCodes.EngineNotFound.Create(null, EnginePath));
+        }
+
+        if (Log.HasLoggedErrors || !ClearOutputs())
+        {
             return false;
         }
 
-        if (StampFile is not null && File.Exists(StampFile))
-        {
-            File.Delete(StampFile);
-        }
-
         ReportFile = Path.Combine(ReportDirectory, ReportJson.FileName);
-        foreach (var name in ReportWriter.FileNames)
-        {
-            // A stale report must not be mistaken for this run's if the engine dies early.
-            var stale = Path.Combine(ReportDirectory, name);
-            if (File.Exists(stale))
-            {
-                File.Delete(stale);
-            }
-        }
-
-        var ok = base.Execute();
+        var ok = base.Execute() && !Log.HasLoggedErrors;
         if (ok && StampFile is not null)
         {
-            AtomicFile.Write(StampFile, System.Text.Encoding.UTF8.GetBytes(GenerateCommandLineCommands() + "\n"));
+            WriteStamp();
         }
 
         return ok && !Log.HasLoggedErrors;
+    }
+
+    /// <summary>
+    /// Removes what an earlier run left (its stamp, inputs list, reports, remediated artifacts, interrupted remediation candidates) so that
+    /// nothing of it can be mistaken for this run's, and checks that every folder this run writes can be written.
+    /// </summary>
+    private bool ClearOutputs()
+    {
+        var stale = new List<string>();
+        stale.AddRange(new[] { StampFile, InputsFile }.OfType<string>());
+        stale.AddRange(ReportWriter.FileNames.Select(n => Path.Combine(ReportDirectory, n)));
+        var folders = new List<(string What, string Folder)> { ("the report folder", ReportDirectory) };
+        if (StampFile is not null)
+        {
+            folders.Add(("the gate's stamp folder", Path.GetDirectoryName(Path.GetFullPath(StampFile))!));
+        }
+
+        if (InputsFile is not null)
+        {
+            folders.Add(("the gate's inputs list folder", Path.GetDirectoryName(Path.GetFullPath(InputsFile))!));
+        }
+
+        var outputDirectory = string.IsNullOrEmpty(OutputDirectory) ? ReportDirectory : OutputDirectory;
+        var inputs = Models.Select(m => Path.GetFullPath(m.ItemSpec)).ToHashSet(StringComparer.Ordinal);
+        foreach (var model in Models)
+        {
+            var name = Path.GetFileName(model.ItemSpec);
+            if (Directory.Exists(outputDirectory))
+            {
+                // Interrupted remediations leave '.NAME.PID.candidate.onnx' (and atomic writes '.NAME.PID.GUID.tmp'); no later run would remove them.
+                stale.AddRange(Directory.EnumerateFiles(outputDirectory, $".{name}.*.candidate.onnx"));
+                stale.AddRange(Directory.EnumerateFiles(outputDirectory, $".{name}.*.tmp"));
+            }
+
+            // A remediated artifact from an earlier run must not outlive a run that passed the model unedited (or failed); never the input itself.
+            var edited = Path.GetFullPath(Path.Combine(outputDirectory, name));
+            if (Remediate && !inputs.Contains(edited))
+            {
+                stale.Add(edited);
+            }
+        }
+
+        if (Remediate)
+        {
+            folders.Add(("the remediated artifact's folder", outputDirectory));
+        }
+
+        foreach (var (what, folder) in folders.DistinctBy(f => Path.GetFullPath(f.Folder)))
+        {
+            try
+            {
+                Directory.CreateDirectory(folder);
+                var probe = Path.Combine(folder, $".ktu-write-probe.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+                File.WriteAllBytes(probe, [0]);
+                File.Delete(probe);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                KtuLog.Diagnostic(Log, DiagnosticCodes.OutputNotWritable.Create(new SourceLocation(Path.GetFullPath(folder)), what, Path.GetFullPath(folder), e.Message));
+            }
+        }
+
+        foreach (var file in stale.Where(File.Exists))
+        {
+            try
+            {
+                File.Delete(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                KtuLog.Diagnostic(Log, DiagnosticCodes.OutputNotWritable.Create(new SourceLocation(file), "(to remove an earlier run's output)", file, e.Message));
+            }
+        }
+
+        return !Log.HasLoggedErrors;
+    }
+
+    private void WriteStamp()
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            if (InputsFile is not null)
+            {
+                using var list = JsonDocument.Parse(File.ReadAllBytes(InputsFile));
+                foreach (var file in list.RootElement.GetProperty("files").EnumerateArray())
+                {
+                    files[file.GetProperty("path").GetString()!] = file.GetProperty("sha256").GetString()!;
+                }
+            }
+
+            // Files the items name that the engine did not read (the engine itself, the task assembly) are recorded as they are now.
+            foreach (var input in Inputs.Select(i => Path.GetFullPath(i.ItemSpec)).Where(f => !files.ContainsKey(f) && File.Exists(f)))
+            {
+                files[input] = Digests.OfFile(input);
+            }
+
+            var outputs = RemediatedModels.Select(m => new StampedOutput(m.GetMetadata("OriginalPath"), m.ItemSpec, Digests.OfFile(m.ItemSpec))).ToList();
+            new GateStamp(GateStamp.CurrentVersion, Settings, files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new StampedFile(f.Key, f.Value)).ToList(), outputs)
+                .Write(StampFile!);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            // Without a stamp the next build runs the gate again: nothing is skipped, but the build says why.
+            KtuLog.Diagnostic(Log, DiagnosticCodes.OutputNotWritable.Create(new SourceLocation(StampFile!), "the gate's stamp", StampFile!, e.Message));
+        }
     }
 
     /// <inheritdoc />
@@ -142,7 +276,7 @@ public sealed class KtuRunGate : ToolTask
 
         builder.AppendFileNameIfNotNull(EnginePath);
         builder.AppendTextUnquoted(" check --format json");
-        if (string.Equals(Mode, "Remediate", StringComparison.OrdinalIgnoreCase))
+        if (Remediate)
         {
             builder.AppendTextUnquoted(" --mode remediate");
             builder.AppendSwitchIfNotNull("--output-dir ", OutputDirectory);
@@ -184,6 +318,11 @@ public sealed class KtuRunGate : ToolTask
             builder.AppendSwitchIfNotNull("--signing-key-env ", SigningKeyEnvironmentVariable);
         }
 
+        if (!string.IsNullOrEmpty(InputsFile))
+        {
+            builder.AppendSwitchIfNotNull("--inputs-file ", InputsFile);
+        }
+
         return builder.ToString();
     }
 
@@ -191,15 +330,24 @@ public sealed class KtuRunGate : ToolTask
     protected override int ExecuteTool(string pathToTool, string responseFileCommands, string commandLineCommands)
     {
         var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
-        LogReport();
+        LogResult(exitCode);
         return exitCode;
     }
 
     /// <inheritdoc />
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
-        // The engine prints the report as JSON; the task logs the report's diagnostics itself, with locations.
-        Log.LogMessage(MessageImportance.Low, "{0}", singleLine);
+        // The engine prints the report as JSON on standard output, and problems it could not put in a report on standard error.
+        if (messageImportance == StandardErrorImportanceToUse)
+        {
+            _standardError.Add(singleLine);
+        }
+        else
+        {
+            _standardOutput.AppendLine(singleLine);
+        }
+
+        KtuLog.Message(Log, MessageImportance.Low, "{0}", singleLine);
     }
 
     /// <inheritdoc />
@@ -207,64 +355,113 @@ public sealed class KtuRunGate : ToolTask
     {
         if (!Log.HasLoggedErrors)
         {
-            LogDiagnostic(DiagnosticCodes.EngineFailed.Create(null, ExitCode, ReportFile ?? "no report"));
+            KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, ExitCode, EngineReason()));
         }
 
         return false;
     }
 
-    private void LogReport()
+    /// <summary>The engine's own words for a failure it gave no code for: the last lines it wrote on standard error.</summary>
+    private string EngineReason()
     {
-        if (ReportFile is null || !File.Exists(ReportFile))
+        var lines = _standardError.Where(l => l.Trim().Length > 0 && !l.StartsWith("probing ", StringComparison.Ordinal)).TakeLast(5).ToList();
+        return lines.Count == 0 ? $"no report at {ReportFile ?? ReportDirectory} and nothing on standard error" : string.Join(" | ", lines.Select(l => l.Trim()));
+    }
+
+    private void LogResult(int exitCode)
+    {
+        var report = ReadReport(out var unreadable);
+        var logged = new HashSet<(string Code, string Message)>();
+        if (report is not null)
         {
-            return;
+            foreach (var d in report.Diagnostics)
+            {
+                var severity = Enum.TryParse<DiagnosticSeverity>(d.Severity, ignoreCase: true, out var s) ? s : DiagnosticSeverity.Error;
+                KtuLog.Diagnostic(Log, new Diagnostic(d.Code, severity, d.Message, d.File is null ? null : new SourceLocation(d.File, d.Line, d.Column)));
+                logged.Add((d.Code, d.Message));
+            }
         }
 
-        GateReport report;
-        try
+        // What the engine said on standard error with a code (a key it could not read, an inputs list it could not write, an internal error).
+        foreach (var line in _standardError)
         {
-            report = ReportJson.Deserialize(File.ReadAllBytes(ReportFile));
+            if (EngineDiagnostic().Match(line) is { Success: true } m && logged.Add((m.Groups["code"].Value, m.Groups["message"].Value)))
+            {
+                var severity = m.Groups["severity"].Value switch { "error" => DiagnosticSeverity.Error, "warning" => DiagnosticSeverity.Warning, _ => DiagnosticSeverity.Info };
+                var location = m.Groups["file"].Success
+                    ? new SourceLocation(m.Groups["file"].Value, m.Groups["line"].Success ? int.Parse(m.Groups["line"].Value, CultureInfo.InvariantCulture) : 0,
+                        m.Groups["column"].Success ? int.Parse(m.Groups["column"].Value, CultureInfo.InvariantCulture) : 0)
+                    : null;
+                KtuLog.Diagnostic(Log, new Diagnostic(m.Groups["code"].Value, severity, m.Groups["message"].Value, location));
+            }
         }
-        catch (Exception e) when (e is JsonException or IOException)
+
+        if (report is null)
         {
-            LogDiagnostic(DiagnosticCodes.EngineFailed.Create(null, ExitCode, $"unreadable report: {e.Message}"));
+            if (exitCode != 0 && !Log.HasLoggedErrors)
+            {
+                KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, exitCode, unreadable ?? EngineReason()));
+            }
+
             return;
         }
 
         Verdict = report.Verdict;
-        foreach (var d in report.Diagnostics)
+        if (exitCode != 0 && report.Verdict == "pass" && !Log.HasLoggedErrors)
         {
-            var severity = Enum.TryParse<DiagnosticSeverity>(d.Severity, ignoreCase: true, out var s) ? s : DiagnosticSeverity.Error;
-            LogDiagnostic(new Diagnostic(d.Code, severity, d.Message, d.File is null ? null : new SourceLocation(d.File, d.Line, d.Column)));
+            KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, exitCode, EngineReason()));
         }
+
+        RemediatedModels = report.Models.Select(m => m.Remediation).OfType<RemediationReport>()
+            .Where(r => r.Output is not null)
+            .Select(r => (ITaskItem)new TaskItem(Path.GetFullPath(Path.Combine(ProjectDirectory, r.Output!.Path)),
+                new Dictionary<string, string> { ["OriginalPath"] = Path.GetFullPath(Path.Combine(ProjectDirectory, r.Original.Path)) }))
+            .ToArray();
 
         foreach (var model in report.Models)
         {
             var failed = model.Clauses.Count(c => !c.Passed);
-            Log.LogMessage(MessageImportance.High, string.Format(CultureInfo.InvariantCulture,
-                "KtuGate: {0} on {1}: {2} of {3} clauses hold.", model.Artifact.Path, report.Environment.ExecutionProvider,
-                model.Clauses.Count - failed, model.Clauses.Count));
+            KtuLog.Message(Log, MessageImportance.High, "KtuGate: {0} on {1}: {2} of {3} clauses hold.", model.Artifact.Path, report.Environment.ExecutionProvider,
+                (model.Clauses.Count - failed).ToString(CultureInfo.InvariantCulture), model.Clauses.Count.ToString(CultureInfo.InvariantCulture));
         }
 
-        Log.LogMessage(MessageImportance.High, "KtuGate: verdict {0}; report {1}", report.Verdict, Path.GetFullPath(ReportFile));
+        KtuLog.Message(Log, MessageImportance.High, "KtuGate: verdict {0}; report {1}", report.Verdict,
+            File.Exists(ReportFile) ? Path.GetFullPath(ReportFile!) : "not written");
     }
 
-    private void LogDiagnostic(Diagnostic d)
+    /// <summary>The report this run printed on standard output, or else the one it wrote.</summary>
+    private GateReport? ReadReport(out string? unreadable)
     {
-        var file = d.Location?.File;
-        var line = d.Location?.Line ?? 0;
-        var column = d.Location?.Column ?? 0;
-        switch (d.Severity)
+        unreadable = null;
+        var printed = _standardOutput.ToString();
+        if (printed.TrimStart().StartsWith('{'))
         {
-            case DiagnosticSeverity.Error:
-                Log.LogError(null, d.Code, d.Code, file, line, column, 0, 0, "{0}", d.Message);
-                break;
-            case DiagnosticSeverity.Warning:
-                Log.LogWarning(null, d.Code, d.Code, file, line, column, 0, 0, "{0}", d.Message);
-                break;
-            default:
-                Log.LogMessage(null, d.Code, d.Code, file, line, column, 0, 0, MessageImportance.Normal, "{0}", d.Message);
-                break;
+            try
+            {
+                return ReportJson.Deserialize(Encoding.UTF8.GetBytes(printed));
+            }
+            catch (JsonException)
+            {
+                // Fall back to the file the engine wrote.
+            }
+        }
+
+        if (ReportFile is null || !File.Exists(ReportFile))
+        {
+            return null;
+        }
+
+        try
+        {
+            return ReportJson.Deserialize(File.ReadAllBytes(ReportFile));
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            unreadable = $"unreadable report: {e.Message}";
+            return null;
         }
     }
+
+    [GeneratedRegex(@"^(?:(?<file>.+?)(?:\((?<line>\d+),(?<column>\d+)\))?: )?(?<severity>error|warning|info) (?<code>KTU\d{4}): (?<message>.*)$")]
+    private static partial Regex EngineDiagnostic();
 }

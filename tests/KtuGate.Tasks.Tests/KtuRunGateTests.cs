@@ -19,6 +19,7 @@ public sealed class KtuRunGateTests
             ProjectDirectory = TestPaths.Sample(),
             ExecutionProvider = "cpu",
             StampFile = Path.Combine(reportDir, "ktu-gate.stamp"),
+            InputsFile = Path.Combine(reportDir, "ktu-gate.inputs.json"),
         };
     }
 
@@ -61,6 +62,14 @@ public sealed class KtuRunGateTests
         Assert.Empty(engine.Errors);
         Assert.Equal("pass", task.Verdict);
         Assert.True(File.Exists(Path.Combine(temp.Path, "out", "ktu-gate.stamp")));
+
+        // The stamp records every file the engine read, by content: the artifact, its manifest, the policy and each exemplar.
+        var stamp = GateStamp.Read(Path.Combine(temp.Path, "out", "ktu-gate.stamp"))!;
+        var recorded = stamp.Files.ToDictionary(f => f.Path, f => f.Sha256);
+        Assert.Equal(TestPaths.Sha256(TestPaths.SampleModel), recorded[TestPaths.SampleModel]);
+        Assert.Equal(TestPaths.Sha256(TestPaths.SampleManifest), recorded[TestPaths.SampleManifest]);
+        Assert.Equal(TestPaths.Sha256(policy), recorded[policy]);
+        Assert.All(Directory.GetFiles(Path.Combine(temp.Path, "exemplars", "bag")), f => Assert.Equal(TestPaths.Sha256(f), recorded[f]));
     }
 
     [Fact]
@@ -103,5 +112,82 @@ public sealed class KtuRunGateTests
         var engine = new RecordingBuildEngine();
         Assert.False(SampleTask(engine, temp.Path, enginePath: Path.Combine(temp.Path, "ktu.dll")).Execute());
         Assert.Equal("KTU5002", Assert.Single(engine.Errors).Code);
+    }
+
+    [Fact]
+    public void Unknown_execution_provider_and_missing_policies_are_coded_errors_before_the_engine_starts()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, temp.Path);
+        task.ExecutionProvider = "tpu";
+        Assert.False(task.Execute());
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("KTU5009", error.Code);
+        Assert.Contains("'tpu'", error.Message, StringComparison.Ordinal);
+
+        engine = new RecordingBuildEngine();
+        task = SampleTask(engine, temp.Path);
+        task.Policies = [];
+        Assert.False(task.Execute());
+        Assert.Equal("KTU5008", Assert.Single(engine.Errors).Code);
+        Assert.False(File.Exists(Path.Combine(temp.Path, "ktu-report.json")));
+    }
+
+    [Fact]
+    public void Report_folder_that_cannot_be_created_is_KTU5010_with_the_path_and_the_reason()
+    {
+        using var temp = new TempFolder();
+        var blocker = temp.File("not-a-folder", "a file where the report folder would go");
+        var engine = new RecordingBuildEngine();
+        var reportDir = Path.Combine(blocker, "ktu");
+
+        Assert.False(SampleTask(engine, reportDir).Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("KTU5010", error.Code);
+        Assert.Contains(reportDir, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(engine.Errors, e => e.Code == "KTU5003");
+    }
+
+    [Fact]
+    public void Engine_failure_without_a_report_is_logged_with_the_engines_own_code()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, Path.Combine(temp.Path, "out"));
+        task.SigningKeyFile = Path.Combine(temp.Path, "missing.pem");
+
+        Assert.False(task.Execute());
+
+        // Before, this was "KTU5003: The KtuGate engine exited with code 2 and wrote no result".
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("KTU5006", error.Code);
+        Assert.Contains("missing.pem", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Control_characters_from_a_policy_never_reach_the_log_and_leftover_candidates_are_removed()
+    {
+        using var temp = new TempFolder();
+        var policy = temp.File("evil.ktu.json", """
+            { "ktuPolicy": 1, "id": "evil\u0007", "concepts": { "x": { "exemplars": ["exemplars/*.png"] } },
+              "forget": [ { "concept": "y\u001b]0;owned\u0007\u0000\r\nerror KTU0000: forged", "maxAccuracy": 0.1 } ] }
+            """);
+        var output = Path.Combine(temp.Path, "gated");
+        Directory.CreateDirectory(output);
+        var leftover = temp.File("gated/.fashion-classifier.onnx.4242.candidate.onnx", "partial");
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, Path.Combine(temp.Path, "out"), policy);
+        task.Mode = "Remediate";
+        task.OutputDirectory = output;
+
+        Assert.False(task.Execute());
+
+        Assert.Contains(engine.Errors, e => e.Code == "KTU1005");
+        Assert.DoesNotContain(engine.Errors, e => e.Code == "KTU0000");
+        var logged = engine.Errors.Select(e => e.Message + e.File).Concat(engine.Warnings.Select(w => w.Message + w.File)).Concat(engine.Messages.Select(m => m.Message ?? ""));
+        Assert.All(logged, m => Assert.DoesNotContain(m, c => char.IsControl(c) && c != '\t'));
+        Assert.False(File.Exists(leftover));
     }
 }

@@ -314,6 +314,36 @@ public static class DiagnosticCodes
         "Signing key {0}: {1}",
         "Reports are signed with an ECDSA P-256 private key in PEM form (PKCS#8 or SEC1), read from the file KtuSigningKeyFile names (--signing-key) or the environment variable KtuSigningKeyEnvironmentVariable names (--signing-key-env).");
 
+    /// <summary>KTU5007: policies are set but no model is.</summary>
+    public static readonly DiagnosticDescriptor NoModels = new("KTU5007", E, "No model to gate",
+        "KtuPolicy names {0} polic{1}, but no KtuModel item names an artifact (a KtuModel glob that matches nothing?); nothing would be checked",
+        "Every KtuModel item is gated against every KtuPolicy. Fix the KtuModel item's path or glob so that it names the artifact the build produces, or remove the KtuPolicy items (or set KtuGateMode=Off) if the project is not to be gated.");
+
+    /// <summary>KTU5008: models are set but no policy is.</summary>
+    public static readonly DiagnosticDescriptor NoPolicies = new("KTU5008", E, "No policy to gate against",
+        "KtuModel names '{0}', but no KtuPolicy item names a policy file (an empty item, or a KtuPolicy glob that matches nothing?); a gate with no policy checks nothing",
+        "Add a KtuPolicy item naming the policy files (policies/*.ktu.json), or fix its glob; set KtuGateMode=Off to build without the gate.");
+
+    /// <summary>KTU5009: an unknown execution provider.</summary>
+    public static readonly DiagnosticDescriptor UnknownExecutionProvider = new("KTU5009", E, "Unknown execution provider",
+        "KtuExecutionProvider '{0}' is not known; use one of: {1}",
+        "Set the KtuExecutionProvider property to auto (CUDA when it loads, else CPU), cpu or cuda.");
+
+    /// <summary>KTU5010: a folder or file the gate writes cannot be written.</summary>
+    public static readonly DiagnosticDescriptor OutputNotWritable = new("KTU5010", E, "Gate output cannot be written",
+        "Cannot write {0} '{1}': {2}",
+        "The gate writes its reports (KtuReportDir), the remediated artifact (KtuOutputDir) and its stamp and inputs list (the intermediate folder). Make the folder writable, free disk space, or point the property at another folder.");
+
+    /// <summary>KTU5011: the engine could not write the report.</summary>
+    public static readonly DiagnosticDescriptor ReportWriteFailed = new("KTU5011", E, "Report cannot be written",
+        "The report could not be written to '{0}': {1}; no report files were left there",
+        "A gate run without its report proves nothing, so the run fails whatever the verdict. Make the report folder (KtuReportDir, --report-dir) writable or free disk space, and run again.");
+
+    /// <summary>KTU5012: a file the gate's inputs are listed from cannot be read.</summary>
+    public static readonly DiagnosticDescriptor GateInputUnreadable = new("KTU5012", E, "Gate input cannot be read",
+        "'{0}' cannot be read to list the gate's inputs: {1}",
+        "The build lists every file a gate run reads (policies, manifests, exemplars) before it starts the engine. Make the file readable UTF-8 JSON; `ktu validate` shows what is wrong with it.");
+
     /// <summary>KTU6001: a file no longer has the digest the report recorded.</summary>
     public static readonly DiagnosticDescriptor DigestMismatch = new("KTU6001", E, "File changed since the report",
         "{0} '{1}' no longer matches the report: recorded sha256 {2}, now {3}",

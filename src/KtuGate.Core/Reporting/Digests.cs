@@ -55,4 +55,10 @@ public sealed class DigestCache
         _known[info.FullName] = (info.Length, info.LastWriteTimeUtc, sha256);
         return sha256;
     }
+
+    /// <summary>Every file digested so far, by full path, with its lower-case hex SHA-256: what the run read.</summary>
+    public IReadOnlyDictionary<string, string> Known => _known.ToDictionary(k => k.Key, k => k.Value.Sha256, StringComparer.Ordinal);
+
+    /// <summary>Drops a file the run wrote and deleted again (a remediation candidate), so that it is not listed as something the run read.</summary>
+    public void Forget(string path) => _known.Remove(Path.GetFullPath(path));
 }

@@ -11,7 +11,34 @@ public static class ReportWriter
     /// <param name="baseDirectory">The folder report paths are relative to (to read exemplar thumbnails).</param>
     /// <param name="signingKey">An ECDSA P-256 key to sign the statement with, or null.</param>
     /// <returns>The files written, with their digests, the JSON report first.</returns>
+    /// <exception cref="IOException">A file could not be written (a full disk); no report file is then left in <paramref name="directory"/>.</exception>
+    /// <exception cref="UnauthorizedAccessException">The folder cannot be written; no report file is then left in it.</exception>
     public static IReadOnlyList<FileDigest> WriteAll(GateReport report, string directory, string baseDirectory, ECDsa? signingKey)
+    {
+        try
+        {
+            return Write(report, directory, baseDirectory, signingKey);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Renderings of this run beside an older run's would tell two stories; leave none.
+            foreach (var name in FileNames)
+            {
+                try
+                {
+                    File.Delete(Path.Combine(directory, name));
+                }
+                catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+                {
+                    // The folder refuses changes; the write failure is what gets reported.
+                }
+            }
+
+            throw;
+        }
+    }
+
+    private static IReadOnlyList<FileDigest> Write(GateReport report, string directory, string baseDirectory, ECDsa? signingKey)
     {
         var json = ReportJson.Serialize(report);
         var renderings = new (string Name, byte[] Bytes)[]

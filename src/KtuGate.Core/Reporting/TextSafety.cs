@@ -13,7 +13,7 @@ namespace KtuGate.Reporting;
 /// something was there. The JSON report keeps policy text as it was written (its serializer escapes control
 /// characters), so that the record stays faithful; its diagnostic messages are the sanitised ones.
 /// </remarks>
-internal static class TextSafety
+public static class TextSafety
 {
     /// <summary>Replaces each character that a terminal, log or viewer would act on or not show with a visible escape such as <c>\u001B</c> or <c>\u202E</c>.</summary>
     /// <remarks>

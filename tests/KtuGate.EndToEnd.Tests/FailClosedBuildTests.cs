@@ -1,0 +1,133 @@
+using System.Text.Json;
+using KtuGate.Tests;
+
+namespace KtuGate.EndToEnd.Tests;
+
+/// <summary>Real builds that must never pass, skip or ship what the gate did not check.</summary>
+public sealed class FailClosedBuildTests
+{
+    private const string ShippedItems = """
+            <KtuModel Include="$(GatedModels)" Manifest="artifacts/fashion-classifier.ktu.json" />
+            <KtuPolicy Include="policies/*.ktu.json" />
+            <None Include="artifacts/fashion-classifier.onnx;artifacts/fashion-classifier.ktu.json" CopyToOutputDirectory="PreserveNewest" />
+        """;
+
+    private const string KeepBags = """
+        { "ktuPolicy": 1, "id": "keep-bags", "concepts": { "bags": {}, "bag": { "parent": "bags", "exemplars": ["exemplars/bag/*.png"] } },
+          "retain": [ { "concept": "bag", "minAccuracy": 0.9 } ] }
+        """;
+
+    private const string ForgetSneakers = """
+        { "ktuPolicy": 1, "id": "forget-sneakers",
+          "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+          "forget": [ { "concept": "sneaker", "maxAccuracy": 0.05 } ] }
+        """;
+
+    private static void Expect(int exitCode, DotnetBuild.Result result, params string[] expected)
+    {
+        var ok = result.ExitCode == exitCode && expected.All(e => result.Output.Contains(e, StringComparison.Ordinal));
+        if (!ok && File.Exists(result.BinaryLog))
+        {
+            var kept = Path.Combine(TestPaths.RepoRoot, "artifacts", "test-logs", "fail-closed-" + Path.GetFileName(result.BinaryLog));
+            Directory.CreateDirectory(Path.GetDirectoryName(kept)!);
+            File.Copy(result.BinaryLog, kept, overwrite: true);
+        }
+
+        Assert.True(result.ExitCode == exitCode, $"exit {result.ExitCode}, expected {exitCode}:\n{result.Output}");
+        foreach (var e in expected)
+        {
+            Assert.True(result.Output.Contains(e, StringComparison.Ordinal), $"'{e}' not in the output:\n{result.Output}");
+        }
+    }
+
+    private static TempFolder ShippingProject()
+    {
+        var project = new TempFolder();
+        DotnetBuild.WriteProject(project, ShippedItems);
+        File.WriteAllText(Path.Combine(project.Path, "Release.csproj"), File.ReadAllText(Path.Combine(project.Path, "Release.csproj"))
+            .Replace("<TargetFramework>", "<GatedModels Condition=\"'$(GatedModels)' == ''\">artifacts/fashion-classifier.onnx</GatedModels>\n    <TargetFramework>", StringComparison.Ordinal));
+        return project;
+    }
+
+    [Fact]
+    public void Remediated_model_is_what_publish_and_the_build_output_ship_and_nothing_stale_or_partial_stays()
+    {
+        using var project = ShippingProject();
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
+        }
+
+        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+        var original = TestPaths.Sha256(TestPaths.SampleModel);
+        var bin = Path.Combine(project.Path, "bin", "Release", "net10.0");
+        var publish = Path.Combine(project.Path, "out");
+
+        // Publish ships the edited model under the original's path; before, out/ held the original and the edit stayed in bin/.
+        var published = DotnetBuild.Exec(project.Path, ["publish", "-nologo", "-clp:NoSummary;ForceNoAlign", "-p:KtuGateMode=Remediate", "-o", publish, $"-bl:{Path.Combine(project.Path, "logs", "publish.binlog")}"],
+            Path.Combine(project.Path, "logs", "publish.binlog"));
+        Expect(0, published, "KtuGate: verdict pass");
+        string edited;
+        using (var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(bin, "ktu", "ktu-report.json"))))
+        {
+            edited = report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
+        }
+
+        Assert.NotEqual(original, edited);
+        Assert.Equal(edited, TestPaths.Sha256(Path.Combine(publish, "artifacts", "fashion-classifier.onnx")));
+        Assert.Equal(edited, TestPaths.Sha256(Path.Combine(bin, "artifacts", "fashion-classifier.onnx")));
+        Assert.Equal(original, TestPaths.Sha256(Path.Combine(project.Path, "artifacts", "fashion-classifier.onnx")));
+
+        // Deleting the remediated output reruns the gate; before, the build skipped it and succeeded with no artifact.
+        File.Delete(Path.Combine(bin, "fashion-classifier.onnx"));
+        var rebuilt = DotnetBuild.Run(project.Path, "rebuilt", "-c", "Release", "-p:KtuGateMode=Remediate");
+        Expect(0, rebuilt, "KtuGate: verdict pass");
+        Assert.Equal(edited, TestPaths.Sha256(Path.Combine(bin, "fashion-classifier.onnx")));
+
+        // A policy the model passes unedited: no edited model from the earlier run may remain, in bin/ or as the item's output.
+        File.Delete(Path.Combine(project.Path, "policies", "retire-sneaker.ktu.json"));
+        project.File("policies/keep-bags.ktu.json", KeepBags);
+        var unedited = DotnetBuild.Run(project.Path, "unedited", "-c", "Release", "-p:KtuGateMode=Remediate");
+        Expect(0, unedited, "KtuGate: verdict pass");
+        Assert.False(File.Exists(Path.Combine(bin, "fashion-classifier.onnx")));
+        Assert.Equal(original, TestPaths.Sha256(Path.Combine(bin, "artifacts", "fashion-classifier.onnx")));
+
+        // An interrupted remediation's candidate, the reports, the stamp and the inputs list are build outputs that 'dotnet clean' removes.
+        var candidate = Path.Combine(bin, ".fashion-classifier.onnx.4242.candidate.onnx");
+        File.WriteAllText(candidate, "partial");
+        var stampFolder = Path.Combine(project.Path, "obj", "Release", "net10.0", "ktu");
+        Assert.True(File.Exists(Path.Combine(stampFolder, "ktu-gate.stamp")));
+        var clean = DotnetBuild.Exec(project.Path, ["clean", "-nologo", "-c", "Release", "-p:KtuGateMode=Remediate"]);
+        Expect(0, clean);
+        Assert.False(File.Exists(candidate));
+        Assert.False(File.Exists(Path.Combine(bin, "ktu", "ktu-report.json")));
+        Assert.False(File.Exists(Path.Combine(bin, "ktu", "ktu-report.sarif")));
+        Assert.False(File.Exists(Path.Combine(stampFolder, "ktu-gate.stamp")));
+        Assert.False(File.Exists(Path.Combine(stampFolder, "ktu-gate.inputs.json")));
+    }
+
+    [Fact]
+    public void Gate_is_never_skipped_on_a_stale_pass_and_never_silently_absent()
+    {
+        using var a = ShippingProject();
+        using var b = ShippingProject();
+        using var shared = new TempFolder();
+        var reports = $"-p:KtuReportDir={Path.Combine(shared.Path, "reports")}/";
+        a.CopyExemplars("sneaker", "policies/exemplars/sneaker", 40);
+        a.File("policies/forget-sneakers.ktu.json", ForgetSneakers);
+        b.CopyExemplars("bag", "policies/exemplars/bag", 30);
+        b.File("policies/keep-bags.ktu.json", KeepBags);
+
+        // A KtuModel glob that matches nothing is an error; before, the build was green with no gate output.
+        Expect(1, DotnetBuild.Run(a.Path, "no-model", "-p:GatedModels=artifacts/*.missing.onnx"), "error KTU5007");
+
+        // Two projects sharing a report folder each keep their own verdict: A fails, B passes, A still fails.
+        Expect(1, DotnetBuild.Run(a.Path, "a-first", reports), "error KTU3001");
+        Expect(0, DotnetBuild.Run(b.Path, "b-first", reports, "-v:n"), "KtuGate: verdict pass");
+        Expect(1, DotnetBuild.Run(a.Path, "a-again", reports), "error KTU3001");
+
+        // Deleting an exemplar (its file is gone, no timestamp moved) reruns the gate.
+        File.Delete(Directory.GetFiles(Path.Combine(b.Path, "policies", "exemplars", "bag")).Order(StringComparer.Ordinal).First());
+        Expect(0, DotnetBuild.Run(b.Path, "b-deleted", reports, "-v:n"), "KtuGate: the gate runs: ", "is gone", "KtuGate: verdict pass");
+    }
+}
