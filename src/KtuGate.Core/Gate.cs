@@ -471,6 +471,9 @@ public static class Gate
         {
             Metrics = metrics,
             TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model, options.Digests),
+            TextTowerVocabulary = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Vocabulary, options.Digests),
+            TextTowerExternalData = textTower is null ? null : ExternalDigests(baseDirectory, manifest.TextTower!.Model, textTower.ExternalFiles, options.Digests, diagnostics),
+            ExternalData = model is null ? null : ExternalDigests(baseDirectory, input.Artifact, model.ExternalFiles, options.Digests, diagnostics),
             PromptsEmbedded = textTower?.Embedded,
         };
         return new Checked(report, verdicts, model?.ExecutionProvider, tallies) { Judgements = judgements.Items };
@@ -670,9 +673,11 @@ public static class Gate
             var report = result.Report with
             {
                 Artifact = written,
+                ExternalData = ExternalDigests(baseDirectory, outputPath, externals, options.Digests, diagnostics),
                 Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried)
                 {
                     JudgedInMemory = judgedInMemory,
+                    OriginalExternalData = ExternalDigests(baseDirectory, input.Artifact, externals, options.Digests, diagnostics),
                 },
             };
             return result with { Report = report };
@@ -777,6 +782,32 @@ public static class Gate
         {
             return false;
         }
+    }
+
+    /// <summary>The digests of a model's external-data files (relative to <paramref name="modelPath"/>'s folder), each read under the external-data rules.</summary>
+    private static IReadOnlyList<FileDigest>? ExternalDigests(string baseDirectory, string modelPath, IReadOnlyList<string> locations, DigestCache? cache, DiagnosticBag diagnostics)
+    {
+        if (locations.Count == 0)
+        {
+            return null;
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        var digests = new List<FileDigest>();
+        foreach (var location in locations)
+        {
+            var file = Path.Combine(folder, location);
+            try
+            {
+                digests.Add(new FileDigest(Digests.Relative(baseDirectory, file), (cache ?? new DigestCache()).OfFile(file, () => ExternalData.OpenFile(modelPath, location))));
+            }
+            catch (ExternalDataException e)
+            {
+                diagnostics.Add(e.Diagnostic);
+            }
+        }
+
+        return digests;
     }
 
     private static List<string> Missed(DiagnosticBag trial, Checked judged)

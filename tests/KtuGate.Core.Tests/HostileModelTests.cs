@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Google.Protobuf;
 using KtuGate.Onnx;
 using KtuGate.Probing;
+using KtuGate.Reporting;
 using KtuGate.Tests;
 using Onnx;
 
@@ -137,6 +138,10 @@ public sealed class HostileModelTests
         Assert.Equal(["fashion-classifier.onnx"], Directory.GetFileSystemEntries(output).Select(Path.GetFileName));
         Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(output, "fashion-classifier.onnx")));
         Assert.True(File.Exists(result.ReportPath));
+
+        // The verified (input) artifact's external data is digested in the report.
+        var external = Assert.Single(result.Report.Models[0].ExternalData!);
+        Assert.Equal(("model/weights.bin", TestPaths.Sha256(Path.Combine(temp.Path, "model", "weights.bin"))), (external.Path, external.Sha256));
     }
 
     [Fact]
@@ -170,6 +175,69 @@ public sealed class HostileModelTests
             running.Kill();
             running.WaitForExit();
         }
+    }
+
+    [Fact]
+    public void External_data_is_digested_and_verify_finds_a_zeroed_weight_file()
+    {
+        using var temp = new TempFolder();
+        var artifact = ExternalSample(temp, "fc1.weight", (_, _) => { });
+
+        var result = Run(artifact, GateMode.Remediate, temp);
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        var model = result.Report.Models[0];
+        var written = Path.Combine(temp.Path, "out", "weights.bin");
+        Assert.Equal(("out/weights.bin", TestPaths.Sha256(written)), (model.ExternalData![0].Path, model.ExternalData[0].Sha256));
+        Assert.Equal(("model/weights.bin", TestPaths.Sha256(Path.Combine(temp.Path, "model", "weights.bin"))),
+            (model.Remediation!.OriginalExternalData![0].Path, model.Remediation.OriginalExternalData[0].Sha256));
+        Assert.DoesNotContain(Provenance.Verify(result.ReportPath!, temp.Path, null, null), d => d.Severity == Diagnostics.DiagnosticSeverity.Error);
+
+        // Zero the weights after the pass: the artifact's own bytes are unchanged, but verify must say the pass no longer holds.
+        File.WriteAllBytes(written, new byte[new FileInfo(written).Length]);
+        var mismatch = Assert.Single(Provenance.Verify(result.ReportPath!, temp.Path, null, null), d => d.Code == "KTU6001");
+        Assert.Contains("external data 'out/weights.bin'", mismatch.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_dual_encoders_text_tower_vocabulary_is_digested_and_verify_finds_it_changed()
+    {
+        using var temp = new TempFolder();
+        var clip = Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip");
+        var minilm = Path.Combine(TestPaths.RepoRoot, "artifacts", "minilm");
+        var vocabulary = Path.Combine(temp.Path, "vocab.txt");
+        File.Copy(Path.Combine(minilm, "vocab.txt"), vocabulary);
+        var manifest = temp.File("fashion-clip.ktu.json", File.ReadAllText(Path.Combine(clip, "artifacts", "fashion-clip.ktu.json"))
+            .Replace("\"../../../artifacts/minilm/model.onnx\"", System.Text.Json.JsonSerializer.Serialize(Path.Combine(minilm, "model.onnx")), StringComparison.Ordinal)
+            .Replace("\"../../../artifacts/minilm/vocab.txt\"", "\"vocab.txt\"", StringComparison.Ordinal));
+        var exemplars = Path.Combine(temp.Path, "policies", "exemplars", "sneaker");
+        Directory.CreateDirectory(exemplars);
+        foreach (var file in Directory.GetFiles(Path.Combine(clip, "policies", "exemplars", "sneaker"), "*.png").Order(StringComparer.Ordinal).Take(8))
+        {
+            File.Copy(file, Path.Combine(exemplars, Path.GetFileName(file)));
+        }
+
+        var policy = temp.File(Path.Combine("policies", "p.ktu.json"), """
+            { "ktuPolicy": 1, "id": "p",
+              "concepts": { "footwear": {}, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } },
+              "forget": [ { "concept": "sneaker", "maxAccuracy": 1.0 } ] }
+            """);
+
+        var result = Gate.Run(new GateRequest([new GateModelInput(Path.Combine(clip, "artifacts", "fashion-clip.onnx"), manifest)], [policy], Path.Combine(temp.Path, "report"))
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = temp.Path,
+        });
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        var recorded = result.Report.Models[0].TextTowerVocabulary!;
+        Assert.Equal(("vocab.txt", TestPaths.Sha256(vocabulary)), (recorded.Path, recorded.Sha256));
+        Assert.DoesNotContain(Provenance.Verify(result.ReportPath!, temp.Path, null, null), d => d.Severity == Diagnostics.DiagnosticSeverity.Error);
+
+        // A changed vocabulary changes every token id the prompts get: verify must name it.
+        File.AppendAllText(vocabulary, "extra\n");
+        var mismatch = Assert.Single(Provenance.Verify(result.ReportPath!, temp.Path, null, null), d => d.Code == "KTU6001");
+        Assert.Contains("text tower vocabulary 'vocab.txt'", mismatch.Message, StringComparison.Ordinal);
     }
 
     private static GateResult Run(string artifact, GateMode mode, TempFolder temp)
