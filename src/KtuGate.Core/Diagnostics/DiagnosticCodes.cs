@@ -176,7 +176,7 @@ public static class DiagnosticCodes
     /// <summary>KTU2026: an external-data file that is a link, a FIFO, a device, a folder or a hard-linked file.</summary>
     public static readonly DiagnosticDescriptor ExternalDataNotPlainFile = new("KTU2026", E, "External data is not a plain file",
         "External-data file '{0}'{1} is refused: {2}",
-        "External-data files must be regular files inside the model's folder, reached without symbolic links, with one name only (no hard links), so a model cannot make the gate read, hang on or copy a file it does not own. Copy the real file beside the model.");
+        "External-data files must be regular files inside the model's folder, reached without symbolic links, with one name only (no hard links), so a model cannot make the gate read, hang on or copy a file it does not own. Copy the real file beside the model (a build that hard-links copies, e.g. MSBuild's CreateHardLinksForCopy* settings, makes such links: gate the original or copy the file).");
 
     /// <summary>KTU2027: an external-data offset or length outside the file, or not the tensor's size.</summary>
     public static readonly DiagnosticDescriptor ExternalDataOutOfRange = new("KTU2027", E, "External data out of range",
