@@ -684,9 +684,16 @@ public static class Gate
         }
         finally
         {
-            if (Directory.Exists(staging))
+            try
             {
-                Directory.Delete(staging, recursive: true);
+                if (Directory.Exists(staging))
+                {
+                    Directory.Delete(staging, recursive: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Never hide why the run ended; a later remediation removes the folder once this process is gone.
             }
         }
     }
