@@ -193,6 +193,14 @@ public sealed class HostileModelTests
             (model.Remediation!.OriginalExternalData![0].Path, model.Remediation.OriginalExternalData[0].Sha256));
         Assert.DoesNotContain(Provenance.Verify(result.ReportPath!, temp.Path, null, null), d => d.Severity == Diagnostics.DiagnosticSeverity.Error);
 
+        // The artifact about to ship, checked with --artifact: its external data is the one beside it.
+        var shipped = temp.CopyTree(Path.Combine(temp.Path, "out"), "ship");
+        var shippedArtifact = Path.Combine(shipped, "fashion-classifier.onnx");
+        Assert.DoesNotContain(Provenance.Verify(result.ReportPath!, temp.Path, shippedArtifact, null), d => d.Severity == Diagnostics.DiagnosticSeverity.Error);
+        File.WriteAllBytes(Path.Combine(shipped, "weights.bin"), new byte[new FileInfo(written).Length]);
+        var shippedMismatch = Assert.Single(Provenance.Verify(result.ReportPath!, temp.Path, shippedArtifact, null), d => d.Code == "KTU6001");
+        Assert.Equal(Path.Combine(shipped, "weights.bin"), shippedMismatch.Location!.File);
+
         // Zero the weights after the pass: the artifact's own bytes are unchanged, but verify must say the pass no longer holds.
         File.WriteAllBytes(written, new byte[new FileInfo(written).Length]);
         var mismatch = Assert.Single(Provenance.Verify(result.ReportPath!, temp.Path, null, null), d => d.Code == "KTU6001");
