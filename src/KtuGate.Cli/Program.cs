@@ -20,18 +20,19 @@ var outputDirOption = new Option<string?>("--output-dir") { Description = "Where
 var methodOption = new Option<string[]>("--method") { Description = "Remediation methods to try, in order, instead of the policies' (closed-form, nhl-kl, ga, ga-kl, npo-kl).", Arity = ArgumentArity.ZeroOrMore };
 methodOption.AcceptOnlyFromAmong("closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl");
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
+var maxMemoryOption = new Option<string?>("--max-memory") { Description = "The most memory a model may declare (one tensor, or its initializers together), e.g. 8G; default: the machine's memory." };
 var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };
 var inputsFileOption = new Option<string?>("--inputs-file") { Description = "Also write, atomically, every file the run read with its SHA-256 and the settings it ran with (JSON; the MSBuild target's up-to-date check)." };
 
 var check = new Command("check", "Probe models against must-not-know policies and print the verdict; writes ktu-report.json.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, modeOption, outputDirOption, formatOption, inputsFileOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, maxMemoryOption, signingKeyOption, signingKeyEnvOption, modeOption, outputDirOption, formatOption, inputsFileOption,
 };
 check.SetAction((parse, cancellationToken) => CheckAction(parse, parse.GetValue(modeOption), cancellationToken));
 
 var unlearn = new Command("unlearn", "Remediate: probe, unlearn violated concepts by editing the artifact (closed form), probe the edited artifact and write it; the same as check --mode remediate.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, formatOption, inputsFileOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, maxMemoryOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, formatOption, inputsFileOption,
 };
 unlearn.SetAction((parse, cancellationToken) => CheckAction(parse, GateMode.Remediate, cancellationToken));
 
@@ -44,8 +45,21 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         m,
         i < manifests.Length && manifests[i].Length > 0 ? manifests[i] : null,
         i < baselines.Length && baselines[i].Length > 0 ? baselines[i] : null)).ToList();
+    long? maxMemory = null;
+    if (parse.GetValue(maxMemoryOption) is { } maxMemoryText)
+    {
+        if (!KtuGate.Onnx.ModelLimits.TryParseSize(maxMemoryText, out var bytes))
+        {
+            Console.Error.WriteLine(KtuGate.Diagnostics.DiagnosticCodes.MemoryLimitInvalid.Create(null, maxMemoryText));
+            return Task.FromResult((int)ExitCode.InvalidInput);
+        }
+
+        maxMemory = bytes;
+    }
+
     var request = new GateRequest(inputs, parse.GetValue(policyOption)!, parse.GetValue(reportDirOption))
     {
+        MaxMemoryBytes = maxMemory,
         ExecutionProvider = parse.GetValue(providerOption),
         BatchSize = Math.Max(1, parse.GetValue(batchOption)),
         BaseDirectory = parse.GetValue(baseDirOption),

@@ -54,6 +54,13 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
 
     /// <summary>The report's timestamp; when null, <c>SOURCE_DATE_EPOCH</c> if set, else now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
+
+    /// <summary>The most memory, in bytes, a model may declare (one tensor, or its initializers together); null for the machine's memory.</summary>
+    /// <remarks>A model beyond it is refused (KTU2028) before ONNX Runtime or an edit reads it.</remarks>
+    public long? MaxMemoryBytes { get; init; }
+
+    /// <summary>The limits models are checked against before they run.</summary>
+    internal ModelLimits Limits => new(MaxMemoryBytes ?? ModelLimits.DefaultMaxMemoryBytes, BatchSize);
 }
 
 /// <summary>What the gate does.</summary>
@@ -163,6 +170,11 @@ public static class Gate
     {
         var baseDirectory = request.BaseDirectory ?? Directory.GetCurrentDirectory();
         var diagnostics = new DiagnosticBag();
+        if (request.Mode == GateMode.Remediate)
+        {
+            RemoveLeftovers(request.OutputDirectory ?? request.ReportDirectory);
+        }
+
         using var signingKey = ReadSigningKey(request, diagnostics);
         var policies = request.Policies.Select(p => PolicyParser.Load(p, diagnostics)).ToList();
         var inputs = request.Models.Select(m => (Input: m, ManifestPath: m.Manifest ?? ManifestParser.DefaultPathFor(m.Artifact))).ToList();
@@ -178,14 +190,14 @@ public static class Gate
             {
                 var local = new DiagnosticBag();
                 var manifest = manifests[i]!;
-                using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, local) : null;
+                using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, local, request.Limits) : null;
                 var options = new CheckOptions { TextTower = textTower, Digests = digests };
 
                 // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars;
                 // so does a policy that bounds what a linear probe can read from them.
                 var siteProblems = new DiagnosticBag();
                 var probeBound = policies!.Any(p => p!.Metrics?.MaxLinearProbeAccuracy is not null);
-                var plan = request.Mode == GateMode.Remediate || probeBound ? PlanSite(inputs[i].Input, manifest, siteProblems) : null;
+                var plan = request.Mode == GateMode.Remediate || probeBound ? PlanSite(inputs[i].Input, manifest, siteProblems, request.Limits) : null;
                 var checkedModel = CheckModel(inputs[i].Input, manifest, policies!, request, baseDirectory, local, cancellationToken,
                     plan is null ? options : options with { ModelBytes = plan.Instrumented, Record = plan.Activations });
                 var linearProbes = plan is null || checkedModel.Report is null ? null : LinearProbes(policies!, manifest, plan);
@@ -343,13 +355,30 @@ public static class Gate
         return key;
     }
 
+    /// <summary>Probes and judges one artifact; ONNX Runtime failing while it runs the model (e.g. a shape computed at run time that no memory holds) is a coded error (KTU5021), not a crash.</summary>
     private static Checked CheckModel(
+        GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request,
+        string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken, CheckOptions options)
+    {
+        try
+        {
+            return ProbeAndJudge(input, manifest, policies, request, baseDirectory, diagnostics, cancellationToken, options);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            var message = e.Message.ReplaceLineEndings(" ").Trim();
+            diagnostics.Add(DiagnosticCodes.ModelRunFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact), message.Length > 400 ? message[..400] + "..." : message);
+            return new Checked(null, [], null, new Dictionary<string, ProbeTally>());
+        }
+    }
+
+    private static Checked ProbeAndJudge(
         GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request,
         string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken, CheckOptions options)
     {
         var modelName = Path.GetFileName(input.Artifact);
         var edit = options.Edit;
-        using var model = edit is null ? LoadedModel.Open(input.Artifact, options.ModelBytes, manifest, request.ExecutionProvider, diagnostics) : null;
+        using var model = edit is null ? LoadedModel.Open(input.Artifact, options.ModelBytes, manifest, request.ExecutionProvider, diagnostics, request.Limits) : null;
         if (model is null && edit is null)
         {
             return new Checked(null, [], null, new Dictionary<string, ProbeTally>());
@@ -536,6 +565,9 @@ public static class Gate
         {
             Metrics = metrics,
             TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model, options.Digests),
+            TextTowerVocabulary = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Vocabulary, options.Digests),
+            TextTowerExternalData = textTower is null ? null : ExternalDigests(baseDirectory, manifest.TextTower!.Model, textTower.ExternalFiles, options.Digests, diagnostics),
+            ExternalData = model is null ? null : ExternalDigests(baseDirectory, input.Artifact, model.ExternalFiles, options.Digests, diagnostics),
             PromptsEmbedded = textTower?.Embedded,
         };
         return new Checked(report, verdicts, model?.ExecutionProvider, tallies) { Judgements = judgements.Items };
@@ -610,7 +642,6 @@ public static class Gate
         var typicalScale = forgetOutputs.Count == 0 ? 1.0 : forgetOutputs.Average(Norm);
 
         var outputDirectory = request.OutputDirectory ?? request.ReportDirectory ?? folder;
-        Directory.CreateDirectory(outputDirectory);
         var outputPath = Path.Combine(outputDirectory, Path.GetFileName(input.Artifact));
         if (string.Equals(Path.GetFullPath(outputPath), Path.GetFullPath(input.Artifact), StringComparison.Ordinal))
         {
@@ -618,119 +649,268 @@ public static class Gate
             return verified;
         }
 
-        var candidatePath = Path.Combine(outputDirectory, $".{Path.GetFileName(input.Artifact)}.{Environment.ProcessId}.candidate.onnx");
-        // Tensors kept in external files stay there: the edited copy refers to the same files, copied beside it (and removed again if nothing is written).
-        var copiedExternals = new List<string>();
-        if (!string.Equals(Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar), folder, StringComparison.Ordinal))
-        {
-            foreach (var external in OnnxGraph.ExternalFiles(model))
-            {
-                var target = Path.Combine(outputDirectory, external);
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.Copy(Path.Combine(folder, external), target, overwrite: true);
-                copiedExternals.Add(target);
-            }
-        }
-
-        // Every trial is judged against the original: its probe results from the verify pass are the baseline, and each prompt is embedded once.
-        var shared = options with { BaselineTallies = verified.Tallies };
-        var untimed = request with { Progress = null };
-        var onOriginal = new GateModelInput(input.Artifact, input.Manifest, input.Artifact);
-        Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
-            => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations, prompts.Fine, prompts.Coarse) });
-
-        // Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's results.
-        var judgedInMemory = SameTallies(InMemory(weight, bias, new DiagnosticBag()).Tallies, verified.Tallies);
-        (double[,] Weight, Checked Result, List<string> Missed)? lastJudged = null;
-        (Checked Result, List<string> Missed) Judge(double[,] w, double[] b)
-        {
-            if (lastJudged is not { } last || !ReferenceEquals(last.Weight, w))
-            {
-                var bag = new DiagnosticBag();
-                var result = InMemory(w, b, bag);
-                lastJudged = last = (w, result, Missed(bag, result));
-            }
-
-            return (last.Result, last.Missed);
-        }
-
-        var tried = new List<RemediationAttemptInfo>();
-        Checked? chosen = null;
-        byte[]? chosenBytes = null;
-        string? chosenMethod = null;
+        // Candidates and the external-data files they refer to live in a staging folder of this run's own inside the output folder
+        // (so that publishing is a rename); it is removed on every way out: success, failure, an exception or cancellation.
+        var staging = Path.Combine(outputDirectory, $"{StagingPrefix}{Environment.ProcessId}.{Guid.NewGuid():N}");
+        var candidatePath = Path.Combine(staging, Path.GetFileName(input.Artifact));
+        var externals = OnnxGraph.ExternalFiles(model);
         try
         {
-            // Methods in the order the policies list them (closed-form where they list none).
-            var methods = request.RemedyMethods ?? allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? ["closed-form"] : p.Remedy.Methods).Distinct().ToList();
-            var margin = dual ? 0.1 * typicalScale : 2.0;
-            foreach (var (method, solve) in Candidates(methods, edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, Directions, manifest, dual, margin))
+            try
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => Judge(w, b).Missed.Count == 0 : null);
-                if (judgedInMemory && Judge(newWeight, newBias) is { Missed.Count: > 0 } rejected)
+                Directory.CreateDirectory(staging);
+                foreach (var external in externals)
                 {
-                    tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed));
-                    continue;
-                }
-
-                var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
-                File.WriteAllBytes(candidatePath, bytes);
-                var trial = new DiagnosticBag();
-                var judged = CheckModel(new GateModelInput(candidatePath, input.Manifest, input.Artifact), manifest, policies, untimed, baseDirectory, trial, cancellationToken, shared);
-                var missed = Missed(trial, judged);
-                tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, LowestQualityUtility(judged), missed) { Probed = true });
-                if (missed.Count == 0)
-                {
-                    chosen = judged;
-                    chosenBytes = bytes;
-                    chosenMethod = method;
-                    diagnostics.AddRange(trial.Items);
-                    break;
+                    // Tensors kept in external files stay there: the edited copy refers to the same files, copied (under the reader's rules) beside it.
+                    ExternalData.CopyFile(input.Artifact, external, Path.Combine(staging, external));
                 }
             }
+            catch (ExternalDataException e)
+            {
+                diagnostics.Add(e.Diagnostic);
+                return verified;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                diagnostics.Add(DiagnosticCodes.RemediationWriteFailed, new SourceLocation(input.Artifact), outputPath, e.Message);
+                return verified;
+            }
+
+            // Every trial is judged against the original: its probe results from the verify pass are the baseline, and each prompt is embedded once.
+            var shared = options with { BaselineTallies = verified.Tallies };
+            var untimed = request with { Progress = null };
+            var onOriginal = new GateModelInput(input.Artifact, input.Manifest, input.Artifact);
+            Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
+                => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations, prompts.Fine, prompts.Coarse) });
+
+            // Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's results.
+            var judgedInMemory = SameTallies(InMemory(weight, bias, new DiagnosticBag()).Tallies, verified.Tallies);
+            (double[,] Weight, Checked Result, List<string> Missed)? lastJudged = null;
+            (Checked Result, List<string> Missed) Judge(double[,] w, double[] b)
+            {
+                if (lastJudged is not { } last || !ReferenceEquals(last.Weight, w))
+                {
+                    var bag = new DiagnosticBag();
+                    var result = InMemory(w, b, bag);
+                    lastJudged = last = (w, result, Missed(bag, result));
+                }
+
+                return (last.Result, last.Missed);
+            }
+
+            var tried = new List<RemediationAttemptInfo>();
+            Checked? chosen = null;
+            byte[]? chosenBytes = null;
+            string? chosenMethod = null;
+            try
+            {
+                // Methods in the order the policies list them (closed-form where they list none).
+                var methods = request.RemedyMethods ?? allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? ["closed-form"] : p.Remedy.Methods).Distinct().ToList();
+                var margin = dual ? 0.1 * typicalScale : 2.0;
+                foreach (var (method, solve) in Candidates(methods, edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, Directions, manifest, dual, margin))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => Judge(w, b).Missed.Count == 0 : null);
+                    if (judgedInMemory && Judge(newWeight, newBias) is { Missed.Count: > 0 } rejected)
+                    {
+                        tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed));
+                        continue;
+                    }
+
+                    var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
+                    File.WriteAllBytes(candidatePath, bytes);
+                    var trial = new DiagnosticBag();
+                    var judged = CheckModel(new GateModelInput(candidatePath, input.Manifest, input.Artifact), manifest, policies, untimed, baseDirectory, trial, cancellationToken, shared);
+                    var missed = Missed(trial, judged);
+                    tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, LowestQualityUtility(judged), missed) { Probed = true });
+                    if (missed.Count == 0)
+                    {
+                        chosen = judged;
+                        chosenBytes = bytes;
+                        chosenMethod = method;
+                        diagnostics.AddRange(trial.Items);
+                        break;
+                    }
+                }
+            }
+            finally
+            {
+                File.Delete(candidatePath);
+            }
+
+            var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
+            var original = Digest(baseDirectory, input.Artifact, options.Digests)!;
+            if (chosen is not { Report: not null } result || chosenBytes is null)
+            {
+                var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
+                diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
+                    $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
+                return verified with
+                {
+                    Report = verified.Report! with
+                    {
+                        Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried)
+                        {
+                            JudgedInMemory = judgedInMemory,
+                        },
+                    },
+                };
+            }
+
+            if (Publish(staging, externals, outputPath, chosenBytes) is { } publishProblem)
+            {
+                diagnostics.Add(DiagnosticCodes.RemediationWriteFailed, new SourceLocation(input.Artifact), outputPath, publishProblem);
+                return verified;
+            }
+
+            var written = Digest(baseDirectory, outputPath)!;
+            var report = result.Report with
+            {
+                Artifact = written,
+                ExternalData = ExternalDigests(baseDirectory, outputPath, externals, options.Digests, diagnostics),
+                Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried)
+                {
+                    JudgedInMemory = judgedInMemory,
+                    OriginalExternalData = ExternalDigests(baseDirectory, input.Artifact, externals, options.Digests, diagnostics),
+                },
+            };
+            return result with { Report = report };
         }
         finally
         {
-            File.Delete(candidatePath);
-            options.Digests?.Forget(candidatePath);
-        }
-
-        var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
-        var original = Digest(baseDirectory, input.Artifact, options.Digests)!;
-        if (chosen is not { Report: not null } result || chosenBytes is null)
-        {
-            foreach (var copied in copiedExternals)
+            // Candidates were read to judge them, but they are not inputs of the run.
+            options.Digests?.ForgetUnder(staging);
+            try
             {
-                File.Delete(copied);
+                if (Directory.Exists(staging))
+                {
+                    Directory.Delete(staging, recursive: true);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Never hide why the run ended; a later remediation removes the folder once this process is gone.
+            }
+        }
+    }
+
+    /// <summary>The prefix of remediation's staging folders in the output folder, followed by the process id and a unique suffix.</summary>
+    private const string StagingPrefix = ".ktu-candidate.";
+
+    /// <summary>What a remediation run may leave in its output folder if its process is killed: its staging folder, an older version's candidate, an atomic write's temporary file.</summary>
+    private static readonly System.Text.RegularExpressions.Regex s_leftover = new(
+        @"^\.(?:ktu-candidate\.(?<pid>\d+)\.[0-9a-f]{32}|.+\.(?<pid>\d+)\.candidate\.onnx|.+\.(?<pid>\d+)\.[0-9a-f]{32}\.tmp)$",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    /// <summary>
+    /// Moves the chosen artifact's external-data files from the staging folder into the output folder, each renamed whole, then writes
+    /// the artifact atomically, last, so that no artifact appears without its data. On failure, files this run put there are removed.
+    /// </summary>
+    /// <returns>Null when written, or why it could not be.</returns>
+    private static string? Publish(string staging, IReadOnlyList<string> externals, string outputPath, byte[] bytes)
+    {
+        var outputDirectory = Path.GetDirectoryName(outputPath)!;
+        var added = new List<string>();
+        try
+        {
+            foreach (var external in externals)
+            {
+                var target = Path.Combine(outputDirectory, external);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                var existed = File.Exists(target);
+                File.Move(Path.Combine(staging, external), target, overwrite: true);
+                if (!existed)
+                {
+                    added.Add(target);
+                }
             }
 
-            var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
-            diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
-                $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
-            return verified with
+            AtomicFile.Write(outputPath, bytes);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            foreach (var file in added)
             {
-                Report = verified.Report! with
-                {
-                    Remediation = new RemediationReport(triedMethods, siteInfo, original, null, forgetActivations.Count, retainActivations.Count, tried)
-                    {
-                        JudgedInMemory = judgedInMemory,
-                    },
-                },
-            };
+                File.Delete(file);
+            }
+
+            return e.Message;
+        }
+    }
+
+    /// <summary>Removes what remediation runs of processes that no longer exist left in <paramref name="outputDirectory"/> (a run killed mid-way).</summary>
+    private static void RemoveLeftovers(string? outputDirectory)
+    {
+        if (outputDirectory is null || !Directory.Exists(outputDirectory))
+        {
+            return;
         }
 
-        AtomicFile.Write(outputPath, chosenBytes);
-
-        var written = Digest(baseDirectory, outputPath)!;
-        var report = result.Report with
+        foreach (var entry in Directory.EnumerateFileSystemEntries(outputDirectory, ".*"))
         {
-            Artifact = written,
-            Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried)
+            var match = s_leftover.Match(Path.GetFileName(entry));
+            if (!match.Success || !int.TryParse(match.Groups["pid"].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid == Environment.ProcessId || IsRunning(pid))
             {
-                JudgedInMemory = judgedInMemory,
-            },
-        };
-        return result with { Report = report };
+                continue;
+            }
+
+            try
+            {
+                // A link is removed itself, never what it points to.
+                if (new FileInfo(entry).LinkTarget is null && Directory.Exists(entry))
+                {
+                    Directory.Delete(entry, recursive: true);
+                }
+                else
+                {
+                    File.Delete(entry);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another run may be removing it too; what is left is found again next time.
+            }
+        }
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The digests of a model's external-data files (relative to <paramref name="modelPath"/>'s folder), each read under the external-data rules.</summary>
+    private static IReadOnlyList<FileDigest>? ExternalDigests(string baseDirectory, string modelPath, IReadOnlyList<string> locations, DigestCache? cache, DiagnosticBag diagnostics)
+    {
+        if (locations.Count == 0)
+        {
+            return null;
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
+        var digests = new List<FileDigest>();
+        foreach (var location in locations)
+        {
+            var file = Path.Combine(folder, location);
+            try
+            {
+                digests.Add(new FileDigest(Digests.Relative(baseDirectory, file), (cache ?? new DigestCache()).OfFile(file, () => ExternalData.OpenFile(modelPath, location))));
+            }
+            catch (ExternalDataException e)
+            {
+                diagnostics.Add(e.Diagnostic);
+            }
+        }
+
+        return digests;
     }
 
     private static List<string> Missed(DiagnosticBag trial, Checked judged)
@@ -862,9 +1042,9 @@ public static class Gate
     private sealed record SitePlan(global::Onnx.ModelProto Model, EditSite Site, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);
 
     /// <summary>Reads the artifact's graph and finds its edit site; problems go to <paramref name="problems"/>, to be reported only if remediation is needed.</summary>
-    private static SitePlan? PlanSite(GateModelInput input, ModelManifest manifest, DiagnosticBag problems)
+    private static SitePlan? PlanSite(GateModelInput input, ModelManifest manifest, DiagnosticBag problems, ModelLimits limits)
     {
-        var model = OnnxGraph.Load(input.Artifact, problems);
+        var model = OnnxGraph.Load(input.Artifact, problems, limits);
         if (model is null)
         {
             return null;
@@ -880,8 +1060,17 @@ public static class Gate
         }
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(input.Artifact))!;
-        var (weight, bias) = OnnxGraph.ReadSite(model, site, folder);
-        return new SitePlan(model, site, weight, bias, folder, new SiteActivations(site.Input, site.Inputs), OnnxGraph.WithOutput(model, site.Input));
+        try
+        {
+            // The site's weights are read under the same rules as every external-data reference (checked again as the file is opened).
+            var (weight, bias) = OnnxGraph.ReadSite(model, site, input.Artifact);
+            return new SitePlan(model, site, weight, bias, folder, new SiteActivations(site.Input, site.Inputs), OnnxGraph.WithOutput(model, site.Input));
+        }
+        catch (ExternalDataException e)
+        {
+            problems.Add(e.Diagnostic);
+            return null;
+        }
     }
 
     /// <summary>
@@ -1000,7 +1189,7 @@ public static class Gate
     private static LoadedModel? OpenBaseline(string path, ModelManifest manifest, GateRequest request, DiagnosticBag diagnostics)
     {
         var local = new DiagnosticBag();
-        var baseline = LoadedModel.Open(path, manifest, request.ExecutionProvider, local);
+        var baseline = LoadedModel.Open(path, manifest, request.ExecutionProvider, local, request.Limits);
         foreach (var d in local.Items.Where(d => d.Severity == DiagnosticSeverity.Error))
         {
             diagnostics.Add(DiagnosticCodes.BaselineInvalid, new SourceLocation(path), path, d.Message);

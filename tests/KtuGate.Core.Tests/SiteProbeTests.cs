@@ -25,7 +25,7 @@ public sealed class SiteProbeTests
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
         var graph = OnnxGraph.Load(TestPaths.SampleModel, diagnostics)!;
         var site = OnnxGraph.FindSite(graph, manifest.Output.Name)!;
-        var (weight, bias) = OnnxGraph.ReadSite(graph, site, Path.GetDirectoryName(TestPaths.SampleModel)!);
+        var (weight, bias) = OnnxGraph.ReadSite(graph, site, TestPaths.SampleModel);
         using var model = LoadedModel.Open(TestPaths.SampleModel, OnnxGraph.WithOutput(graph, site.Input), manifest, ExecutionProviderPreference.Cpu, diagnostics)!;
         var recorded = new SiteActivations(site.Input, site.Inputs);
         var tally = new ClassifierProbe(model) { Record = recorded }.Probe(files, diagnostics);

@@ -202,6 +202,25 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor ManifestInvalidText = new("KTU2020", E, "Manifest is not valid text",
         "Manifest is not valid Unicode text: {0}",
         "Manifests are UTF-8 text (a byte order mark is allowed). Save the file as UTF-8, and write a character outside the Basic Multilingual Plane as itself or as both halves of its surrogate pair (\\ud83d\\ude00), never one half alone.");
+    /// <summary>KTU2025: an external-data entry ONNX does not define, defines twice, or that cannot be a file on disk.</summary>
+    public static readonly DiagnosticDescriptor ExternalDataEntryInvalid = new("KTU2025", E, "Invalid external-data entry",
+        "External data of tensor '{0}' is refused: {1}",
+        "ONNX external data is described by the keys location (a relative path in the model's folder), offset and length (non-negative whole numbers) and checksum, each given once. Re-export the model with onnx.save_model(..., save_as_external_data=True).");
+
+    /// <summary>KTU2026: an external-data file that is a link, a FIFO, a device, a folder or a hard-linked file.</summary>
+    public static readonly DiagnosticDescriptor ExternalDataNotPlainFile = new("KTU2026", E, "External data is not a plain file",
+        "External-data file '{0}'{1} is refused: {2}",
+        "External-data files must be regular files inside the model's folder, reached without symbolic links, with one name only (no hard links), so a model cannot make the gate read, hang on or copy a file it does not own. Copy the real file beside the model (a build that hard-links copies, e.g. MSBuild's CreateHardLinksForCopy* settings, makes such links: gate the original or copy the file).");
+
+    /// <summary>KTU2027: an external-data offset or length outside the file, or not the tensor's size.</summary>
+    public static readonly DiagnosticDescriptor ExternalDataOutOfRange = new("KTU2027", E, "External data out of range",
+        "External data of tensor '{0}' in '{1}' is refused: {2}",
+        "The offset and length of a tensor's external data must lie inside its file and match the bytes its shape and type need. The file may be truncated or empty: copy it again, or re-export the model.");
+
+    /// <summary>KTU2028: a model that declares more memory than the engine may use.</summary>
+    public static readonly DiagnosticDescriptor ModelTooLarge = new("KTU2028", E, "Model exceeds the memory limit",
+        "{0} needs {1} bytes, more than the memory limit of {2} bytes; the model was not run",
+        "The gate refuses a model whose initializers, inputs and outputs (at the batch size) or constant shapes need more memory than the engine's limit (ktu --max-memory; default: the machine's memory). Raise the limit if the model is genuine, or lower the batch size.");
 
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
@@ -284,6 +303,11 @@ public static class DiagnosticCodes
         Category = DiagnosticCategory.Verdict,
     };
 
+    /// <summary>KTU4007: the remediated artifact (or its external data) could not be written.</summary>
+    public static readonly DiagnosticDescriptor RemediationWriteFailed = new("KTU4007", E, "Remediated artifact cannot be written",
+        "The remediated artifact '{0}' cannot be written: {1}; nothing was written",
+        "Remediation writes the edited artifact and its external-data files into KtuOutputDir (--output-dir) whole or not at all. Check that the folder is writable and that nothing (a folder, a read-only file) stands where those files go.");
+
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
         "CUDA execution provider not available ({0}); probing on CPU",
@@ -343,6 +367,15 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor GateInputUnreadable = new("KTU5012", E, "Gate input cannot be read",
         "'{0}' cannot be read to list the gate's inputs: {1}",
         "The build lists every file a gate run reads (policies, manifests, exemplars) before it starts the engine. Make the file readable UTF-8 JSON; `ktu validate` shows what is wrong with it.");
+    /// <summary>KTU5020: a memory limit that is not a size.</summary>
+    public static readonly DiagnosticDescriptor MemoryLimitInvalid = new("KTU5020", E, "Invalid memory limit",
+        "Memory limit '{0}' is not a positive size (bytes, or a number followed by K, M, G or T)",
+        "Give --max-memory a size such as 8G or 512M, or leave it out for the machine's memory.");
+
+    /// <summary>KTU5021: ONNX Runtime failed while running the model (typically an allocation beyond what the machine has).</summary>
+    public static readonly DiagnosticDescriptor ModelRunFailed = new("KTU5021", E, "Model failed while running",
+        "ONNX Runtime failed running '{0}': {1}",
+        "The model asked ONNX Runtime for something it could not do while probing, most often more memory than the machine has (a shape computed at run time). Check the model's shapes, or lower the batch size (--batch-size).");
 
     /// <summary>KTU6001: a file no longer has the digest the report recorded.</summary>
     public static readonly DiagnosticDescriptor DigestMismatch = new("KTU6001", E, "File changed since the report",

@@ -1,4 +1,5 @@
 using KtuGate.Diagnostics;
+using KtuGate.Onnx;
 using KtuGate.Probing;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -9,8 +10,9 @@ namespace KtuGate.Models;
 /// <remarks>Owns its <see cref="InferenceSession"/>; dispose it.</remarks>
 public sealed class LoadedModel : IDisposable
 {
-    private LoadedModel(string artifactPath, ModelManifest manifest, InferenceSession session, string executionProvider)
+    private LoadedModel(string artifactPath, ModelManifest manifest, InferenceSession session, string executionProvider, IReadOnlyList<string> externalFiles)
     {
+        ExternalFiles = externalFiles;
         ArtifactPath = artifactPath;
         Manifest = manifest;
         Session = session;
@@ -32,17 +34,27 @@ public sealed class LoadedModel : IDisposable
     /// <summary>The execution provider the session runs on.</summary>
     public string ExecutionProvider { get; }
 
+    /// <summary>The external-data files the model refers to, relative to its folder (checked before the session opened).</summary>
+    public IReadOnlyList<string> ExternalFiles { get; }
+
     /// <summary>Opens the artifact and checks the manifest against the inputs and outputs ONNX Runtime reports.</summary>
     /// <returns>The model, or null with errors in <paramref name="diagnostics"/>.</returns>
-    public static LoadedModel? Open(string artifactPath, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics)
-        => Open(artifactPath, null, manifest, preference, diagnostics);
+    /// <remarks>The model's external data and declared sizes are checked (<see cref="ModelFile.Load"/>) before ONNX Runtime reads any of it.</remarks>
+    public static LoadedModel? Open(string artifactPath, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics, ModelLimits? limits = null)
+        => Open(artifactPath, null, manifest, preference, diagnostics, limits);
 
     /// <summary>Opens a model held in memory (e.g. one instrumented to return an inner activation); external data resolves beside <paramref name="artifactPath"/>.</summary>
-    public static LoadedModel? Open(string artifactPath, byte[]? bytes, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics)
+    /// <remarks>The model's external data and declared sizes are checked (<see cref="ModelFile.Load"/>) before ONNX Runtime reads any of it.</remarks>
+    public static LoadedModel? Open(string artifactPath, byte[]? bytes, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics, ModelLimits? limits = null)
     {
         if (bytes is null && !File.Exists(artifactPath))
         {
             diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(artifactPath), artifactPath);
+            return null;
+        }
+
+        if (ModelFile.Load(artifactPath, bytes, limits ?? ModelLimits.Default, diagnostics) is not { } checkedModel)
+        {
             return null;
         }
 
@@ -63,7 +75,7 @@ public sealed class LoadedModel : IDisposable
             return null;
         }
 
-        var model = new LoadedModel(artifactPath, manifest, session, provider!);
+        var model = new LoadedModel(artifactPath, manifest, session, provider!, ExternalData.Files(checkedModel));
         if (!model.CheckAgainstModel(diagnostics))
         {
             model.Dispose();

@@ -28,6 +28,12 @@ public static class ManifestScaffold
             return null;
         }
 
+        // ONNX Runtime reads external data itself: the same checks as a gate run come first.
+        if (Onnx.ModelFile.Load(modelPath, null, Onnx.ModelLimits.Default, diagnostics) is null)
+        {
+            return null;
+        }
+
         InferenceSession session;
         try
         {

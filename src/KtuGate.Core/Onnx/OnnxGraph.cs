@@ -17,39 +17,13 @@ public sealed record EditSite(string Node, string Input, string Weight, string? 
 /// <summary>Reads, inspects and rewrites ONNX models (protobuf through OnnxSharp's generated classes).</summary>
 public static class OnnxGraph
 {
-    /// <summary>Reads a model; external-data tensors are checked to stay inside the model's folder.</summary>
-    /// <returns>The model, or null with KTU4002 (an escaping external-data path) or KTU2002.</returns>
-    public static ModelProto? Load(string path, DiagnosticBag diagnostics)
-    {
-        ModelProto model;
-        try
-        {
-            model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
-        }
-        catch (Exception e) when (e is InvalidProtocolBufferException or IOException)
-        {
-            diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(path), e.Message);
-            return null;
-        }
-
-        var folder = Path.GetFullPath(Path.GetDirectoryName(Path.GetFullPath(path))!) + Path.DirectorySeparatorChar;
-        foreach (var tensor in model.Graph.Initializer.Where(t => t.DataLocation == TensorProto.Types.DataLocation.External))
-        {
-            var location = tensor.ExternalData.FirstOrDefault(e => e.Key == "location")?.Value ?? string.Empty;
-            var full = Path.GetFullPath(Path.Combine(folder, location));
-            if (location.Length == 0 || Path.IsPathRooted(location) || !full.StartsWith(folder, StringComparison.Ordinal))
-            {
-                diagnostics.Add(DiagnosticCodes.ExternalDataEscapes, new SourceLocation(path), tensor.Name, location);
-            }
-        }
-
-        return diagnostics.HasErrors ? null : model;
-    }
+    /// <summary>Reads a model and checks its external data and declared sizes (see <see cref="ModelFile.Load"/>) before anything reads its bytes.</summary>
+    /// <returns>The model, or null with a coded error (KTU2002, KTU4002, KTU2025–KTU2028).</returns>
+    public static ModelProto? Load(string path, DiagnosticBag diagnostics, ModelLimits? limits = null)
+        => ModelFile.Load(path, null, limits ?? ModelLimits.Default, diagnostics);
 
     /// <summary>The external-data files a model refers to, relative to its folder.</summary>
-    public static IReadOnlyList<string> ExternalFiles(ModelProto model)
-        => model.Graph.Initializer.Where(t => t.DataLocation == TensorProto.Types.DataLocation.External)
-            .Select(t => t.ExternalData.First(e => e.Key == "location").Value).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+    public static IReadOnlyList<string> ExternalFiles(ModelProto model) => ExternalData.Files(model);
 
     /// <summary>The last linear layer with a constant weight on the way to <paramref name="output"/>, or the one named <paramref name="node"/>.</summary>
     public static EditSite? FindSite(ModelProto model, string output, string? node = null)
@@ -110,10 +84,11 @@ public static class OnnxGraph
         return copy.ToByteArray();
     }
 
-    /// <summary>Reads a site's weight as [out, in] and its bias (zeros where it has none).</summary>
-    public static (double[,] Weight, double[] Bias) ReadSite(ModelProto model, EditSite site, string modelFolder)
+    /// <summary>Reads a site's weight as [out, in] and its bias (zeros where it has none); external data is read beside <paramref name="modelPath"/> under <see cref="ExternalData"/>'s rules.</summary>
+    /// <exception cref="ExternalDataException">A tensor's external data is refused.</exception>
+    public static (double[,] Weight, double[] Bias) ReadSite(ModelProto model, EditSite site, string modelPath)
     {
-        var w = Floats(model.Graph.Initializer.Single(t => t.Name == site.Weight), modelFolder);
+        var w = Floats(model.Graph.Initializer.Single(t => t.Name == site.Weight), modelPath);
         var weight = new double[site.Outputs, site.Inputs];
         for (var o = 0; o < site.Outputs; o++)
         {
@@ -123,7 +98,7 @@ public static class OnnxGraph
             }
         }
 
-        var bias = site.Bias is null ? new double[site.Outputs] : Floats(model.Graph.Initializer.Single(t => t.Name == site.Bias), modelFolder).Select(f => (double)f).ToArray();
+        var bias = site.Bias is null ? new double[site.Outputs] : Floats(model.Graph.Initializer.Single(t => t.Name == site.Bias), modelPath).Select(f => (double)f).ToArray();
         return (weight, bias);
     }
 
@@ -164,7 +139,7 @@ public static class OnnxGraph
         tensor.RawData = ByteString.CopyFrom(bytes);
     }
 
-    private static float[] Floats(TensorProto tensor, string modelFolder)
+    private static float[] Floats(TensorProto tensor, string modelPath)
     {
         if (tensor.DataType != (int)TensorProto.Types.DataType.Float)
         {
@@ -176,22 +151,7 @@ public static class OnnxGraph
             return [.. tensor.FloatData];
         }
 
-        byte[] raw;
-        if (tensor.DataLocation == TensorProto.Types.DataLocation.External)
-        {
-            var entries = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value);
-            using var stream = File.OpenRead(Path.Combine(modelFolder, entries["location"]));
-            var offset = entries.TryGetValue("offset", out var o) ? long.Parse(o, System.Globalization.CultureInfo.InvariantCulture) : 0;
-            var length = entries.TryGetValue("length", out var l) ? long.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : stream.Length - offset;
-            raw = new byte[length];
-            stream.Seek(offset, SeekOrigin.Begin);
-            stream.ReadExactly(raw);
-        }
-        else
-        {
-            raw = tensor.RawData.ToByteArray();
-        }
-
+        var raw = tensor.DataLocation == TensorProto.Types.DataLocation.External ? ExternalData.Read(tensor, modelPath) : tensor.RawData.ToByteArray();
         var values = new float[raw.Length / 4];
         Buffer.BlockCopy(raw, 0, values, 0, raw.Length);
         return values;

@@ -1,5 +1,6 @@
 using KtuGate.Diagnostics;
 using KtuGate.Models;
+using KtuGate.Onnx;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 
@@ -14,13 +15,17 @@ public sealed class TextTower : IDisposable
     private readonly TextTowerSpec _spec;
     private readonly Dictionary<string, float[]> _cache = new(StringComparer.Ordinal);
 
-    private TextTower(InferenceSession session, BertTokenizer tokenizer, TextTowerSpec spec)
+    private TextTower(InferenceSession session, BertTokenizer tokenizer, TextTowerSpec spec, IReadOnlyList<string> externalFiles)
     {
+        ExternalFiles = externalFiles;
         _session = session;
         _tokenizer = tokenizer;
         _spec = spec;
         Dimension = session.OutputMetadata[spec.Output].Dimensions[^1];
     }
+
+    /// <summary>The external-data files the tower's model refers to, relative to its folder.</summary>
+    public IReadOnlyList<string> ExternalFiles { get; }
 
     /// <summary>The embedding size.</summary>
     public int Dimension { get; }
@@ -30,7 +35,8 @@ public sealed class TextTower : IDisposable
 
     /// <summary>Opens the text tower a manifest names.</summary>
     /// <returns>The tower, or null with errors in <paramref name="diagnostics"/>.</returns>
-    public static TextTower? Open(TextTowerSpec spec, ExecutionProviderPreference preference, DiagnosticBag diagnostics)
+    /// <remarks>The tower's external data and declared sizes are checked (<see cref="ModelFile.Load"/>) before ONNX Runtime reads any of it.</remarks>
+    public static TextTower? Open(TextTowerSpec spec, ExecutionProviderPreference preference, DiagnosticBag diagnostics, ModelLimits? limits = null)
     {
         foreach (var file in new[] { spec.Model, spec.Vocabulary })
         {
@@ -39,6 +45,17 @@ public sealed class TextTower : IDisposable
                 diagnostics.Add(DiagnosticCodes.TextTowerInvalid, spec.Location, $"'{file}' does not exist");
                 return null;
             }
+        }
+
+        if (ContainedFile.NotRegularFile(spec.Vocabulary) is { } vocabularyProblem)
+        {
+            diagnostics.Add(DiagnosticCodes.TextTowerInvalid, spec.Location, $"'{spec.Vocabulary}': {vocabularyProblem}");
+            return null;
+        }
+
+        if (ModelFile.Load(spec.Model, null, limits ?? ModelLimits.Default, diagnostics) is not { } checkedModel)
+        {
+            return null;
         }
 
         using var options = SessionFactory.CreateOptions(preference, new DiagnosticBag(), out _);
@@ -67,7 +84,7 @@ public sealed class TextTower : IDisposable
             return null;
         }
 
-        return new TextTower(session, BertTokenizer.Create(spec.Vocabulary), spec);
+        return new TextTower(session, BertTokenizer.Create(spec.Vocabulary), spec, ExternalData.Files(checkedModel));
     }
 
     /// <summary>The tokens ids the tower feeds for a text, [CLS] and [SEP] included.</summary>

@@ -13,6 +13,15 @@ public static class Digests
         return Convert.ToHexStringLower(SHA256.HashData(stream));
     }
 
+    /// <summary>Lower-case hex SHA-256 of a stream's bytes; disposes it.</summary>
+    public static string OfStream(Stream stream)
+    {
+        using (stream)
+        {
+            return Convert.ToHexStringLower(SHA256.HashData(stream));
+        }
+    }
+
     /// <summary>A digest over a set of files: SHA-256 of the sorted lines "relative-path SP file-sha256 LF".</summary>
     /// <param name="baseDirectory">The folder the paths are made relative to, so the digest does not depend on where the repository is checked out.</param>
     /// <param name="files">The files.</param>
@@ -43,7 +52,10 @@ public sealed class DigestCache
     private readonly Dictionary<string, (long Length, DateTime Written, string Sha256)> _known = new(StringComparer.Ordinal);
 
     /// <summary>Lower-case hex SHA-256 of a file's bytes.</summary>
-    public string OfFile(string path)
+    public string OfFile(string path) => OfFile(path, () => File.OpenRead(path));
+
+    /// <summary>Lower-case hex SHA-256 of a file's bytes, read from the stream <paramref name="open"/> gives (a file that must be opened under rules, like external data).</summary>
+    public string OfFile(string path, Func<Stream> open)
     {
         var info = new FileInfo(path);
         if (_known.TryGetValue(info.FullName, out var known) && known.Length == info.Length && known.Written == info.LastWriteTimeUtc)
@@ -51,7 +63,7 @@ public sealed class DigestCache
             return known.Sha256;
         }
 
-        var sha256 = Digests.OfFile(path);
+        var sha256 = Digests.OfStream(open());
         _known[info.FullName] = (info.Length, info.LastWriteTimeUtc, sha256);
         return sha256;
     }
@@ -59,6 +71,13 @@ public sealed class DigestCache
     /// <summary>Every file digested so far, by full path, with its lower-case hex SHA-256: what the run read.</summary>
     public IReadOnlyDictionary<string, string> Known => _known.ToDictionary(k => k.Key, k => k.Value.Sha256, StringComparer.Ordinal);
 
-    /// <summary>Drops a file the run wrote and deleted again (a remediation candidate), so that it is not listed as something the run read.</summary>
-    public void Forget(string path) => _known.Remove(Path.GetFullPath(path));
+    /// <summary>Drops every file below <paramref name="folder"/> (a remediation's staging folder: candidates and their external data), so that what the run wrote and deleted again is not listed as something it read.</summary>
+    public void ForgetUnder(string folder)
+    {
+        var prefix = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)) + Path.DirectorySeparatorChar;
+        foreach (var path in _known.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+        {
+            _known.Remove(path);
+        }
+    }
 }

@@ -64,6 +64,15 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
     /// <summary>For a dual encoder: the text tower's model file.</summary>
     public FileDigest? TextTower { get; init; }
 
+    /// <summary>For a dual encoder: the text tower's vocabulary file.</summary>
+    public FileDigest? TextTowerVocabulary { get; init; }
+
+    /// <summary>For a dual encoder: the external-data files of the text tower's model, if it has any.</summary>
+    public IReadOnlyList<FileDigest>? TextTowerExternalData { get; init; }
+
+    /// <summary>The external-data files of the artifact (the remediated one, when one was written), if it has any.</summary>
+    public IReadOnlyList<FileDigest>? ExternalData { get; init; }
+
     /// <summary>For a dual encoder: how many distinct prompts were embedded (each once per run).</summary>
     public int? PromptsEmbedded { get; init; }
 
@@ -86,6 +95,9 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
 {
     /// <summary>Whether settings were judged first from the edit site's recorded inputs (doing so reproduced every probe result of the original exactly); the one kept was always probed.</summary>
     public bool JudgedInMemory { get; init; }
+
+    /// <summary>The external-data files of the original artifact, if it has any (the remediated artifact's are the model's).</summary>
+    public IReadOnlyList<FileDigest>? OriginalExternalData { get; init; }
 }
 
 /// <summary>The layer remediation edited.</summary>

@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KtuGate.Diagnostics;
+using KtuGate.Onnx;
 using KtuGate.Policies;
 
 namespace KtuGate.Reporting;
@@ -151,6 +152,22 @@ public static class Provenance
             {
                 CheckFile("baseline", model.Baseline, Path.Combine(baseDirectory, model.Baseline.Path), diagnostics);
             }
+
+            // External data lies beside the artifact (the one checked in its place too), read under the same rules as the gate reads it.
+            var recordedFolder = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(baseDirectory, model.Artifact.Path)))!;
+            CheckExternalData(model.ExternalData, recordedFolder, Path.GetDirectoryName(Path.GetFullPath(artifactPath))!, baseDirectory, diagnostics);
+            if (model.TextTower is not null)
+            {
+                var towerPath = Path.Combine(baseDirectory, model.TextTower.Path);
+                CheckFile("text tower", model.TextTower, towerPath, diagnostics);
+                var towerFolder = Path.GetDirectoryName(Path.GetFullPath(towerPath))!;
+                CheckExternalData(model.TextTowerExternalData, towerFolder, towerFolder, baseDirectory, diagnostics);
+            }
+
+            if (model.TextTowerVocabulary is not null)
+            {
+                CheckFile("text tower vocabulary", model.TextTowerVocabulary, Path.Combine(baseDirectory, model.TextTowerVocabulary.Path), diagnostics);
+            }
         }
 
         foreach (var policy in report.Policies)
@@ -282,6 +299,30 @@ public static class Provenance
         }
 
         return true;
+    }
+
+    private static void CheckExternalData(IReadOnlyList<FileDigest>? files, string recordedFolder, string folder, string baseDirectory, DiagnosticBag diagnostics)
+    {
+        foreach (var recorded in files ?? [])
+        {
+            var location = Path.GetRelativePath(recordedFolder, Path.GetFullPath(Path.Combine(baseDirectory, recorded.Path))).Replace('\\', '/');
+            string now;
+            using (var stream = ContainedFile.Open(folder, location, out var problem))
+            {
+                if (stream is null)
+                {
+                    diagnostics.Add(DiagnosticCodes.RecordedFileMissing, new SourceLocation(Path.Combine(folder, location)), "external data", recorded.Path, problem);
+                    continue;
+                }
+
+                now = Convert.ToHexStringLower(SHA256.HashData(stream));
+            }
+
+            if (now != recorded.Sha256)
+            {
+                diagnostics.Add(DiagnosticCodes.DigestMismatch, new SourceLocation(Path.Combine(folder, location)), "external data", recorded.Path, recorded.Sha256, now);
+            }
+        }
     }
 
     // DSSE pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body.
