@@ -119,6 +119,30 @@ public sealed class FailClosedTaskTests
         Assert.Equal(KeepBags, File.ReadAllText(reportNamed));
     }
 
+    [Fact]
+    public void Model_or_manifest_missing_at_gate_time_is_a_coded_error_and_never_stamped()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = Task(engine, temp.Path, TestPaths.SamplePolicy);
+        task.Models = [new TaskItem(Path.Combine(temp.Path, "artifacts", "gone.onnx"), new Dictionary<string, string> { ["Manifest"] = TestPaths.SampleManifest })];
+
+        Assert.False(task.Execute());
+
+        Assert.Contains(engine.Errors, e => e.Code == "KTU2001");
+        Assert.False(File.Exists(task.StampFile));
+
+        // A Manifest metadata naming a file that is not there: never the default manifest beside the model instead.
+        engine = new RecordingBuildEngine();
+        task = Task(engine, temp.Path, TestPaths.SamplePolicy);
+        task.Models[0].SetMetadata("Manifest", Path.Combine(temp.Path, "missing.ktu.json"));
+
+        Assert.False(task.Execute());
+
+        Assert.Contains(engine.Errors, e => e.Code == "KTU2016");
+        Assert.False(File.Exists(task.StampFile));
+    }
+
     /// <summary>Stands a shell script in for the <c>dotnet</c> host that runs the engine: a broken or foreign engine that exits 0.</summary>
     private static KtuRunGate EngineThatExitsZero(RecordingBuildEngine engine, TempFolder temp, string script)
     {
