@@ -377,6 +377,7 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor EngineResultUnusable = new("KTU5014", E, "Gate engine gave no usable result",
         "The KtuGate engine exited with code {0}, but {1}; the gate did not pass",
         "A gate passes only on a report that the engine printed and wrote, that covers every KtuModel item and whose verdict is pass. Run the same check with `ktu check` to see its output, and check that KtuEnginePath names the KtuGate engine.");
+
     /// <summary>KTU5020: a memory limit that is not a size.</summary>
     public static readonly DiagnosticDescriptor MemoryLimitInvalid = new("KTU5020", E, "Invalid memory limit",
         "Memory limit '{0}' is not a positive size (bytes, or a number followed by K, M, G or T)",
