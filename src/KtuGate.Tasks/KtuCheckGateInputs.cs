@@ -22,6 +22,19 @@ public sealed class KtuCheckGateInputs : Microsoft.Build.Utilities.Task
     /// <summary>Every file the gate's items resolve to now (artifacts, manifests, baselines, policies, exemplars, text towers, the engine).</summary>
     public ITaskItem[] Inputs { get; set; } = [];
 
+    /// <summary>The models gated now; in Remediate, each may have one recorded output, in <see cref="OutputDirectory"/> under its own name.</summary>
+    public ITaskItem[] Models { get; set; } = [];
+
+    /// <summary>The gate mode now: recorded outputs are accepted only in Remediate.</summary>
+    public string Mode { get; set; } = "Verify";
+
+    /// <summary>Where Remediate writes the remediated artifacts now.</summary>
+    public string? OutputDirectory { get; set; }
+
+    /// <summary>Where the report is written now; the last passing run must have recorded it there, unchanged.</summary>
+    [Required]
+    public string ReportDirectory { get; set; } = "";
+
     /// <summary>Whether the gate may be skipped.</summary>
     [Output]
     public bool UpToDate { get; private set; }
@@ -36,7 +49,7 @@ public sealed class KtuCheckGateInputs : Microsoft.Build.Utilities.Task
         var stamp = GateStamp.Read(StampFile);
         var why = stamp is null
             ? File.Exists(StampFile) ? "its stamp is unreadable" : "no passing run is recorded"
-            : stamp.WhyStale(Settings, Inputs.Select(i => i.ItemSpec));
+            : stamp.WhyStale(Settings, Inputs.Select(i => i.ItemSpec), ExpectedOutputs(), Path.GetFullPath(Path.Combine(ReportDirectory, ReportJson.FileName)));
         if (why is null)
         {
             UpToDate = true;
@@ -58,5 +71,17 @@ public sealed class KtuCheckGateInputs : Microsoft.Build.Utilities.Task
         }
 
         return !Log.HasLoggedErrors;
+    }
+
+    /// <summary>The remediated artifact each model's Remediate run writes: <see cref="OutputDirectory"/>/NAME, by the model's full path.</summary>
+    private Dictionary<string, string> ExpectedOutputs()
+    {
+        if (!string.Equals(Mode, "Remediate", StringComparison.OrdinalIgnoreCase) || string.IsNullOrEmpty(OutputDirectory))
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        return Models.DistinctBy(m => Path.GetFullPath(m.ItemSpec), StringComparer.Ordinal)
+            .ToDictionary(m => Path.GetFullPath(m.ItemSpec), m => Path.GetFullPath(Path.Combine(OutputDirectory, Path.GetFileName(m.ItemSpec))), StringComparer.Ordinal);
     }
 }

@@ -7,28 +7,31 @@ namespace KtuGate.Tasks;
 
 /// <summary>Logs KtuGate diagnostics to MSBuild with their code, file, line and column.</summary>
 /// <remarks>
-/// Messages and paths carry text from policies and models: control characters (ESC, BEL, NUL, CR, LF) and lone surrogates are made
-/// inert, so that a policy cannot forge log lines, rewrite a terminal or break a CI annotation.
+/// Messages, codes and paths carry text from policies, models and file names: control characters (ESC, BEL, NUL, CR, LF) and lone
+/// surrogates are made inert, so that a policy or a file's name cannot forge log lines, rewrite a terminal or break a CI annotation.
+/// Every string the tasks hand to MSBuild's logging goes through here or through <see cref="TextSafety.Printable"/>.
 /// </remarks>
 internal static class KtuLog
 {
     /// <summary>Logs one diagnostic as an MSBuild error, warning or message.</summary>
     public static void Diagnostic(TaskLoggingHelper log, Diagnostic d)
     {
+        // Every string MSBuild prints or turns into a CI annotation is made inert: the code and help keyword come from the engine's report too.
         var file = d.Location?.File is { } path ? TextSafety.Printable(path) : null;
         var line = d.Location?.Line ?? 0;
         var column = d.Location?.Column ?? 0;
+        var code = TextSafety.Printable(d.Code);
         var message = TextSafety.Printable(d.Message);
         switch (d.Severity)
         {
             case DiagnosticSeverity.Error:
-                log.LogError(null, d.Code, d.Code, file, line, column, 0, 0, "{0}", message);
+                log.LogError(null, code, code, file, line, column, 0, 0, "{0}", message);
                 break;
             case DiagnosticSeverity.Warning:
-                log.LogWarning(null, d.Code, d.Code, file, line, column, 0, 0, "{0}", message);
+                log.LogWarning(null, code, code, file, line, column, 0, 0, "{0}", message);
                 break;
             default:
-                log.LogMessage(null, d.Code, d.Code, file, line, column, 0, 0, MessageImportance.Normal, "{0}", message);
+                log.LogMessage(null, code, code, file, line, column, 0, 0, MessageImportance.Normal, "{0}", message);
                 break;
         }
     }

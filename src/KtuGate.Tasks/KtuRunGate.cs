@@ -55,6 +55,9 @@ public sealed partial class KtuRunGate : ToolTask
     /// <summary>auto, cpu or cuda.</summary>
     public string ExecutionProvider { get; set; } = "auto";
 
+    /// <summary>The most memory a model may declare (<c>ktu check --max-memory</c>), e.g. <c>8G</c>; empty for the engine's default, the machine's memory.</summary>
+    public string? MaxMemory { get; set; }
+
     /// <summary>A file written only when the gate passes: the settings, every file the run read and every artifact it wrote, with their SHA-256.</summary>
     public string? StampFile { get; set; }
 
@@ -109,6 +112,12 @@ public sealed partial class KtuRunGate : ToolTask
             KtuLog.Diagnostic(Log, DiagnosticCodes.UnknownExecutionProvider.Create(null, ExecutionProvider, string.Join(", ", s_providers)));
         }
 
+        // Checked here, before the engine starts, so that a typo is its own coded error and never the engine's KTU5003.
+        if (!string.IsNullOrWhiteSpace(MaxMemory) && !Onnx.ModelLimits.TryParseSize(MaxMemory, out _))
+        {
+            KtuLog.Diagnostic(Log, DiagnosticCodes.MemoryLimitInvalid.Create(null, MaxMemory));
+        }
+
         if (Models.Length == 0)
         {
             KtuLog.Diagnostic(Log, DiagnosticCodes.NoModels.Create(null, Policies.Length, Policies.Length == 1 ? "y" : "ies"));
@@ -144,6 +153,11 @@ public sealed partial class KtuRunGate : ToolTask
     /// </summary>
     private bool ClearOutputs()
     {
+        if (!OutputsSpareInputs())
+        {
+            return false;
+        }
+
         var stale = new List<string>();
         stale.AddRange(new[] { StampFile, InputsFile }.OfType<string>());
         stale.AddRange(ReportWriter.FileNames.Select(n => Path.Combine(ReportDirectory, n)));
@@ -213,6 +227,64 @@ public sealed partial class KtuRunGate : ToolTask
         return !Log.HasLoggedErrors;
     }
 
+    /// <summary>
+    /// Checks, before anything is removed or written, that no file this run removes or writes (reports, stamp, inputs list, remediated
+    /// artifacts) is one of the files it reads: a KtuReportDir or KtuOutputDir that holds a baseline, policy or exemplar of the same name
+    /// would otherwise have it deleted as an earlier run's output and then overwritten.
+    /// </summary>
+    private bool OutputsSpareInputs()
+    {
+        var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
+        void AddInput(string? path, string what)
+        {
+            if (!string.IsNullOrEmpty(path))
+            {
+                inputs.TryAdd(Full(path), what);
+            }
+        }
+
+        foreach (var model in Models)
+        {
+            AddInput(model.ItemSpec, "model");
+            AddInput(model.GetMetadata("Manifest"), "manifest");
+            AddInput(model.GetMetadata("Baseline"), "baseline");
+        }
+
+        foreach (var policy in Policies)
+        {
+            AddInput(policy.ItemSpec, "policy");
+        }
+
+        foreach (var input in Inputs)
+        {
+            AddInput(input.ItemSpec, "input");
+        }
+
+        var outputs = new List<(string What, string Path, string? Own)>();
+        outputs.AddRange(ReportWriter.FileNames.Select(n => ("the report", Full(Path.Combine(ReportDirectory, n)), (string?)null)));
+        outputs.AddRange(new[] { StampFile, InputsFile }.OfType<string>().Select(f => ("the gate's stamp or inputs list", Full(f), (string?)null)));
+        if (Remediate)
+        {
+            var outputDirectory = string.IsNullOrEmpty(OutputDirectory) ? ReportDirectory : OutputDirectory;
+
+            // The edited artifact landing on its own input is the engine's KTU4005; landing on any other input is this check's.
+            outputs.AddRange(Models.Select(m => ("the remediated artifact", Full(Path.Combine(outputDirectory, Path.GetFileName(m.ItemSpec))), (string?)Full(m.ItemSpec))));
+        }
+
+        foreach (var (what, path, own) in outputs)
+        {
+            if (inputs.TryGetValue(path, out var kind) && !string.Equals(path, own, StringComparison.Ordinal))
+            {
+                KtuLog.Diagnostic(Log, DiagnosticCodes.OutputOverwritesInput.Create(new SourceLocation(path), what, path, kind));
+            }
+        }
+
+        return !Log.HasLoggedErrors;
+    }
+
+    /// <summary>A path as the engine sees it: relative paths are relative to the project folder, where the engine runs.</summary>
+    private string Full(string path) => Path.GetFullPath(path, Path.GetFullPath(ProjectDirectory));
+
     private void WriteStamp()
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -234,7 +306,10 @@ public sealed partial class KtuRunGate : ToolTask
             }
 
             var outputs = RemediatedModels.Select(m => new StampedOutput(m.GetMetadata("OriginalPath"), m.ItemSpec, Digests.OfFile(m.ItemSpec))).ToList();
-            new GateStamp(GateStamp.CurrentVersion, Settings, files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new StampedFile(f.Key, f.Value)).ToList(), outputs)
+
+            // The reports are what the build hands on: one deleted or edited since this pass reruns the gate.
+            var reports = ReportWriter.FileNames.Select(n => Full(Path.Combine(ReportDirectory, n))).Where(File.Exists).Select(r => new StampedFile(r, Digests.OfFile(r))).ToList();
+            new GateStamp(GateStamp.CurrentVersion, Settings, files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new StampedFile(f.Key, f.Value)).ToList(), outputs, reports)
                 .Write(StampFile!);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException)
@@ -263,6 +338,13 @@ public sealed partial class KtuRunGate : ToolTask
 
     /// <inheritdoc />
     protected override string GetWorkingDirectory() => ProjectDirectory;
+
+    /// <inheritdoc />
+    /// <remarks>The command line names every policy, model and folder: a file name with a line break or ESC must not forge a log line.</remarks>
+    protected override void LogToolCommand(string message) => base.LogToolCommand(TextSafety.Printable(message));
+
+    /// <inheritdoc />
+    protected override void LogPathToTool(string toolName, string pathToTool) => base.LogPathToTool(TextSafety.Printable(toolName), TextSafety.Printable(pathToTool));
 
     /// <inheritdoc />
     protected override string GenerateCommandLineCommands()
@@ -309,6 +391,11 @@ public sealed partial class KtuRunGate : ToolTask
         builder.AppendSwitchIfNotNull("--report-dir ", ReportDirectory);
         builder.AppendSwitchIfNotNull("--base-dir ", ProjectDirectory);
         builder.AppendSwitchIfNotNull("--execution-provider ", ExecutionProvider.ToLowerInvariant());
+        if (!string.IsNullOrWhiteSpace(MaxMemory))
+        {
+            builder.AppendSwitchIfNotNull("--max-memory ", MaxMemory.Trim());
+        }
+
         if (!string.IsNullOrEmpty(SigningKeyFile))
         {
             builder.AppendSwitchIfNotNull("--signing-key ", SigningKeyFile);
@@ -402,6 +489,11 @@ public sealed partial class KtuRunGate : ToolTask
             {
                 KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, exitCode, unreadable ?? EngineReason()));
             }
+            else if (exitCode == 0)
+            {
+                // Exit code 0 with nothing to show for it proves nothing: before, this passed and wrote the stamp.
+                KtuLog.Diagnostic(Log, DiagnosticCodes.EngineResultUnusable.Create(null, exitCode, unreadable ?? $"it printed no report and wrote none to '{ReportFile}'"));
+            }
 
             return;
         }
@@ -410,6 +502,11 @@ public sealed partial class KtuRunGate : ToolTask
         if (exitCode != 0 && report.Verdict == "pass" && !Log.HasLoggedErrors)
         {
             KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, exitCode, EngineReason()));
+        }
+
+        if (exitCode == 0 && WhyNotAPass(report) is { } why)
+        {
+            KtuLog.Diagnostic(Log, DiagnosticCodes.EngineResultUnusable.Create(null, exitCode, why));
         }
 
         RemediatedModels = report.Models.Select(m => m.Remediation).OfType<RemediationReport>()
@@ -427,6 +524,44 @@ public sealed partial class KtuRunGate : ToolTask
 
         KtuLog.Message(Log, MessageImportance.High, "KtuGate: verdict {0}; report {1}", report.Verdict,
             File.Exists(ReportFile) ? Path.GetFullPath(ReportFile!) : "not written");
+    }
+
+    /// <summary>
+    /// Why an exit code of 0 does not make this run a pass, or null when it does: the verdict is pass, the report file is there with the
+    /// same verdict, and the report covers every model item (as its artifact or as the original a remediation replaced).
+    /// </summary>
+    private string? WhyNotAPass(GateReport printed)
+    {
+        if (printed.Verdict != "pass")
+        {
+            return $"its verdict is '{printed.Verdict}'";
+        }
+
+        if (ReportFile is null || !File.Exists(ReportFile))
+        {
+            return $"it wrote no report to '{ReportFile}'";
+        }
+
+        try
+        {
+            if (ReportJson.Deserialize(File.ReadAllBytes(ReportFile)).Verdict != "pass")
+            {
+                return $"the report it wrote to '{ReportFile}' is not the pass it printed";
+            }
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
+        {
+            return $"the report it wrote to '{ReportFile}' cannot be read: {e.Message}";
+        }
+
+        var covered = printed.Models
+            .SelectMany(m => new[] { m.Artifact.Path, m.Remediation?.Original.Path })
+            .OfType<string>()
+            .Select(Full)
+            .ToHashSet(StringComparer.Ordinal);
+        return Models.Select(m => Full(m.ItemSpec)).FirstOrDefault(m => !covered.Contains(m)) is { } missing
+            ? $"its report does not cover the model '{missing}'"
+            : null;
     }
 
     /// <summary>The report this run printed on standard output, or else the one it wrote.</summary>

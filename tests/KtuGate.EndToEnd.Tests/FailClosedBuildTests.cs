@@ -129,5 +129,9 @@ public sealed class FailClosedBuildTests
         // Deleting an exemplar (its file is gone, no timestamp moved) reruns the gate.
         File.Delete(Directory.GetFiles(Path.Combine(b.Path, "policies", "exemplars", "bag")).Order(StringComparer.Ordinal).First());
         Expect(0, DotnetBuild.Run(b.Path, "b-deleted", reports, "-v:n"), "KtuGate: the gate runs: ", "is gone", "KtuGate: verdict pass");
+
+        // KtuMaxMemory reaches the gate: a value that is not a size is KTU5020 (not KTU5003), and a valid one is a setting that reruns it.
+        Expect(0, DotnetBuild.Run(b.Path, "b-memory", reports, "-p:KtuMaxMemory=8G", "-v:n"), "KtuGate: the gate runs: a setting changed (MaxMemory=8G)", "--max-memory 8G", "KtuGate: verdict pass");
+        Expect(1, DotnetBuild.Run(b.Path, "b-memory-invalid", reports, "-p:KtuMaxMemory=lots"), "error KTU5020");
     }
 }

@@ -108,7 +108,8 @@ public sealed class GateInputsTests
 
         Assert.NotEmpty(engine.Errors);
         Assert.All(engine.Errors, e => Assert.Matches("^KTU[1-9][0-9]{3}$", e.Code));
-        Assert.Contains(engine.Errors, e => Path.GetFullPath(e.File!, temp.Path) == policy);
+        // The resolver reports the policy by its full path; the engine, relative to the project folder it runs in.
+        Assert.Contains(engine.Errors, e => e.File is not null && Path.GetFullPath(e.File, temp.Path) == policy);
         Assert.All(engine.Errors, e => Assert.DoesNotContain(e.Message!, c => char.IsControl(c) || char.IsSurrogate(c)));
     }
 
@@ -119,20 +120,25 @@ public sealed class GateInputsTests
         temp.CopyExemplars("bag", "exemplars/bag", 4);
         var policy = temp.File("bags.ktu.json", BagsPolicy.Replace(",\n  \"general\": { \"exemplars\": [\"general/*/*.png\"] }", string.Empty, StringComparison.Ordinal));
         var exemplars = Directory.GetFiles(Path.Combine(temp.Path, "exemplars", "bag")).Order(StringComparer.Ordinal).ToList();
-        var output = temp.File("out/model.onnx", "edited");
+        var output = temp.File("out/fashion-classifier.onnx", "edited");
+        var report = temp.File("out/ktu/ktu-report.json", "{}");
         var stampPath = Path.Combine(temp.Path, "obj", "ktu-gate.stamp");
         string[] settings = ["Mode=Remediate", "ExecutionProvider=cpu"];
         var (resolved, _) = Resolve(policy, TestPaths.SampleModel);
         var files = resolved.Inputs.Select(i => i.ItemSpec).Where(File.Exists).ToList();
 
-        void Stamp() => new GateStamp(GateStamp.CurrentVersion, settings, files.Select(f => new StampedFile(f, TestPaths.Sha256(f))).ToList(),
-            [new StampedOutput(TestPaths.SampleModel, output, TestPaths.Sha256(output))]).Write(stampPath);
+        void Stamp(string? recordedOutput = null) => new GateStamp(GateStamp.CurrentVersion, settings, files.Select(f => new StampedFile(f, TestPaths.Sha256(f))).ToList(),
+            [new StampedOutput(TestPaths.SampleModel, recordedOutput ?? output, TestPaths.Sha256(recordedOutput ?? output))], [new StampedFile(report, TestPaths.Sha256(report))]).Write(stampPath);
 
-        (bool UpToDate, string Why) Check(string[]? now = null)
+        (bool UpToDate, string Why) Check(string[]? now = null, string mode = "Remediate")
         {
             var engine = new RecordingBuildEngine();
             var (current, _) = Resolve(policy, TestPaths.SampleModel);
-            var task = new KtuCheckGateInputs { BuildEngine = engine, StampFile = stampPath, Settings = now ?? settings, Inputs = current.Inputs };
+            var task = new KtuCheckGateInputs
+            {
+                BuildEngine = engine, StampFile = stampPath, Settings = now ?? settings, Inputs = current.Inputs, Models = current.ResolvedModels, Mode = mode,
+                OutputDirectory = Path.Combine(temp.Path, "out"), ReportDirectory = Path.Combine(temp.Path, "out", "ktu"),
+            };
             Assert.True(task.Execute());
             Assert.Equal(task.UpToDate, File.Exists(stampPath));
             return (task.UpToDate, string.Join("\n", engine.Messages.Select(m => m.Message)));
@@ -170,6 +176,30 @@ public sealed class GateInputsTests
 
         File.Delete(output);
         Assert.Contains("remediated artifact", Check().Why, StringComparison.Ordinal);
+        File.WriteAllText(output, "edited");
+
+        // A stamp edited by hand never skips the gate nor ships another file: a recorded output must be the one this gate writes now.
+        Stamp();
+        Assert.True(Check().UpToDate);
+        Stamp(temp.File("elsewhere/fashion-classifier.onnx", "not gated"));
+        Assert.Contains("is not one this gate writes", Check().Why, StringComparison.Ordinal);
+        Stamp();
+        Assert.Contains("is not one this gate writes", Check(mode: "Verify").Why, StringComparison.Ordinal);
+
+        // The report is what the build hands on: deleted or edited since the pass, the gate runs again.
+        Stamp();
+        File.WriteAllText(report, "{ \"verdict\": \"pass\" }");
+        Assert.Contains("report '", Check().Why, StringComparison.Ordinal);
+        Stamp();
+        File.Delete(report);
+        Assert.Contains("is gone", Check().Why, StringComparison.Ordinal);
+        File.WriteAllText(report, "{}");
+        Stamp();
+        Assert.True(Check().UpToDate);
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(stampPath))!;
+        json["reports"] = new System.Text.Json.Nodes.JsonArray();
+        File.WriteAllText(stampPath, json.ToJsonString());
+        Assert.Contains("is not recorded", Check().Why, StringComparison.Ordinal);
 
         File.WriteAllText(stampPath, "{ not a stamp");
         Assert.Contains("unreadable", Check().Why, StringComparison.Ordinal);

@@ -367,6 +367,17 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor GateInputUnreadable = new("KTU5012", E, "Gate input cannot be read",
         "'{0}' cannot be read to list the gate's inputs: {1}",
         "The build lists every file a gate run reads (policies, manifests, exemplars) before it starts the engine. Make the file readable UTF-8 JSON; `ktu validate` shows what is wrong with it.");
+
+    /// <summary>KTU5013: a file the gate would write or remove is one of the files it reads.</summary>
+    public static readonly DiagnosticDescriptor OutputOverwritesInput = new("KTU5013", E, "Gate output would overwrite its input",
+        "{0} '{1}' is also the gate's {2}; nothing was written or removed",
+        "The gate removes and rewrites its reports (KtuReportDir), the remediated artifact (KtuOutputDir) and its stamp and inputs list; none of them may be a model, manifest, baseline, policy or exemplar. Point KtuReportDir or KtuOutputDir at a folder of their own.");
+
+    /// <summary>KTU5014: the engine ended without a report that covers the run, or exited 0 on a result that is not a pass.</summary>
+    public static readonly DiagnosticDescriptor EngineResultUnusable = new("KTU5014", E, "Gate engine gave no usable result",
+        "The KtuGate engine exited with code {0}, but {1}; the gate did not pass",
+        "A gate passes only on a report that the engine printed and wrote, that covers every KtuModel item and whose verdict is pass. Run the same check with `ktu check` to see its output, and check that KtuEnginePath names the KtuGate engine.");
+
     /// <summary>KTU5020: a memory limit that is not a size.</summary>
     public static readonly DiagnosticDescriptor MemoryLimitInvalid = new("KTU5020", E, "Invalid memory limit",
         "Memory limit '{0}' is not a positive size (bytes, or a number followed by K, M, G or T)",
