@@ -78,6 +78,11 @@ public sealed class FailClosedBuildTests
         Assert.Equal(edited, TestPaths.Sha256(Path.Combine(bin, "artifacts", "fashion-classifier.onnx")));
         Assert.Equal(original, TestPaths.Sha256(Path.Combine(project.Path, "artifacts", "fashion-classifier.onnx")));
 
+        // Publish without a build gates too (here: up to date) and ships the edit; before, no gate ran and the original shipped.
+        var noBuild = Path.Combine(project.Path, "out-no-build");
+        Expect(0, DotnetBuild.Exec(project.Path, ["publish", "--no-build", "-nologo", "-clp:NoSummary;ForceNoAlign", "-p:KtuGateMode=Remediate", "-o", noBuild]));
+        Assert.Equal(edited, TestPaths.Sha256(Path.Combine(noBuild, "artifacts", "fashion-classifier.onnx")));
+
         // Deleting the remediated output reruns the gate; before, the build skipped it and succeeded with no artifact.
         File.Delete(Path.Combine(bin, "fashion-classifier.onnx"));
         var rebuilt = DotnetBuild.Run(project.Path, "rebuilt", "-c", "Release", "-p:KtuGateMode=Remediate");

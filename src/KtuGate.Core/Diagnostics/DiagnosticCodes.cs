@@ -381,7 +381,7 @@ public static class DiagnosticCodes
     /// <summary>KTU5020: a memory limit that is not a size.</summary>
     public static readonly DiagnosticDescriptor MemoryLimitInvalid = new("KTU5020", E, "Invalid memory limit",
         "Memory limit '{0}' is not a positive size (bytes, or a number followed by K, M, G or T)",
-        "Give --max-memory a size such as 8G or 512M, or leave it out for the machine's memory.");
+        "Give KtuMaxMemory (ktu --max-memory) a size such as 8G or 512M, or leave it empty for the machine's memory.");
 
     /// <summary>KTU5021: ONNX Runtime failed while running the model (typically an allocation beyond what the machine has).</summary>
     public static readonly DiagnosticDescriptor ModelRunFailed = new("KTU5021", E, "Model failed while running",
