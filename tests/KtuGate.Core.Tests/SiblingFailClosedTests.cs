@@ -1,0 +1,127 @@
+using System.Security.Cryptography;
+using System.Text;
+using KtuGate.Diagnostics;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+using KtuGate.Tests;
+
+namespace KtuGate.Core.Tests;
+
+/// <summary>Fail closed, second round: duplicate keys in reports and statements, inert JSON reports.</summary>
+public sealed class SiblingFailClosedTests
+{
+    private static string CopySample(TempFolder temp)
+    {
+        var root = Path.Combine(temp.Path, "project");
+        Directory.CreateDirectory(Path.Combine(root, "artifacts"));
+        File.Copy(TestPaths.SampleModel, Path.Combine(root, "artifacts", "fashion-classifier.onnx"));
+        File.Copy(TestPaths.SampleManifest, Path.Combine(root, "artifacts", "fashion-classifier.ktu.json"));
+        Directory.CreateDirectory(Path.Combine(root, "policies"));
+        File.Copy(TestPaths.SamplePolicy, Path.Combine(root, "policies", "retire-sneaker.ktu.json"));
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            temp.CopyExemplars(label, Path.Combine("project", "policies", "exemplars", label), 40);
+        }
+
+        return root;
+    }
+
+    private static string GateReport(string root)
+    {
+        var result = KtuGate.Gate.Run(new GateRequest(
+            [new GateModelInput(Path.Combine(root, "artifacts", "fashion-classifier.onnx"))],
+            [Path.Combine(root, "policies", "retire-sneaker.ktu.json")],
+            Path.Combine(root, "ktu"))
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = root,
+        });
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        return result.ReportPath!;
+    }
+
+    private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+
+    [Fact]
+    public void Report_with_a_duplicated_verdict_and_a_matching_statement_does_not_verify_as_pass()
+    {
+        using var temp = new TempFolder();
+        var root = CopySample(temp);
+        var report = GateReport(root);
+        var original = File.ReadAllBytes(report);
+        var text = Encoding.UTF8.GetString(original);
+        Assert.Contains("\"verdict\": \"fail\",", text, StringComparison.Ordinal);
+
+        // The failing verdict stays for a reader that keeps the first; a last-one-wins reader sees "pass". The statement is made to match.
+        var forged = Encoding.UTF8.GetBytes(text.Replace("\"verdict\": \"fail\",", "\"verdict\": \"fail\",\n  \"verdict\": \"pass\",", StringComparison.Ordinal));
+        File.WriteAllBytes(report, forged);
+        var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
+        File.WriteAllText(statement, File.ReadAllText(statement).Replace(Sha256(original), Sha256(forged), StringComparison.Ordinal));
+
+        var check = Provenance.Check(report, root, null, null);
+
+        Assert.NotEqual("pass", check.Verdict);
+        Assert.False(check.Intact);
+        var unreadable = Assert.Single(check.Diagnostics, d => d.Code == "KTU6006");
+        Assert.Contains("verdict", unreadable.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Statement_with_a_duplicated_property_is_unreadable()
+    {
+        using var temp = new TempFolder();
+        var root = CopySample(temp);
+        var report = GateReport(root);
+        var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
+        var text = File.ReadAllText(statement);
+        Assert.Contains("\"predicateType\":", text, StringComparison.Ordinal);
+        File.WriteAllText(statement, text.Replace("\"predicateType\":", "\"predicateType\": \"x\",\n  \"predicateType\":", StringComparison.Ordinal));
+
+        var check = Provenance.Check(report, root, null, null, integrityOnly: true);
+
+        Assert.False(check.Intact);
+        var unreadable = Assert.Single(check.Diagnostics, d => d.Code == "KTU6006");
+        Assert.Contains("predicateType", unreadable.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("\u202E")]
+    [InlineData("\u200B")]
+    [InlineData("\u2066")]
+    [InlineData("\u00AD")]
+    [InlineData("\u2028")]
+    [InlineData("\u0085")]
+    [InlineData("\uFEFF")]
+    [InlineData("\U000E0041")]
+    public void Json_report_escapes_format_and_control_characters_and_keeps_the_value(string hidden)
+    {
+        var fixedReport = ReportJson.Deserialize(File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "tests", "KtuGate.Core.Tests", "Data", "reports", "fixed-report.json")));
+        var name = $"shoe{hidden}eoh\u001B[31m";
+        var model = fixedReport.Models[0];
+        var concept = model.Concepts[0] with { Concept = name, Predicted = new Dictionary<string, int> { [name] = 1 } };
+        var report = fixedReport with { Models = [model with { Concepts = [concept, .. model.Concepts.Skip(1)] }] };
+
+        var bytes = ReportJson.Serialize(report);
+        var text = Encoding.UTF8.GetString(bytes);
+
+        Assert.DoesNotContain(hidden, text, StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001B", text, StringComparison.Ordinal);
+        Assert.Contains("shoe\\u", text, StringComparison.Ordinal);
+        var back = ReportJson.Deserialize(bytes).Models[0].Concepts[0];
+        Assert.Equal(name, back.Concept);
+        Assert.Equal(name, Assert.Single(back.Predicted).Key);
+    }
+
+    [Fact]
+    public void Json_report_writes_a_lone_surrogate_as_its_escape_not_a_replacement()
+    {
+        var fixedReport = ReportJson.Deserialize(File.ReadAllBytes(Path.Combine(TestPaths.RepoRoot, "tests", "KtuGate.Core.Tests", "Data", "reports", "fixed-report.json")));
+        var name = "half\uD800 and end\uDC00";
+        var report = fixedReport with { Tool = fixedReport.Tool with { Name = name } };
+
+        var text = Encoding.UTF8.GetString(ReportJson.Serialize(report));
+
+        Assert.Contains("half\\uD800 and end\\uDC00", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("\uFFFD", text, StringComparison.Ordinal);
+    }
+}
