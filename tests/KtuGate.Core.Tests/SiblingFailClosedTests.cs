@@ -1,15 +1,31 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using KtuGate.Diagnostics;
+using KtuGate.Models;
 using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Tests;
 
 namespace KtuGate.Core.Tests;
 
-/// <summary>Fail closed, second round: duplicate keys in reports and statements, inert JSON reports.</summary>
+/// <summary>Fail closed, second round: duplicate keys in reports and statements, inert JSON reports, and exemplars that are not regular files.</summary>
 public sealed class SiblingFailClosedTests
 {
+    /// <summary>How long a call that must not block may take before the test calls it a hang (a guard, not a timing assertion).</summary>
+    private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(30);
+
+    [DllImport("libc", EntryPoint = "mkfifo", SetLastError = true)]
+    private static extern int MkFifo([MarshalAs(UnmanagedType.LPUTF8Str)] string path, uint mode);
+
+    private static string Fifo(TempFolder temp, string relative)
+    {
+        var path = Path.Combine(temp.Path, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        Assert.Equal(0, MkFifo(path, Convert.ToUInt32("600", 8)));
+        return path;
+    }
+
     private static string CopySample(TempFolder temp)
     {
         var root = Path.Combine(temp.Path, "project");
@@ -123,5 +139,66 @@ public sealed class SiblingFailClosedTests
 
         Assert.Contains("half\\uD800 and end\\uDC00", text, StringComparison.Ordinal);
         Assert.DoesNotContain("\uFFFD", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fifo_and_device_among_exemplars_are_refused_at_the_file_not_read()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("sneaker", "x", 3);
+        var fifo = Fifo(temp, "x/zz-pipe.png");
+        var files = Directory.GetFiles(Path.Combine(temp.Path, "x")).Order(StringComparer.Ordinal).Append("/dev/zero").ToList();
+        var diagnostics = new DiagnosticBag();
+        var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
+        using var model = LoadedModel.Open(TestPaths.SampleModel, manifest, ExecutionProviderPreference.Cpu, diagnostics)!;
+
+        // A probe that blocks on the FIFO fails the test with a TimeoutException instead of hanging the run.
+        var tally = await Task.Run(() => new ClassifierProbe(model).Probe(files, diagnostics)).WaitAsync(s_hangGuard);
+
+        Assert.Equal(3, tally.N);
+        var refused = diagnostics.Items.Where(d => d.Code == "KTU2008").ToList();
+        Assert.Equal([fifo, "/dev/zero"], refused.Select(d => d.Location!.File));
+        Assert.Contains("FIFO", refused[0].Message, StringComparison.Ordinal);
+        Assert.Contains("device", refused[1].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fifo_is_not_digested_but_refused()
+    {
+        using var temp = new TempFolder();
+        var fifo = Fifo(temp, "pipe.png");
+
+        var digest = await Task.Run(() => Record.Exception(() => Digests.OfFile(fifo))).WaitAsync(s_hangGuard);
+        var cached = await Task.Run(() => Record.Exception(() => new DigestCache().OfFile(fifo))).WaitAsync(s_hangGuard);
+
+        Assert.IsType<IOException>(digest);
+        Assert.Contains("FIFO", digest.Message, StringComparison.Ordinal);
+        Assert.IsType<IOException>(cached);
+    }
+
+    [Fact]
+    public void Exemplar_longer_than_the_file_bound_is_refused_from_its_length()
+    {
+        using var temp = new TempFolder();
+        temp.CopyExemplars("sneaker", "x", 1);
+        var big = temp.File("x/zz-big.png");
+        var png = File.ReadAllBytes(Directory.GetFiles(Path.Combine(temp.Path, "x"), "*.png").Order(StringComparer.Ordinal).First());
+        using (var stream = new FileStream(big, FileMode.Create))
+        {
+            // A real PNG followed by a sparse tail: a decoder that read it would succeed, so only the length can refuse it.
+            stream.Write(png);
+            stream.SetLength(ImageDecoder.MaxFileBytes + 1);
+        }
+
+        var diagnostics = new DiagnosticBag();
+        var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
+        using var model = LoadedModel.Open(TestPaths.SampleModel, manifest, ExecutionProviderPreference.Cpu, diagnostics)!;
+
+        var tally = new ClassifierProbe(model).Probe(Directory.GetFiles(Path.Combine(temp.Path, "x")).Order(StringComparer.Ordinal), diagnostics);
+
+        Assert.Equal(1, tally.N);
+        var refused = Assert.Single(diagnostics.Items, d => d.Code == "KTU2008");
+        Assert.Equal(big, refused.Location!.File);
+        Assert.Contains("more than the limit", refused.Message, StringComparison.Ordinal);
     }
 }
