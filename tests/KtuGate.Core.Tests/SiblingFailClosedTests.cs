@@ -201,4 +201,26 @@ public sealed class SiblingFailClosedTests
         Assert.Equal(big, refused.Location!.File);
         Assert.Contains("more than the limit", refused.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Verify_refuses_a_fifo_in_place_of_the_statement_or_the_report_without_blocking()
+    {
+        using var temp = new TempFolder();
+        var root = CopySample(temp);
+        var report = GateReport(root);
+        var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
+        File.Delete(statement);
+        Assert.Equal(0, MkFifo(statement, Convert.ToUInt32("600", 8)));
+
+        var check = await Task.Run(() => Provenance.Check(report, root, null, null, integrityOnly: true)).WaitAsync(s_hangGuard);
+
+        Assert.False(check.Intact);
+        var missing = Assert.Single(check.Diagnostics, d => d.Code == "KTU6002");
+        Assert.Contains("FIFO", missing.Message, StringComparison.Ordinal);
+
+        var fifoReport = Fifo(temp, "other/ktu-report.json");
+        var unreadable = await Task.Run(() => Provenance.Check(fifoReport, root, null, null)).WaitAsync(s_hangGuard);
+        Assert.Equal("KTU6006", Assert.Single(unreadable.Diagnostics).Code);
+        Assert.Null(unreadable.Verdict);
+    }
 }

@@ -129,7 +129,13 @@ public static class ContainedFile
         var fd = NativeOpen(path, ONonBlock | OCloExec | extraFlags);
         if (fd < 0)
         {
-            problem = $"it cannot be opened (errno {Marshal.GetLastPInvokeError()})";
+            var errno = Marshal.GetLastPInvokeError();
+            problem = errno switch
+            {
+                2 => "it does not exist",
+                13 => "permission to read it is denied",
+                _ => $"it cannot be opened (errno {errno})",
+            };
             return null;
         }
 

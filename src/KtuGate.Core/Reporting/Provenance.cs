@@ -129,7 +129,7 @@ public static class Provenance
         GateReport report;
         try
         {
-            reportBytes = File.ReadAllBytes(reportPath);
+            reportBytes = ReadRegular(reportPath);
             report = ReportJson.Deserialize(reportBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
@@ -220,7 +220,7 @@ public static class Provenance
         JsonNode? statement;
         try
         {
-            statementBytes = File.ReadAllBytes(statementPath);
+            statementBytes = ReadRegular(statementPath);
             statement = JsonNode.Parse(statementBytes, documentOptions: s_strict);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -277,9 +277,9 @@ public static class Provenance
         JsonNode? envelope;
         try
         {
-            envelope = JsonNode.Parse(File.ReadAllBytes(envelopePath), documentOptions: s_strict);
+            envelope = JsonNode.Parse(ReadRegular(envelopePath), documentOptions: s_strict);
         }
-        catch (Exception e) when (e is IOException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The envelope cannot be read: " + e.Message);
             return;
@@ -365,6 +365,19 @@ public static class Provenance
                 diagnostics.Add(DiagnosticCodes.DigestMismatch, new SourceLocation(Path.Combine(folder, location)), "external data", recorded.Path, recorded.Sha256, now);
             }
         }
+    }
+
+    /// <summary>The largest report, statement or envelope read: 256 MiB, far above what a gate run writes; the bound keeps a wrong path from exhausting memory.</summary>
+    public const long MaxFileBytes = 256L * 1024 * 1024;
+
+    /// <summary>A report file's bytes, read only from a regular file no longer than <see cref="MaxFileBytes"/>: a FIFO or device put in its place is refused, never read or waited on.</summary>
+    /// <exception cref="IOException">The file is missing, unreadable, not a regular file or too long.</exception>
+    private static byte[] ReadRegular(string path)
+    {
+        using var stream = ContainedFile.OpenRegular(path, MaxFileBytes, out var problem) ?? throw new IOException($"'{path}' cannot be read: {problem}");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     // DSSE pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body.
