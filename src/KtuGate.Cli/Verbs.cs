@@ -65,23 +65,24 @@ internal static class Verbs
         foreach (var model in result.Report.Models)
         {
             Console.WriteLine();
-            Console.WriteLine($"{model.Artifact.Path} (sha256 {model.Artifact.Sha256[..12]}) on {result.Report.Environment.ExecutionProvider}");
+            // Paths, policy ids, concept and node names come from the user's files: each summary line is made inert, as the progress lines are.
+            Console.WriteLine(TextSafety.Printable($"{model.Artifact.Path} (sha256 {model.Artifact.Sha256[..12]}) on {result.Report.Environment.ExecutionProvider}"));
             foreach (var clause in model.Clauses)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {ReportText.Result(clause)}  {clause.Policy}: {ReportText.Clause(clause)} {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {ReportText.Threshold(clause)}"));
+                Console.WriteLine(TextSafety.Printable(string.Create(CultureInfo.InvariantCulture,
+                    $"  {ReportText.Result(clause)}  {clause.Policy}: {ReportText.Clause(clause)} {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {ReportText.Threshold(clause)}")));
             }
         }
 
         foreach (var remediation in result.Report.Models.Select(m => m.Remediation).OfType<RemediationReport>())
         {
-            Console.WriteLine(remediation.Output is null
+            Console.WriteLine(TextSafety.Printable(remediation.Output is null
                 ? $"  Remediation ({remediation.Method} at {remediation.Site.Node}): {remediation.Tried.Count} settings tried, none met every threshold; nothing written."
-                : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, {remediation.Tried[^1].Settings}, after {remediation.Tried.Count} setting(s)): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]}).");
+                : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, {remediation.Tried[^1].Settings}, after {remediation.Tried.Count} setting(s)): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]})."));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"Verdict: {result.Report.Verdict.Replace('-', ' ').ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}");
+        Console.WriteLine(TextSafety.Printable($"Verdict: {result.Report.Verdict.Replace('-', ' ').ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}"));
         return (ExitCode)result.Outcome;
     }
 
@@ -226,7 +227,8 @@ internal static class Verbs
             {
                 if (p.Done == 0)
                 {
-                    Console.Error.WriteLine($"probing {p.Model}: {p.Concept} ({p.Total} exemplars)");
+                    // Model and concept names come from the command line and policies: made inert, so a name cannot forge a line or drive the terminal.
+                    Console.Error.WriteLine($"probing {TextSafety.Printable(p.Model)}: {TextSafety.Printable(p.Concept)} ({p.Total} exemplars)");
                 }
             });
             return run(request with { Progress = plain });
@@ -241,7 +243,7 @@ internal static class Verbs
             {
                 if (!tasks.TryGetValue((p.Model, p.Concept), out var task))
                 {
-                    task = tasks[(p.Model, p.Concept)] = context.AddTask(Markup.Escape($"{p.Model}: {p.Concept}"), maxValue: Math.Max(1, p.Total));
+                    task = tasks[(p.Model, p.Concept)] = context.AddTask(Markup.Escape($"{TextSafety.Printable(p.Model)}: {TextSafety.Printable(p.Concept)}"), maxValue: Math.Max(1, p.Total));
                 }
 
                 task.Value = p.Done;

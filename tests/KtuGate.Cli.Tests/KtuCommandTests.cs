@@ -181,6 +181,40 @@ public sealed class KtuCommandTests
     }
 
     [Fact]
+    public void Progress_lines_print_model_and_concept_names_without_raw_control_characters()
+    {
+        using var temp = new TempFolder();
+        const string Hostile = "\u001B[31m\u0007\r";
+        var model = Path.Combine(temp.Path, $"fa{Hostile}shion.onnx");
+        File.Copy(TestPaths.SampleModel, model);
+        temp.CopyExemplars("sneaker", "exemplars/sneaker", 30);
+        temp.CopyExemplars("bag", "exemplars/bag", 30);
+        var policy = temp.File("policy.ktu.json", $$"""
+            {
+              "ktuPolicy": 1,
+              "id": "hostile-names",
+              "forget": [ { "concept": "sneaker", "level": "fine", "maxAccuracy": 0.05 } ],
+              "retain": [ { "concept": "ba\u001B[31m\u0007g\r", "minAccuracy": 0.5 } ],
+              "concepts": {
+                "sneaker": { "exemplars": ["exemplars/sneaker/*.png"] },
+                "ba\u001B[31m\u0007g\r": { "aliases": ["bag"], "exemplars": ["exemplars/bag/*.png"] }
+              }
+            }
+            """);
+
+        var (_, stdout, stderr) = Ktu(TestPaths.Sample(), "check", "-m", model, "--manifest", TestPaths.SampleManifest, "-p", policy,
+            "--report-dir", Path.Combine(temp.Path, "ktu"), "--execution-provider", "cpu");
+
+        // The names are shown, as visible escapes: the progress lines were printed, and nothing in them acts on the terminal.
+        Assert.Contains("probing fa\\u001B[31m\\u0007\\u000Dshion.onnx: ba\\u001B[31m\\u0007g\\u000D (30 exemplars)", stderr, StringComparison.Ordinal);
+        foreach (var raw in new[] { '\u001B', '\u0007', '\r' })
+        {
+            Assert.DoesNotContain(raw, stdout);
+            Assert.DoesNotContain(raw, stderr);
+        }
+    }
+
+    [Fact]
     public void Verify_passes_on_a_fresh_signed_report_and_names_a_swapped_artifact()
     {
         using var temp = new TempFolder();

@@ -118,11 +118,24 @@ public static class ContainedFile
             return null;
         }
 
-        // O_NOFOLLOW refuses a link swapped in since; O_NONBLOCK keeps a FIFO swapped in from blocking the open.
-        var fd = NativeOpen(path, ONonBlock | OCloExec | NoFollowFlag);
+        // O_NOFOLLOW refuses a link swapped in since.
+        return OpenHandle(path, NoFollowFlag, long.MaxValue, singleName: true, out problem);
+    }
+
+    /// <summary>Opens a file without blocking and keeps it only when the open handle is a regular file (of one name, when asked) no longer than <paramref name="maxBytes"/>.</summary>
+    private static FileStream? OpenHandle(string path, int extraFlags, long maxBytes, bool singleName, out string? problem)
+    {
+        // O_NONBLOCK keeps a FIFO (or one swapped in) from blocking the open; the handle's own type decides.
+        var fd = NativeOpen(path, ONonBlock | OCloExec | extraFlags);
         if (fd < 0)
         {
-            problem = $"it cannot be opened (errno {Marshal.GetLastPInvokeError()})";
+            var errno = Marshal.GetLastPInvokeError();
+            problem = errno switch
+            {
+                2 => "it does not exist",
+                13 => "permission to read it is denied",
+                _ => $"it cannot be opened (errno {errno})",
+            };
             return null;
         }
 
@@ -130,20 +143,62 @@ public static class ContainedFile
         if (Statx(fd, string.Empty, AtEmptyPath, StatxBasicStats, out var status) != 0 || (status.Mode & SIfMt) != SIfReg)
         {
             handle.Dispose();
-            problem = "it is not a regular file";
+            problem = Describe(status.Mode & SIfMt);
             return null;
         }
 
-        if (status.Links != 1)
+        if (singleName && status.Links != 1)
         {
             handle.Dispose();
             problem = $"it has {status.Links} hard links; a weight file must have one name only";
             return null;
         }
 
+        if (status.Size > (ulong)maxBytes)
+        {
+            handle.Dispose();
+            problem = TooLarge(status.Size, maxBytes);
+            return null;
+        }
+
         problem = null;
         return new FileStream(handle, FileAccess.Read, bufferSize: 1 << 16);
     }
+
+    /// <summary>
+    /// Opens a file the user named or a glob matched (symbolic links followed: whoever chose the path vetted them) for reading, only when
+    /// it is a regular file no longer than <paramref name="maxBytes"/>; a FIFO, device, socket or folder is refused and never blocks.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="maxBytes">The largest length accepted, judged from the open handle before anything is read.</param>
+    /// <param name="problem">Why the file is refused, or null.</param>
+    /// <returns>A stream positioned at 0, or null with <paramref name="problem"/>.</returns>
+    public static FileStream? OpenRegular(string path, long maxBytes, out string? problem)
+    {
+        if (OperatingSystem.IsLinux() && s_native.Value)
+        {
+            return OpenHandle(Path.GetFullPath(path), 0, maxBytes, singleName: false, out problem);
+        }
+
+        var info = new FileInfo(path);
+        if (!info.Exists || info.Attributes.HasFlag(FileAttributes.Directory) || info.Attributes.HasFlag(FileAttributes.Device))
+        {
+            problem = info.Exists || Directory.Exists(path) ? "it is not a regular file" : "it does not exist";
+            return null;
+        }
+
+        if (info.Length > maxBytes)
+        {
+            problem = TooLarge((ulong)info.Length, maxBytes);
+            return null;
+        }
+
+        problem = null;
+        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+    }
+
+    private static string TooLarge(ulong size, long maxBytes)
+        => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"it is {size} bytes, more than the limit of {maxBytes} bytes; it was not read");
 
     private static FileStream? OpenPortable(string path, out string? problem)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using KtuGate.Models;
+using KtuGate.Onnx;
 using SkiaSharp;
 
 namespace KtuGate.Probing;
@@ -8,12 +9,16 @@ namespace KtuGate.Probing;
 /// <remarks>
 /// Exemplars are untrusted files: an image's header is read first and one that declares more than
 /// <see cref="MaxPixels"/> pixels is refused without decoding (a 30000x30000 PNG of a few kilobytes would take
-/// gigabytes), and an image whose data ends early or is corrupt is refused rather than probed half decoded.
+/// gigabytes), and an image whose data ends early or is corrupt is refused rather than probed half decoded. Only a regular file of at most
+/// <see cref="MaxFileBytes"/> is opened (without blocking, judged from the open handle): a FIFO, a device or a folder is refused, never read.
 /// </remarks>
 public static class ImageDecoder
 {
     /// <summary>The most pixels an exemplar may declare: 64 megapixels (8192 x 8192). Models take far smaller inputs; the bound keeps one decode under 256 MB.</summary>
     public const long MaxPixels = 8192L * 8192;
+
+    /// <summary>The largest exemplar file read: 256 MiB. An image within <see cref="MaxPixels"/> compresses far below it; a longer file is refused from its length, before any of it is read.</summary>
+    public const long MaxFileBytes = 256L * 1024 * 1024;
 
     /// <summary>Decodes, resizes and normalises one image into <paramref name="destination"/> (C*H*W floats in the input's layout).</summary>
     /// <returns>Null on success, otherwise why the file is not a usable image.</returns>
@@ -22,7 +27,13 @@ public static class ImageDecoder
         SKBitmap? decoded;
         try
         {
-            using var stream = File.OpenRead(file);
+            // Opened without blocking and kept only as a regular file: a FIFO or a device among the exemplars would otherwise hang or never end the read.
+            using var stream = ContainedFile.OpenRegular(file, MaxFileBytes, out var problem);
+            if (stream is null)
+            {
+                return problem;
+            }
+
             using var codec = SKCodec.Create(stream, out var result);
             if (codec is null)
             {
@@ -50,7 +61,7 @@ public static class ImageDecoder
                     : $"the image data is corrupt ({decodeResult})";
             }
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return e.Message;
         }

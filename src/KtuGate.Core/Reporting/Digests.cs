@@ -7,11 +7,12 @@ namespace KtuGate.Reporting;
 public static class Digests
 {
     /// <summary>Lower-case hex SHA-256 of a file's bytes, read in a stream.</summary>
-    public static string OfFile(string path)
-    {
-        using var stream = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
-    }
+    /// <exception cref="IOException">The file cannot be read, or it is not a regular file (a FIFO or device would block or never end).</exception>
+    public static string OfFile(string path) => OfStream(OpenRegular(path));
+
+    /// <summary>Opens a regular file for hashing; anything else is an <see cref="IOException"/> at once rather than a read that hangs.</summary>
+    internal static FileStream OpenRegular(string path)
+        => KtuGate.Onnx.ContainedFile.OpenRegular(path, long.MaxValue, out var problem) ?? throw new IOException($"'{path}' cannot be digested: {problem}");
 
     /// <summary>Lower-case hex SHA-256 of a stream's bytes; disposes it.</summary>
     public static string OfStream(Stream stream)
@@ -52,7 +53,7 @@ public sealed class DigestCache
     private readonly Dictionary<string, (long Length, DateTime Written, string Sha256)> _known = new(StringComparer.Ordinal);
 
     /// <summary>Lower-case hex SHA-256 of a file's bytes.</summary>
-    public string OfFile(string path) => OfFile(path, () => File.OpenRead(path));
+    public string OfFile(string path) => OfFile(path, () => Digests.OpenRegular(path));
 
     /// <summary>Lower-case hex SHA-256 of a file's bytes, read from the stream <paramref name="open"/> gives (a file that must be opened under rules, like external data).</summary>
     public string OfFile(string path, Func<Stream> open)

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using KtuGate.Diagnostics;
@@ -26,9 +25,12 @@ public static class Provenance
     private static readonly JsonSerializerOptions s_json = new()
     {
         WriteIndented = true,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Encoder = InertJsonEncoder.Instance,
         NewLine = "\n",
     };
+
+    // The statement and the envelope are read as strictly as the report: a property named twice in one object is an error, not a last-one-wins.
+    private static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
 
     /// <summary>An in-toto Statement v1 whose subjects are the gated artifacts and the report.</summary>
     /// <param name="report">The report.</param>
@@ -127,7 +129,7 @@ public static class Provenance
         GateReport report;
         try
         {
-            reportBytes = File.ReadAllBytes(reportPath);
+            reportBytes = ReadRegular(reportPath);
             report = ReportJson.Deserialize(reportBytes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
@@ -182,7 +184,18 @@ public static class Provenance
             foreach (var concept in report.Models.SelectMany(m => m.Concepts).Where(c => c.Policy == policy.Id).DistinctBy(c => c.Concept))
             {
                 var files = loaded?.Concepts.FirstOrDefault(c => c.Name == concept.Concept)?.Files ?? [];
-                var now = Digests.OfFileSet(baseDirectory, files);
+                string now;
+                try
+                {
+                    now = Digests.OfFileSet(baseDirectory, files);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // An exemplar that is gone, unreadable or not a regular file (never read, so a FIFO cannot hang verify).
+                    diagnostics.Add(DiagnosticCodes.RecordedFileMissing, null, $"exemplar set of '{concept.Concept}'", policy.Id, e.Message);
+                    continue;
+                }
+
                 if (now != concept.Exemplars.Digest)
                 {
                     diagnostics.Add(DiagnosticCodes.DigestMismatch, null, $"exemplar set of '{concept.Concept}' ({files.Count} files now, {concept.Exemplars.Count} recorded) in policy", policy.Id, concept.Exemplars.Digest, now);
@@ -207,16 +220,32 @@ public static class Provenance
         JsonNode? statement;
         try
         {
-            statementBytes = File.ReadAllBytes(statementPath);
-            statement = JsonNode.Parse(statementBytes);
+            statementBytes = ReadRegular(statementPath);
+            statement = JsonNode.Parse(statementBytes, documentOptions: s_strict);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             diagnostics.Add(DiagnosticCodes.RecordedFileMissing, new SourceLocation(statementPath), "statement", statementPath, e.Message);
             return;
         }
+        catch (JsonException e)
+        {
+            diagnostics.Add(DiagnosticCodes.ReportUnreadable, new SourceLocation(statementPath), statementPath, e.Message);
+            return;
+        }
 
-        var subjects = statement?["subject"]?.AsArray().Select(s => (Name: (string?)s?["name"], Digest: (string?)s?["digest"]?["sha256"])).ToList() ?? [];
+        List<(string? Name, string? Digest)> subjects;
+        try
+        {
+            subjects = statement?["subject"]?.AsArray().Select(s => (Name: (string?)s?["name"], Digest: (string?)s?["digest"]?["sha256"])).ToList() ?? [];
+        }
+        catch (InvalidOperationException e)
+        {
+            // A subject list that is not an array of names and digests (wrong JSON kinds) is unreadable, not a crash.
+            diagnostics.Add(DiagnosticCodes.ReportUnreadable, new SourceLocation(statementPath), statementPath, e.Message);
+            return;
+        }
+
         var recorded = subjects.FirstOrDefault(s => s.Name == ReportJson.FileName).Digest;
         var actual = Sha256(reportBytes);
         if (recorded != actual)
@@ -248,17 +277,31 @@ public static class Provenance
         JsonNode? envelope;
         try
         {
-            envelope = JsonNode.Parse(File.ReadAllBytes(envelopePath));
+            envelope = JsonNode.Parse(ReadRegular(envelopePath), documentOptions: s_strict);
         }
-        catch (Exception e) when (e is IOException or JsonException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {
             diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The envelope cannot be read: " + e.Message);
             return;
         }
 
-        var payload = Convert.FromBase64String((string?)envelope?["payload"] ?? string.Empty);
-        var signature = envelope?["signatures"]?.AsArray().FirstOrDefault();
-        var keyId = (string?)signature?["keyid"] ?? "none";
+        byte[] payload;
+        byte[] sig;
+        string keyId;
+        try
+        {
+            payload = Convert.FromBase64String((string?)envelope?["payload"] ?? string.Empty);
+            var signature = envelope?["signatures"]?.AsArray().FirstOrDefault();
+            keyId = (string?)signature?["keyid"] ?? "none";
+            sig = Convert.FromBase64String((string?)signature?["sig"] ?? string.Empty);
+        }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            // Wrong JSON kinds or text that is not base64: the envelope cannot be read, which is a failed signature, not a crash.
+            diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The envelope cannot be read: " + e.Message);
+            return;
+        }
+
         if (!payload.AsSpan().SequenceEqual(statementBytes))
         {
             diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The signed statement differs from " + StatementFileName);
@@ -272,7 +315,6 @@ public static class Provenance
 
         using var key = ECDsa.Create();
         key.ImportFromPem(publicKeyPem);
-        var sig = Convert.FromBase64String((string?)signature?["sig"] ?? string.Empty);
         if (!key.VerifyData(Pae(payload), sig, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence))
         {
             diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), $"The signature (key id {keyId}) does not verify with the given public key (key id {KeyId(key)})");
@@ -323,6 +365,19 @@ public static class Provenance
                 diagnostics.Add(DiagnosticCodes.DigestMismatch, new SourceLocation(Path.Combine(folder, location)), "external data", recorded.Path, recorded.Sha256, now);
             }
         }
+    }
+
+    /// <summary>The largest report, statement or envelope read: 256 MiB, far above what a gate run writes; the bound keeps a wrong path from exhausting memory.</summary>
+    public const long MaxFileBytes = 256L * 1024 * 1024;
+
+    /// <summary>A report file's bytes, read only from a regular file no longer than <see cref="MaxFileBytes"/>: a FIFO or device put in its place is refused, never read or waited on.</summary>
+    /// <exception cref="IOException">The file is missing, unreadable, not a regular file or too long.</exception>
+    private static byte[] ReadRegular(string path)
+    {
+        using var stream = ContainedFile.OpenRegular(path, MaxFileBytes, out var problem) ?? throw new IOException($"'{path}' cannot be read: {problem}");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
     }
 
     // DSSE pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body.

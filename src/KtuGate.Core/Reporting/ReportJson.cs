@@ -1,4 +1,3 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -15,8 +14,11 @@ public static class ReportJson
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Encoder = InertJsonEncoder.Instance,
         NewLine = "\n",
+
+        // A duplicated property would let the last of two values win silently (a "verdict" of "fail" then "pass"): refused, as in policies.
+        AllowDuplicateProperties = false,
     };
 
     /// <summary>The report as indented UTF-8 JSON ending in a newline.</summary>
@@ -27,7 +29,7 @@ public static class ReportJson
     }
 
     /// <summary>Reads a report written by <see cref="Serialize"/>.</summary>
-    /// <exception cref="JsonException">The file is not a report.</exception>
+    /// <exception cref="JsonException">The file is not a report, or it names a property twice in one object.</exception>
     public static GateReport Deserialize(ReadOnlySpan<byte> utf8)
         => JsonSerializer.Deserialize<GateReport>(utf8, s_options) ?? throw new JsonException("The report is empty.");
 }

@@ -11,7 +11,7 @@ namespace KtuGate.Reporting;
 /// command line, MSBuild and every report get the same safe text), and every renderer applies it to the text it writes
 /// before its own escaping. Characters are shown as visible escapes rather than deleted, so a reader sees that
 /// something was there. The JSON report keeps policy text as it was written (its serializer escapes control
-/// characters), so that the record stays faithful; its diagnostic messages are the sanitised ones.
+/// characters, and ReportJson's encoder also escapes format characters such as U+202E as \u escapes), so that the record stays faithful; its diagnostic messages are the sanitised ones.
 /// </remarks>
 public static class TextSafety
 {
