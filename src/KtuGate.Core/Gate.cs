@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
+using KtuGate.Kinds;
 using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;
@@ -190,8 +191,8 @@ public static class Gate
             {
                 var local = new DiagnosticBag();
                 var manifest = manifests[i]!;
-                using var textTower = manifest.TextTower is { } spec ? TextTower.Open(spec, request.ExecutionProvider, local, request.Limits) : null;
-                var options = new CheckOptions { TextTower = textTower, Digests = digests };
+                using var kind = ModelKinds.Of(manifest).Open(manifest, request.ExecutionProvider, request.Limits, local);
+                var options = new CheckOptions { Kind = kind, Digests = digests };
 
                 // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars;
                 // so does a policy that bounds what a linear probe can read from them.
@@ -201,7 +202,7 @@ public static class Gate
                 var checkedModel = CheckModel(inputs[i].Input, manifest, policies!, request, baseDirectory, local, cancellationToken,
                     plan is null ? options : options with { ModelBytes = plan.Instrumented, Record = plan.Activations });
                 var linearProbes = plan is null || checkedModel.Report is null ? null : LinearProbes(policies!, manifest, plan);
-                var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies!, linearProbes, plan!.Site);
+                var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies!, linearProbes, plan!.Edits.Lowest);
                 if (probeBound && plan is null && checkedModel.Report is not null)
                 {
                     // Why the bound could not be judged; reported here once (remediation is then told of no problems of its own).
@@ -216,7 +217,7 @@ public static class Gate
                         // An edit of the site cannot change what is read below it: no candidate could meet the bound.
                         foreach (var (policy, clause, probe, max) in probeMisses)
                         {
-                            local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, plan!.Site.Node,
+                            local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, plan!.Edits.Lowest.Node,
                                 Fixed(probe.Accuracy.Rate), Fixed(probe.Accuracy.CiHigh), max.ToString(CultureInfo.InvariantCulture));
                         }
                     }
@@ -234,7 +235,7 @@ public static class Gate
                         {
                             Clauses = judgedReport.Clauses.Select(c => c.Kind == "forget" && linearProbes.TryGetValue((c.Policy, c.Concept), out var probe) ? c with { LinearProbe = probe } : c).ToList(),
                         },
-                        Judgements = [.. checkedModel.Judgements, .. ProbeMissDiagnostics(probeMisses, plan!.Site)],
+                        Judgements = [.. checkedModel.Judgements, .. ProbeMissDiagnostics(probeMisses, plan!.Edits.Lowest)],
                     };
                 }
 
@@ -242,7 +243,7 @@ public static class Gate
                 provider ??= checkedModel.Provider;
                 if (checkedModel.Report is not null)
                 {
-                    modelReports.Add(checkedModel.Report with { Manifest = Digest(baseDirectory, inputs[i].ManifestPath, digests) });
+                    modelReports.Add(checkedModel.Report with { Manifest = FileDigests.Of(baseDirectory, inputs[i].ManifestPath, digests) });
                     verdicts.AddRange(checkedModel.Verdicts);
                     diagnostics.AddRange(checkedModel.Judgements);
                 }
@@ -325,11 +326,7 @@ public static class Gate
             }
         }
 
-        foreach (var spec in manifests.Select(m => m?.TextTower).OfType<TextTowerSpec>())
-        {
-            files.Add(spec.Model);
-            files.Add(spec.Vocabulary);
-        }
+        files.AddRange(manifests.OfType<ModelManifest>().SelectMany(m => ModelKinds.Of(m).InputFiles(m)));
 
         foreach (var file in files.Where(File.Exists))
         {
@@ -378,17 +375,16 @@ public static class Gate
     {
         var modelName = Path.GetFileName(input.Artifact);
         var edit = options.Edit;
-        using var model = edit is null ? LoadedModel.Open(input.Artifact, options.ModelBytes, manifest, request.ExecutionProvider, diagnostics, request.Limits) : null;
+        using var model = edit is null ? LoadedModel.Open(input.Artifact, options.ModelBytes, manifest, request.ExecutionProvider, diagnostics, request.Limits, options.Overrides ?? []) : null;
         if (model is null && edit is null)
         {
             return new Checked(null, [], null, new Dictionary<string, ProbeTally>());
         }
 
-        var textTower = options.TextTower;
-        if (textTower is not null && model is not null && model.OutputWidth > 0 && model.OutputWidth != textTower.Dimension)
+        var kind = options.Kind!;
+        if (model is not null)
         {
-            diagnostics.Add(DiagnosticCodes.TextTowerInvalid, manifest.TextTower!.Location,
-                $"its embeddings have {textTower.Dimension} dimensions, but the image tower's output '{manifest.Output.Name}' has {model.OutputWidth}");
+            kind.CheckModel(model, diagnostics);
         }
 
         using var baseline = input.Baseline is null || options.BaselineTallies is not null ? null : OpenBaseline(input.Baseline, manifest, request, diagnostics);
@@ -415,16 +411,14 @@ public static class Gate
         }
 
         var general = policies.ToDictionary(p => p, p => GeneralSet(p, manifest, diagnostics));
-        if (diagnostics.HasErrors || (manifest.Kind == ModelKind.DualEncoder && textTower is null))
+        if (diagnostics.HasErrors || !kind.CanProbe)
         {
             return new Checked(null, [], model?.ExecutionProvider, new Dictionary<string, ProbeTally>());
         }
 
         // The model's probes (as it is, mirrored, noisy): ONNX Runtime's, or an edit judged from the site's recorded inputs.
-        var siteProbe = edit is null ? null : new SiteProbe(edit.Activations, edit.Weight, edit.Bias, edit.Fine, edit.Coarse, textTower is null ? null : textTower.Embed);
-        IConceptProbe MakeProbe(LoadedModel onnx, Perturbation perturbation, SiteActivations? record) => textTower is null
-            ? new ClassifierProbe(onnx, request.BatchSize) { Perturbation = perturbation, Record = record }
-            : new DualEncoderProbe(onnx, textTower, request.BatchSize) { Perturbation = perturbation, Record = record };
+        var siteProbe = edit is null ? null : kind.SiteProbe(edit.Activations, edit.Weight, edit.Bias);
+        IConceptProbe MakeProbe(LoadedModel onnx, Perturbation perturbation, SiteActivations? record) => kind.Probe(onnx, request.BatchSize, perturbation, record);
         IConceptProbe Probe(Perturbation perturbation) => edit is null
             ? MakeProbe(model!, perturbation, options.Record)
             : siteProbe!.With(perturbation);
@@ -461,7 +455,7 @@ public static class Gate
         foreach (var (policy, binding) in bindings)
         {
             var files = binding.Concept.Files;
-            var wordings = textTower is null || binding.FineLabel < 0 ? [] : Wordings(manifest, policy, binding.Concept);
+            var wordings = kind.Wordings(policy, binding.Concept, binding.FineLabel);
             var (tally, baselineTally) = Tally(files, binding.FineLabel, wordings, binding.Concept.Name);
             var measured = Measure(binding, manifest, tally);
             var baselineMeasured = baselineTally is null ? null : Measure(binding, manifest, baselineTally);
@@ -558,17 +552,18 @@ public static class Gate
         }
 
         var report = new ModelReport(
-            Digest(baseDirectory, input.Artifact, options.Digests)!, null,
-            input.Baseline is null ? null : Digest(baseDirectory, input.Baseline, options.Digests),
+            FileDigests.Of(baseDirectory, input.Artifact, options.Digests)!, null,
+            input.Baseline is null ? null : FileDigests.Of(baseDirectory, input.Baseline, options.Digests),
             conceptReports,
             verdicts.Select(v => ToReport(v, baseDirectory) with { Perturbed = perturbed.GetValueOrDefault(v) ?? [] }).ToList())
         {
             Metrics = metrics,
-            TextTower = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Model, options.Digests),
-            TextTowerVocabulary = textTower is null ? null : Digest(baseDirectory, manifest.TextTower!.Vocabulary, options.Digests),
-            TextTowerExternalData = textTower is null ? null : ExternalDigests(baseDirectory, manifest.TextTower!.Model, textTower.ExternalFiles, options.Digests, diagnostics),
-            ExternalData = model is null ? null : ExternalDigests(baseDirectory, input.Artifact, model.ExternalFiles, options.Digests, diagnostics),
-            PromptsEmbedded = textTower?.Embedded,
+        };
+
+        // What the kind read besides the artifact (a text tower) is recorded before the artifact's own external data, as it was read.
+        report = kind.Describe(report, baseDirectory, options.Digests, diagnostics) with
+        {
+            ExternalData = model is null ? null : FileDigests.External(baseDirectory, input.Artifact, model.ExternalFiles, options.Digests, diagnostics),
         };
         return new Checked(report, verdicts, model?.ExecutionProvider, tallies) { Judgements = judgements.Items };
     }
@@ -602,25 +597,18 @@ public static class Gate
             return verified;
         }
 
-        var (model, site, weight, bias, folder, activations, _) = plan;
-        var textTower = options.TextTower;
+        var (model, edits, weight, bias, folder, activations, _) = plan;
+        var site = edits.Sites[0];
+        // Class directions in the site's output space, as the kind reads its scores.
+        var space = options.Kind!.Space();
 
-        // Class directions in the site's output space: one-hot logits, or the text embeddings a dual encoder compares with.
-        var prompts = textTower is null ? default : DualEncoderProbe.Directions(manifest, textTower);
-        var dual = textTower is not null;
-        IReadOnlyList<double[]> fineDirections = !dual
-            ? Enumerable.Range(0, site.Outputs).Select(j => Enumerable.Range(0, site.Outputs).Select(k => j == k ? 1.0 : 0.0).ToArray()).ToList()
-            : prompts.Fine.Select(d => d.Select(x => (double)x).ToArray()).ToList();
-        IReadOnlyList<double[]> coarseDirections = !dual ? fineDirections : prompts.Coarse.Select(d => d.Select(x => (double)x).ToArray()).ToList();
-        IReadOnlyList<double[]> Directions(bool coarseLevel) => coarseLevel ? coarseDirections : fineDirections;
-
-        var forgetFiles = new Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)>(StringComparer.Ordinal);
+        var forgetFiles = new Dictionary<string, ForgetTarget>(StringComparer.Ordinal);
         foreach (var verdict in targets)
         {
             var policy = policies.First(p => p.Id == verdict.Policy);
             var binding = ConceptBinding.Bind(policy, policy.GetConcept(verdict.Concept), manifest, Path.GetFileName(input.Artifact), new DiagnosticBag())!;
             var coarse = verdict.Level == KnowledgeLevel.Coarse;
-            var coarseSpace = coarse && dual;
+            var coarseSpace = coarse && space.CoarseHasOwnDirections;
             var classes = coarseSpace ? manifest.Coarse.Count : manifest.Labels.Count;
             var forbidden = coarse
                 ? (coarseSpace ? [binding.CoarseGroup] : Enumerable.Range(0, classes).Where(l => manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToHashSet())
@@ -629,7 +617,7 @@ public static class Gate
             var others = siblings.Count > 0 ? siblings : Enumerable.Range(0, classes).Where(c => !forbidden.Contains(c)).ToList();
             foreach (var file in binding.Concept.Files)
             {
-                forgetFiles[file] = (Directions(coarseSpace), forbidden, others, coarseSpace);
+                forgetFiles[file] = new ForgetTarget(space.Directions(coarseSpace), forbidden, others, coarseSpace);
             }
         }
 
@@ -681,22 +669,14 @@ public static class Gate
             var untimed = request with { Progress = null };
             var onOriginal = new GateModelInput(input.Artifact, input.Manifest, input.Artifact);
             Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
-                => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations, prompts.Fine, prompts.Coarse) });
+                => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Edit = new SiteEdit(w, b, activations) });
 
-            // Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's results.
-            var judgedInMemory = SameTallies(InMemory(weight, bias, new DiagnosticBag()).Tallies, verified.Tallies);
-            (double[,] Weight, Checked Result, List<string> Missed)? lastJudged = null;
-            (Checked Result, List<string> Missed) Judge(double[,] w, double[] b)
-            {
-                if (lastJudged is not { } last || !ReferenceEquals(last.Weight, w))
-                {
-                    var bag = new DiagnosticBag();
-                    var result = InMemory(w, b, bag);
-                    lastJudged = last = (w, result, Missed(bag, result));
-                }
-
-                return (last.Result, last.Missed);
-            }
+            // Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's
+            // results. Where it does not, candidates are probed with ONNX Runtime, their initializers overridden in the session (no model written).
+            var judgedInMemory = plan.Edits.Sites.Count == 1 && SameTallies(InMemory(weight, bias, new DiagnosticBag()).Tallies, verified.Tallies);
+            ICandidateJudge judge = judgedInMemory
+                ? new SiteJudge(InMemory)
+                : new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, manifest, policies, untimed, baseDirectory, bag, cancellationToken, shared with { Overrides = overrides }));
 
             var tried = new List<RemediationAttemptInfo>();
             Checked? chosen = null;
@@ -704,18 +684,18 @@ public static class Gate
             string? chosenMethod = null;
             try
             {
-                // Methods in the order the policies list them (closed-form where they list none).
-                var methods = request.RemedyMethods ?? allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? ["closed-form"] : p.Remedy.Methods).Distinct().ToList();
-                var margin = dual ? 0.1 * typicalScale : 2.0;
-                foreach (var (method, solve) in Candidates(methods, edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, Directions, manifest, dual, margin))
+                var problem = new UnlearningProblem(edit, weight, bias, forgetActivations, retainActivations, forgetOutputs, forgetFiles, space, manifest, space.ClosedFormMargin(typicalScale));
+                foreach (var (method, solve) in MethodsFor(request, allowed, plan.Edits).SelectMany(m => m.Candidates(problem)))
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => Judge(w, b).Missed.Count == 0 : null);
-                    if (judgedInMemory && Judge(newWeight, newBias) is { Missed.Count: > 0 } rejected)
+                    var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => judge.Judge(Candidate(site, w, b)).Missed.Count == 0 : null);
+                    if (judge.Judge(Candidate(site, newWeight, newBias)) is { Missed.Count: > 0 } rejected)
                     {
-                        tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed));
+                        tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed) { Probed = judge.Probes });
                         continue;
                     }
+
+                    // Only a candidate the judge passed is written, and what is written is probed again: only a probed pass ships.
 
                     var bytes = OnnxGraph.WithSite(model, site, newWeight, newBias);
                     File.WriteAllBytes(candidatePath, bytes);
@@ -739,7 +719,7 @@ public static class Gate
             }
 
             var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
-            var original = Digest(baseDirectory, input.Artifact, options.Digests)!;
+            var original = FileDigests.Of(baseDirectory, input.Artifact, options.Digests)!;
             if (chosen is not { Report: not null } result || chosenBytes is null)
             {
                 var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
@@ -763,15 +743,15 @@ public static class Gate
                 return verified;
             }
 
-            var written = Digest(baseDirectory, outputPath)!;
+            var written = FileDigests.Of(baseDirectory, outputPath)!;
             var report = result.Report with
             {
                 Artifact = written,
-                ExternalData = ExternalDigests(baseDirectory, outputPath, externals, options.Digests, diagnostics),
+                ExternalData = FileDigests.External(baseDirectory, outputPath, externals, options.Digests, diagnostics),
                 Remediation = new RemediationReport(chosenMethod!, siteInfo, original, written, forgetActivations.Count, retainActivations.Count, tried)
                 {
                     JudgedInMemory = judgedInMemory,
-                    OriginalExternalData = ExternalDigests(baseDirectory, input.Artifact, externals, options.Digests, diagnostics),
+                    OriginalExternalData = FileDigests.External(baseDirectory, input.Artifact, externals, options.Digests, diagnostics),
                 },
             };
             return result with { Report = report };
@@ -887,32 +867,6 @@ public static class Gate
         }
     }
 
-    /// <summary>The digests of a model's external-data files (relative to <paramref name="modelPath"/>'s folder), each read under the external-data rules.</summary>
-    private static IReadOnlyList<FileDigest>? ExternalDigests(string baseDirectory, string modelPath, IReadOnlyList<string> locations, DigestCache? cache, DiagnosticBag diagnostics)
-    {
-        if (locations.Count == 0)
-        {
-            return null;
-        }
-
-        var folder = Path.GetDirectoryName(Path.GetFullPath(modelPath))!;
-        var digests = new List<FileDigest>();
-        foreach (var location in locations)
-        {
-            var file = Path.Combine(folder, location);
-            try
-            {
-                digests.Add(new FileDigest(Digests.Relative(baseDirectory, file), (cache ?? new DigestCache()).OfFile(file, () => ExternalData.OpenFile(modelPath, location))));
-            }
-            catch (ExternalDataException e)
-            {
-                diagnostics.Add(e.Diagnostic);
-            }
-        }
-
-        return digests;
-    }
-
     private static List<string> Missed(DiagnosticBag trial, Checked judged)
         => trial.Items.Concat(judged.Judgements).Concat(judged.Verdicts.SelectMany(v => v.Diagnostics))
             .Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => $"{d.Code} {d.Message}").ToList();
@@ -928,74 +882,60 @@ public static class Gate
             && (x.Value.CoarsePredictedCounts ?? []).SequenceEqual(y.CoarsePredictedCounts ?? [])
             && x.Value.Wordings.Select(w => w.Recalled).SequenceEqual(y.Wordings.Select(w => w.Recalled)));
 
-    /// <summary>Every edit to try, method by method, each setting from the gentlest; solved only when its turn comes.</summary>
-    /// <remarks>A solve is given a judge; gradient methods ask it at checkpoints and stop at the first set of weights it accepts.</remarks>
-    private static IEnumerable<(string Method, Func<Func<double[,], double[], bool>?, (double[,] Weight, double[] Bias, string Settings)> Solve)> Candidates(
-        IReadOnlyList<string> methods, ClosedFormEdit edit, double[,] weight, double[] bias,
-        List<(string File, float[] Activation)> forget, List<(string File, float[] Activation)> retain, List<double[]> forgetOutputs,
-        Dictionary<string, (IReadOnlyList<double[]> Directions, HashSet<int> Forbidden, List<int> Allowed, bool Coarse)> forgetFiles,
-        Func<bool, IReadOnlyList<double[]>> directions, ModelManifest manifest, bool dual, double margin)
+    /// <summary>The methods to try, in order: the request's, or those the policies list (the registry's default where they list none); each that supports the plan.</summary>
+    /// <exception cref="ArgumentException">The request names a method the registry does not have (the command line and policies accept only the registry's names).</exception>
+    private static IEnumerable<UnlearningMethod> MethodsFor(GateRequest request, IReadOnlyList<Policy> allowed, EditPlan plan)
+        => (request.RemedyMethods ?? allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? [UnlearningMethods.Default.Name] : p.Remedy.Methods).Distinct().ToList())
+            .Select(name => UnlearningMethods.Find(name) ?? throw new ArgumentException($"'{name}' is not an unlearning method; one of {string.Join(", ", UnlearningMethods.Names)}.", nameof(request)))
+            .Where(m => m.Supports(plan));
+
+    /// <summary>A candidate edit of one site.</summary>
+    private static CandidateEdit Candidate(EditSite site, double[,] weight, double[] bias) => new([new SiteWeights(site, weight, bias)]);
+
+    /// <summary>Judges candidate edits against every threshold: what they would still miss.</summary>
+    private interface ICandidateJudge
     {
-        foreach (var method in methods)
+        /// <summary>Whether the judge runs the model with ONNX Runtime (as reports record in <c>tried[].probed</c>).</summary>
+        bool Probes { get; }
+
+        /// <summary>The gate's result for the edited model, and every threshold it misses.</summary>
+        (Checked Result, List<string> Missed) Judge(CandidateEdit candidate);
+    }
+
+    /// <summary>Judges a single-site edit from the site's inputs recorded while the original was verified (exact for an edit of the layer the probes read).</summary>
+    /// <remarks>The last candidate's result is kept: a gradient method's accepted checkpoint is judged again as its candidate, at no cost.</remarks>
+    private sealed class SiteJudge(Func<double[,], double[], DiagnosticBag, Checked> inMemory) : ICandidateJudge
+    {
+        private (double[,] Weight, Checked Result, List<string> Missed)? _last;
+
+        public bool Probes => false;
+
+        public (Checked Result, List<string> Missed) Judge(CandidateEdit candidate)
         {
-            if (method == "closed-form")
+            var (_, weight, bias) = candidate.Sites.Single();
+            if (_last is not { } last || !ReferenceEquals(last.Weight, weight))
             {
-                // Settings with the same margin share their targets (and so the targets' part of the normal equations).
-                var targetsByMargin = new Dictionary<double, List<double[]>>();
-                foreach (var settings in ClosedFormSettings.Search)
-                {
-                    yield return (method, _ =>
-                    {
-                        if (!targetsByMargin.TryGetValue(settings.Margin, out var targets))
-                        {
-                            targetsByMargin[settings.Margin] = targets = forget.Select((f, k) =>
-                            {
-                                var (d, forbidden, allowedClasses, _) = forgetFiles[f.File];
-                                return ClosedFormEdit.Target(forgetOutputs[k], d, forbidden, allowedClasses, settings.Margin * margin);
-                            }).ToList();
-                        }
-
-                        var (w, b) = edit.Solve(targets, settings);
-                        return (w, b, string.Create(CultureInfo.InvariantCulture, $"ridge={settings.Ridge} forgetWeight={settings.ForgetWeight} margin={settings.Margin}"));
-                    });
-                }
-
-                continue;
+                var bag = new DiagnosticBag();
+                var result = inMemory(weight, bias, bag);
+                _last = last = (weight, result, Missed(bag, result));
             }
 
-            // Gradient methods work in one score space, on a bounded sample: the labels', or, where a dual encoder forgets whole
-            // coarse concepts, the groups' (whose own prompts decide its coarse predictions).
-            var groupSpace = forgetFiles.Values.All(f => f.Coarse);
-            var space = directions(groupSpace);
-            var groupOfClass = groupSpace
-                ? Enumerable.Repeat(-1, manifest.Coarse.Count).ToList()
-                : Enumerable.Range(0, manifest.Labels.Count).Select(l => manifest.CoarseOfLabel[l]).ToList();
-            var examples = Every(forget, 300).Select(f =>
-            {
-                var (_, forbidden, allowedClasses, coarse) = forgetFiles[f.File];
-                if (coarse && !groupSpace)
-                {
-                    var labels = Enumerable.Range(0, manifest.Labels.Count).Where(l => forbidden.Contains(manifest.CoarseOfLabel[l])).ToHashSet();
-                    return new GradientExample(f.Activation, labels, Enumerable.Range(0, manifest.Labels.Count).Where(l => !labels.Contains(l)).ToList(), KeepCoarse: false);
-                }
-
-                return new GradientExample(f.Activation, forbidden, allowedClasses, KeepCoarse: !coarse && forbidden.Count == 1);
-            }).Concat(Every(retain, 600).Select(r => new GradientExample(r.Activation, null, null))).ToList();
-            var scale = dual ? 20.0 : 1.0;
-            foreach (var settings in GradientSettings.Search(method))
-            {
-                yield return (method, accept =>
-                {
-                    var (w, b, steps) = GradientEdit.Optimize(weight, bias, space, groupOfClass, dual, scale, examples, settings, dual ? 1.0 : 2.0, accept);
-                    return (w, b, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}"));
-                });
-            }
+            return (last.Result, last.Missed);
         }
     }
 
-    /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>
-    private static IEnumerable<T> Every<T>(IReadOnlyList<T> items, int count)
-        => items.Count <= count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]);
+    /// <summary>Judges an edit by probing the original artifact with ONNX Runtime, the edited initializers given to the session in place of the model's.</summary>
+    private sealed class OnnxRuntimeJudge(Func<IReadOnlyList<InitializerOverride>, DiagnosticBag, Checked> probe) : ICandidateJudge
+    {
+        public bool Probes => true;
+
+        public (Checked Result, List<string> Missed) Judge(CandidateEdit candidate)
+        {
+            var bag = new DiagnosticBag();
+            var result = probe(candidate.Overrides(), bag);
+            return (result, Missed(bag, result));
+        }
+    }
 
     /// <summary>What <see cref="CheckModel"/> probed and judged.</summary>
     /// <param name="Report">The model's report, or null where it could not be probed.</param>
@@ -1012,21 +952,22 @@ public static class Gate
     /// <param name="Weight">The site's new weight, [out, in].</param>
     /// <param name="Bias">The site's new bias.</param>
     /// <param name="Activations">The site's inputs, recorded while the original was verified.</param>
-    /// <param name="Fine">A dual encoder's label directions (its prompts' embeddings); null for a classifier.</param>
-    /// <param name="Coarse">A dual encoder's coarse-group directions; null for a classifier.</param>
-    private sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations, IReadOnlyList<float[]>? Fine, IReadOnlyList<float[]>? Coarse);
+    private sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations);
 
     /// <summary>How <see cref="CheckModel"/> runs beyond the request.</summary>
     private sealed record CheckOptions
     {
-        /// <summary>The dual encoder's text tower, open for the whole run (every prompt is embedded once); null for a classifier.</summary>
-        public TextTower? TextTower { get; init; }
+        /// <summary>The model's kind, open for the whole run (a dual encoder's text tower: every prompt is embedded once).</summary>
+        public KindSession? Kind { get; init; }
 
         /// <summary>The baseline's probe results, known already (a remediation's trials: the original's); the baseline is then not run.</summary>
         public IReadOnlyDictionary<string, ProbeTally>? BaselineTallies { get; init; }
 
         /// <summary>The model to run instead of the artifact's bytes (the artifact with the edit site's input as an extra output).</summary>
         public byte[]? ModelBytes { get; init; }
+
+        /// <summary>Initializers to run the artifact with in place of its own (a candidate edit judged by ONNX Runtime).</summary>
+        public IReadOnlyList<InitializerOverride>? Overrides { get; init; }
 
         /// <summary>Where to record the edit site's inputs while probing.</summary>
         public SiteActivations? Record { get; init; }
@@ -1039,7 +980,8 @@ public static class Gate
     }
 
     /// <summary>The edit site of an artifact that may be remediated, found before it is verified so that the verify pass records the site's inputs.</summary>
-    private sealed record SitePlan(global::Onnx.ModelProto Model, EditSite Site, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);
+    /// <remarks>The inputs recorded are those of the plan's lowest site: what the linear probe reads and what an edit of the plan cannot change.</remarks>
+    private sealed record SitePlan(global::Onnx.ModelProto Model, EditPlan Edits, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);
 
     /// <summary>Reads the artifact's graph and finds its edit site; problems go to <paramref name="problems"/>, to be reported only if remediation is needed.</summary>
     private static SitePlan? PlanSite(GateModelInput input, ModelManifest manifest, DiagnosticBag problems, ModelLimits limits)
@@ -1052,10 +994,11 @@ public static class Gate
 
         var site = OnnxGraph.FindSite(model, manifest.Output.Name, manifest.EditSite);
         var node = site is null ? null : model.Graph.Node.First(n => (n.Name.Length > 0 ? n.Name : n.Output[0]) == site.Node);
-        if (site is null || (manifest.Kind == ModelKind.Classifier && (node!.Output[0] != manifest.Output.Name || site.Outputs != manifest.Labels.Count)))
+        var misfit = site is null ? null : ModelKinds.Of(manifest).SiteProblem(manifest, site, node!.Output[0]);
+        if (site is null || misfit is not null)
         {
             problems.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
-                site is not null ? " whose output is the classifier's scores" : manifest.EditSite is null ? string.Empty : $" named '{manifest.EditSite}' (the manifest's editSite)");
+                misfit ?? (manifest.EditSite is null ? string.Empty : $" named '{manifest.EditSite}' (the manifest's editSite)"));
             return null;
         }
 
@@ -1064,7 +1007,8 @@ public static class Gate
         {
             // The site's weights are read under the same rules as every external-data reference (checked again as the file is opened).
             var (weight, bias) = OnnxGraph.ReadSite(model, site, input.Artifact);
-            return new SitePlan(model, site, weight, bias, folder, new SiteActivations(site.Input, site.Inputs), OnnxGraph.WithOutput(model, site.Input));
+            var edits = new EditPlan([site]);
+            return new SitePlan(model, edits, weight, bias, folder, new SiteActivations(edits.Lowest.Input, edits.Lowest.Inputs), OnnxGraph.WithOutput(model, edits.Lowest.Input));
         }
         catch (ExternalDataException e)
         {
@@ -1109,7 +1053,7 @@ public static class Gate
                 var score = LinearProbe.Score(
                     Recorded(plan.Activations, binding.Concept.Files).Select(a => a.Activation).ToList(),
                     Recorded(plan.Activations, negatives.Select(x => x.File)).Select(a => a.Activation).ToList());
-                result[(policy.Id, clause.Concept)] = new LinearProbeReport(plan.Site.Input, siblings.Count > 0 ? "siblings" : "others", Rate(score)!);
+                result[(policy.Id, clause.Concept)] = new LinearProbeReport(plan.Edits.Lowest.Input, siblings.Count > 0 ? "siblings" : "others", Rate(score)!);
             }
         }
 
@@ -1144,12 +1088,6 @@ public static class Gate
         => files.Select(f => (File: f, Activation: activations.Get(Perturbation.None, f))).Where(x => x.Activation is not null).Select(x => (x.File, x.Activation!)).ToList();
 
     private static double Norm(double[] v) => Math.Sqrt(v.Sum(x => x * x));
-
-    /// <summary>Every wording a dual encoder is probed with for a concept: each template (the model's and the policy's) with each of the concept's names.</summary>
-    private static IReadOnlyList<string> Wordings(ModelManifest manifest, Policy policy, Concept concept)
-        => manifest.PromptTemplates.Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
-            .SelectMany(t => concept.Names.Select(n => DualEncoderProbe.Prompt(t, n)))
-            .Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>A policy's general probe files grouped by the label their folder names (KTU2018 for a folder that names none), without the labels the policy forgets: general accuracy measures unrelated knowledge.</summary>
     private static IReadOnlyList<(int Label, IReadOnlyList<string> Files)> GeneralSet(Policy policy, ModelManifest manifest, DiagnosticBag diagnostics)
@@ -1267,10 +1205,7 @@ public static class Gate
         d.Location is null ? null : Digests.Relative(baseDirectory, d.Location.File), d.Location?.Line ?? 0, d.Location?.Column ?? 0);
 
     private static PolicyInfo PolicyInfoOf(Policy p, string baseDirectory)
-        => new(p.Id, p.Title, p.Request?.RequestedBy, p.Request?.Reason, p.Request?.Reference, Digest(baseDirectory, p.Path)!, p.Remedy.Allowed);
-
-    private static FileDigest? Digest(string baseDirectory, string path, DigestCache? cache = null)
-        => File.Exists(path) ? new FileDigest(Digests.Relative(baseDirectory, path), cache?.OfFile(path) ?? Digests.OfFile(path)) : null;
+        => new(p.Id, p.Title, p.Request?.RequestedBy, p.Request?.Reason, p.Request?.Reference, FileDigests.Of(baseDirectory, p.Path)!, p.Remedy.Allowed);
 
     private static string Timestamp(DateTimeOffset? requested)
     {

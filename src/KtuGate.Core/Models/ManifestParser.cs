@@ -1,4 +1,5 @@
 using KtuGate.Diagnostics;
+using KtuGate.Kinds;
 using KtuGate.Json;
 
 namespace KtuGate.Models;
@@ -44,10 +45,10 @@ public static class ManifestParser
 
         top.String("description");
         var kindName = top.OneOf("kind", s_kinds.Keys, required: true);
-        if (kindName is not null && s_kinds[kindName] is not (ModelKind.Classifier or ModelKind.DualEncoder))
+        if (kindName is not null && ModelKinds.Find(kindName) is null)
         {
             top.Report(DiagnosticCodes.ManifestInvalid, top.Get("kind")!.Location,
-                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: 'classifier', 'dual-encoder'");
+                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: {string.Join(", ", ModelKinds.All.Select(k => $"'{k.Name}'"))}");
         }
 
         var dualEncoder = kindName == "dual-encoder";

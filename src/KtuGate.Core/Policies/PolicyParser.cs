@@ -1,5 +1,6 @@
 using KtuGate.Diagnostics;
 using KtuGate.Json;
+using KtuGate.Unlearning;
 
 namespace KtuGate.Policies;
 
@@ -7,7 +8,7 @@ namespace KtuGate.Policies;
 public static class PolicyParser
 {
     /// <summary>The remediation methods a policy may name.</summary>
-    public static IReadOnlyList<string> RemedyMethods { get; } = ["closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl"];
+    public static IReadOnlyList<string> RemedyMethods => UnlearningMethods.Names;
 
     private static readonly string[] s_levels = ["fine", "coarse"];
 
