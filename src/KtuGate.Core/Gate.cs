@@ -1,13 +1,9 @@
 using System.Globalization;
 using System.Reflection;
-using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
-using KtuGate.Measurements;
 using KtuGate.Models;
-using KtuGate.Onnx;
 using KtuGate.Policies;
-using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Unlearning;
 using KtuGate.Verdicts;

@@ -1,21 +1,7 @@
-using System.Globalization;
-using System.Reflection;
-using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
-using KtuGate.Kinds;
-using KtuGate.Measurements;
-using KtuGate.Models;
 using KtuGate.Onnx;
-using KtuGate.Policies;
-using KtuGate.Probing;
-using KtuGate.Reporting;
 using KtuGate.Unlearning;
-using KtuGate.Verdicts;
-using static KtuGate.ReportAssembly;
-using static KtuGate.ModelCheck;
 using static KtuGate.Remediation;
-using static KtuGate.RemediationOutput;
-using static KtuGate.LinearProbing;
 
 namespace KtuGate;
 

@@ -1,25 +1,13 @@
-using System.Globalization;
-using System.Reflection;
-using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
-using KtuGate.Measurements;
-using KtuGate.Models;
 using KtuGate.Onnx;
-using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
-using KtuGate.Unlearning;
 using KtuGate.Verdicts;
-using static KtuGate.ReportAssembly;
-using static KtuGate.ModelCheck;
-using static KtuGate.Remediation;
-using static KtuGate.RemediationOutput;
-using static KtuGate.LinearProbing;
 
 namespace KtuGate;
 
-/// <summary>What <see cref="CheckModel"/> probed and judged.</summary>
+/// <summary>What <see cref="ModelCheck.CheckModel"/> probed and judged.</summary>
 /// <param name="Report">The model's report, or null where it could not be probed.</param>
 /// <param name="Verdicts">Every clause's verdict.</param>
 /// <param name="Provider">The execution provider that ran it (null when nothing ran).</param>
@@ -36,7 +24,7 @@ internal sealed record Checked(ModelReport? Report, IReadOnlyList<ClauseVerdict>
 /// <param name="Activations">The site's inputs, recorded while the original was verified.</param>
 internal sealed record SiteEdit(double[,] Weight, double[] Bias, SiteActivations Activations);
 
-/// <summary>How <see cref="CheckModel"/> runs beyond the request.</summary>
+/// <summary>How <see cref="ModelCheck.CheckModel"/> runs beyond the request.</summary>
 internal sealed record CheckOptions
 {
     /// <summary>The model's kind, open for the whole run (a dual encoder's text tower: every prompt is embedded once).</summary>

@@ -1,31 +1,20 @@
 using System.Globalization;
-using System.Reflection;
-using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
-using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Unlearning;
-using KtuGate.Verdicts;
-using static KtuGate.ReportAssembly;
 using static KtuGate.ModelCheck;
-using static KtuGate.Remediation;
-using static KtuGate.RemediationOutput;
-using static KtuGate.LinearProbing;
+using static KtuGate.ReportAssembly;
 
 namespace KtuGate;
 
 /// <summary>Plans the edit site before the verify pass (which records the lowest site's inputs) and asks what a linear probe can still read there.</summary>
 internal static class LinearProbing
 {
-    /// <summary>The edit site of an artifact that may be remediated, found before it is verified so that the verify pass records the site's inputs.</summary>
-    /// <remarks>The inputs recorded are those of the plan's lowest site: what the linear probe reads and what an edit of the plan cannot change.</remarks>
-    internal sealed record SitePlan(global::Onnx.ModelProto Model, EditPlan Edits, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);
-
     /// <summary>Reads the artifact's graph and finds its edit site; problems go to <paramref name="problems"/>, to be reported only if remediation is needed.</summary>
     internal static SitePlan? PlanSite(GateModelInput input, ModelManifest manifest, DiagnosticBag problems, ModelLimits limits)
     {
@@ -139,3 +128,7 @@ internal static class LinearProbing
             Judgements = [.. checkedModel.Judgements, .. misses],
         };
 }
+
+/// <summary>The edit site of an artifact that may be remediated, found before it is verified so that the verify pass records the site's inputs.</summary>
+/// <remarks>The inputs recorded are those of the plan's lowest site: what the linear probe reads and what an edit of the plan cannot change.</remarks>
+internal sealed record SitePlan(global::Onnx.ModelProto Model, EditPlan Edits, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);

@@ -1,21 +1,10 @@
-using System.Globalization;
-using System.Reflection;
-using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
-using KtuGate.Kinds;
-using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Unlearning;
-using KtuGate.Verdicts;
-using static KtuGate.ReportAssembly;
-using static KtuGate.ModelCheck;
-using static KtuGate.Remediation;
-using static KtuGate.RemediationOutput;
-using static KtuGate.LinearProbing;
 
 namespace KtuGate;
 
@@ -23,10 +12,11 @@ namespace KtuGate;
 internal static class Remediation
 {
     /// <summary>
-    /// Unlearns the concepts of failing forget clauses by editing the artifact's last linear layer, method by method and setting by setting
-    /// from the least intrusive, until the edited artifact meets every threshold (judged against the original as baseline). Each candidate
-    /// is judged first from the edit site's inputs recorded while the original was verified (exact where that reproduces the original's
-    /// probe results); only one that passes there is written and probed with ONNX Runtime, and only a probed pass is kept.
+    /// Unlearns the concepts of failing forget clauses by editing the sites of the artifact's edit plan, method by method and setting by
+    /// setting from the least intrusive, until the edited artifact meets every threshold (judged against the original as baseline). Each
+    /// candidate is judged from the edit site's inputs recorded while the original was verified where that reproduces the original's probe
+    /// results, else by ONNX Runtime with its initializers overridden; only one that passes there is written and probed with ONNX Runtime,
+    /// and only a probed pass is kept.
     /// </summary>
     internal static Checked Remediate(
         GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, Checked verified, SitePlan? plan, DiagnosticBag planProblems,
