@@ -22,6 +22,7 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     public GateMode Mode { get; init; } = GateMode.Verify;
 
     /// <summary>The remediation methods to try, in order, instead of those the policies list (for comparing methods); null for the policies'.</summary>
+    /// <remarks>Each must be a name of <see cref="Unlearning.UnlearningMethods"/>; another makes a remediating run throw <see cref="ArgumentException"/>.</remarks>
     public IReadOnlyList<string>? RemedyMethods { get; init; }
 
     /// <summary>Where Remediate writes the remediated artifact (same file name as the input); the report folder when null.</summary>
