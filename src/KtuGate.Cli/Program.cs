@@ -3,6 +3,7 @@ using System.CommandLine.Invocation;
 using KtuGate;
 using KtuGate.Cli;
 using KtuGate.Probing;
+using KtuGate.Unlearning;
 
 var formatOption = new Option<string>("--format") { Description = "text, or json (machine-readable, on standard output).", DefaultValueFactory = _ => "text" };
 formatOption.AcceptOnlyFromAmong("text", "json");
@@ -17,8 +18,12 @@ var providerOption = new Option<ExecutionProviderPreference>("--execution-provid
 var batchOption = new Option<int>("--batch-size") { Description = "Exemplars per inference call.", DefaultValueFactory = _ => 64 };
 var modeOption = new Option<GateMode>("--mode") { Description = "verify (probe and judge) or remediate (also unlearn violated concepts where the policy allows, and judge the edited artifact).", DefaultValueFactory = _ => GateMode.Verify };
 var outputDirOption = new Option<string?>("--output-dir") { Description = "Where remediate writes the edited artifact; default: the report folder." };
-var methodOption = new Option<string[]>("--method") { Description = "Remediation methods to try, in order, instead of the policies' (closed-form, nhl-kl, ga, ga-kl, npo-kl).", Arity = ArgumentArity.ZeroOrMore };
-methodOption.AcceptOnlyFromAmong("closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl");
+var methodOption = new Option<string[]>("--method")
+{
+    Description = "Remediation methods to try, in order, instead of the policies': " + string.Join("; ", UnlearningMethods.All.Select(m => $"{m.Name} ({m.Description})")) + ".",
+    Arity = ArgumentArity.ZeroOrMore,
+};
+methodOption.AcceptOnlyFromAmong([.. UnlearningMethods.Names]);
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
 var maxMemoryOption = new Option<string?>("--max-memory") { Description = "The most memory a model may declare (one tensor, or its initializers together), e.g. 8G; default: the machine's memory." };
 var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Json.Schema;
 using KtuGate.Tests;
+using KtuGate.Unlearning;
 
 namespace KtuGate.Core.Tests;
 
@@ -58,5 +59,63 @@ public sealed class SchemaTests
     {
         Assert.True(Evaluate(Schema("ktu-manifest.schema.json"), TestPaths.SampleManifest).IsValid);
         Assert.False(Evaluate(Schema("ktu-manifest.schema.json"), Path.Combine(AppContext.BaseDirectory, "Data", "manifests", "unknown-and-missing.ktu.json")).IsValid);
+    }
+
+    /// <summary>The schemas name the unlearning methods of the one registry, in its order: adding a method there and not here fails.</summary>
+    [Theory]
+    [InlineData("ktu-policy.schema.json")]
+    [InlineData("ktu-report.schema.json")]
+    public void Schema_method_enum_is_the_registry(string schema)
+    {
+        var enums = MethodEnums(JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", schema)))!).ToList();
+        Assert.NotEmpty(enums);
+        Assert.All(enums, e => Assert.Equal(UnlearningMethods.Names, e));
+    }
+
+    [Fact]
+    public void Registry_lists_each_method_once_with_a_description_and_closed_form_first()
+    {
+        Assert.Equal(["closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl"], UnlearningMethods.Names);
+        Assert.Equal(UnlearningMethods.Names.Count, UnlearningMethods.Names.Distinct(StringComparer.Ordinal).Count());
+        Assert.All(UnlearningMethods.All, m => Assert.False(string.IsNullOrWhiteSpace(m.Description)));
+        Assert.Equal("closed-form", UnlearningMethods.Default.Name);
+        Assert.Same(UnlearningMethods.All[1], UnlearningMethods.Find("nhl-kl"));
+        Assert.Null(UnlearningMethods.Find("NHL-KL"));
+        Assert.Equal(UnlearningMethods.Names, KtuGate.Policies.PolicyParser.RemedyMethods);
+    }
+
+    /// <summary>Every enum of the schema that lists an unlearning method (one that names "closed-form").</summary>
+    private static IEnumerable<List<string>> MethodEnums(JsonNode node)
+    {
+        switch (node)
+        {
+            case JsonObject o:
+                foreach (var (key, value) in o)
+                {
+                    if (key == "enum" && value is JsonArray values && values.Any(v => v is JsonValue text && text.TryGetValue<string>(out var name) && name == "closed-form"))
+                    {
+                        yield return values.Select(v => v!.GetValue<string>()).ToList();
+                    }
+                    else if (value is not null)
+                    {
+                        foreach (var found in MethodEnums(value))
+                        {
+                            yield return found;
+                        }
+                    }
+                }
+
+                break;
+            case JsonArray a:
+                foreach (var item in a.OfType<JsonNode>())
+                {
+                    foreach (var found in MethodEnums(item))
+                    {
+                        yield return found;
+                    }
+                }
+
+                break;
+        }
     }
 }

@@ -1,4 +1,5 @@
 using KtuGate.Diagnostics;
+using KtuGate.Kinds;
 using KtuGate.Onnx;
 using KtuGate.Probing;
 using Microsoft.ML.OnnxRuntime;
@@ -46,6 +47,13 @@ public sealed class LoadedModel : IDisposable
     /// <summary>Opens a model held in memory (e.g. one instrumented to return an inner activation); external data resolves beside <paramref name="artifactPath"/>.</summary>
     /// <remarks>The model's external data and declared sizes are checked (<see cref="ModelFile.Load"/>) before ONNX Runtime reads any of it.</remarks>
     public static LoadedModel? Open(string artifactPath, byte[]? bytes, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics, ModelLimits? limits = null)
+        => Open(artifactPath, bytes, manifest, preference, diagnostics, limits, []);
+
+    /// <summary>Opens a model with some initializers replaced (<see cref="SessionOptions.AddInitializer"/>): a candidate edit probed without writing a model.</summary>
+    /// <remarks>The session reads the overrides' memory for as long as it is open; the model owns it and releases it on <see cref="Dispose"/>.</remarks>
+    public static LoadedModel? Open(
+        string artifactPath, byte[]? bytes, ModelManifest manifest, ExecutionProviderPreference preference, DiagnosticBag diagnostics, ModelLimits? limits,
+        IReadOnlyList<InitializerOverride> overrides)
     {
         if (bytes is null && !File.Exists(artifactPath))
         {
@@ -64,18 +72,25 @@ public sealed class LoadedModel : IDisposable
             return null;
         }
 
+        var values = overrides.Select(o => OrtValue.CreateTensorValueFromMemory(o.Values, o.Shape)).ToList();
         InferenceSession session;
         try
         {
+            for (var i = 0; i < overrides.Count; i++)
+            {
+                options.AddInitializer(overrides[i].Name, values[i]);
+            }
+
             session = bytes is null ? new InferenceSession(artifactPath, options) : CreateFromBytes(bytes, artifactPath, options);
         }
         catch (OnnxRuntimeException e)
         {
+            values.ForEach(v => v.Dispose());
             diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(artifactPath), Shorten(e.Message));
             return null;
         }
 
-        var model = new LoadedModel(artifactPath, manifest, session, provider!, ExternalData.Files(checkedModel));
+        var model = new LoadedModel(artifactPath, manifest, session, provider!, ExternalData.Files(checkedModel)) { _overrides = values };
         if (!model.CheckAgainstModel(diagnostics))
         {
             model.Dispose();
@@ -86,7 +101,17 @@ public sealed class LoadedModel : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => Session.Dispose();
+    public void Dispose()
+    {
+        Session.Dispose();
+        foreach (var value in _overrides)
+        {
+            value.Dispose();
+        }
+    }
+
+    /// <summary>The initializer values the session was given in place of the model's; released after the session.</summary>
+    private IReadOnlyList<OrtValue> _overrides = [];
 
     private static InferenceSession CreateFromBytes(byte[] bytes, string artifactPath, SessionOptions options)
     {
@@ -130,15 +155,12 @@ public sealed class LoadedModel : IDisposable
         else if (output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2)
         {
             diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
-                Manifest.Kind == ModelKind.Classifier
-                    ? $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; a classifier's scores must be float32 [batch, labels]"
-                    : $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; an image tower's embeddings must be float32 [batch, dim]");
+                $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; {ModelKinds.Of(Manifest).OutputRule}");
             ok = false;
         }
-        else if (Manifest.Kind == ModelKind.Classifier && output.Dimensions[1] > 0 && output.Dimensions[1] != Manifest.Labels.Count)
+        else if (ModelKinds.Of(Manifest).OutputWidthProblem(Manifest, output.Dimensions[1]) is { } widthProblem)
         {
-            diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
-                $"Output '{Manifest.Output.Name}' has {output.Dimensions[1]} scores per exemplar, but the manifest names {Manifest.Labels.Count} labels");
+            diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation, $"Output '{Manifest.Output.Name}' {widthProblem}");
             ok = false;
         }
 

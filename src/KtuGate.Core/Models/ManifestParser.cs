@@ -46,6 +46,7 @@ public static class ManifestParser
         var kindName = top.OneOf("kind", s_kinds.Keys, required: true);
         if (kindName is not null && s_kinds[kindName] is not (ModelKind.Classifier or ModelKind.DualEncoder))
         {
+            // Not Kinds/ModelKinds: the parser also runs in MSBuild's process, where no engine type (a kind's probes) may load.
             top.Report(DiagnosticCodes.ManifestInvalid, top.Get("kind")!.Location,
                 $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: 'classifier', 'dual-encoder'");
         }
@@ -81,23 +82,7 @@ public static class ManifestParser
             output = new OutputSpec(outputName, o.Location);
         }
 
-        var labelValues = top.Strings("labels", required: true);
-        var labels = new List<string>();
-        foreach (var label in labelValues)
-        {
-            if (labels.Contains(label.Value))
-            {
-                top.Report(DiagnosticCodes.ManifestInvalid, label.Location, $"Label '{label.Value}' is listed twice");
-            }
-
-            labels.Add(label.Value);
-        }
-
-        if (top.Get("labels") is JsonTreeArray { Items.Count: 0 } empty)
-        {
-            top.Report(DiagnosticCodes.ManifestInvalid, empty.Location, "'labels' must name at least one label");
-        }
-
+        var labels = ReadLabels(top);
         var coarse = ReadCoarse(top, labels, diagnostics);
         if (diagnostics.HasErrors || kindName is null || input is null || preprocess is null || output is null)
         {
@@ -115,6 +100,29 @@ public static class ManifestParser
             TextTower = textTower,
             PromptTemplates = prompts.Count > 0 ? prompts : ["a photo of a {}"],
         };
+    }
+
+    /// <summary>The fine labels, in output order: at least one, none twice.</summary>
+    private static List<string> ReadLabels(ObjectReader top)
+    {
+        var labelValues = top.Strings("labels", required: true);
+        var labels = new List<string>();
+        foreach (var label in labelValues)
+        {
+            if (labels.Contains(label.Value))
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, label.Location, $"Label '{label.Value}' is listed twice");
+            }
+
+            labels.Add(label.Value);
+        }
+
+        if (top.Get("labels") is JsonTreeArray { Items.Count: 0 } empty)
+        {
+            top.Report(DiagnosticCodes.ManifestInvalid, empty.Location, "'labels' must name at least one label");
+        }
+
+        return labels;
     }
 
     private static TextTowerSpec? ReadTextTower(ObjectReader top, string manifestPath)

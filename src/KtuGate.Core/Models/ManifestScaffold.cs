@@ -91,27 +91,34 @@ public static class ManifestScaffold
                 .AppendLine("}")
                 .ToString();
 
-            var first = labels[0];
-            var policy = new StringBuilder()
-                .AppendLine("{")
-                .AppendLine("  // Drafted by 'ktu init'. Name the concept to forget and those to keep, and put exemplar images under exemplars/.")
-                .AppendLine("  \"ktuPolicy\": 1,")
-                .AppendLine($"  \"id\": {Quote("forget-" + first)},")
-                .AppendLine("  \"request\": { \"requestedBy\": \"who asked\", \"reason\": \"why the model must not know it\" },")
-                .AppendLine("  \"concepts\": {")
-                .AppendLine(string.Join(",\n", labels.Select(l => $"    {Quote(l)}: {{ \"exemplars\": [{Quote($"exemplars/{l}/*.png")}] }}")))
-                .AppendLine("  },")
-                .AppendLine("  \"forget\": [")
-                .AppendLine($"    {{ \"concept\": {Quote(first)}, \"level\": \"fine\", \"maxAccuracy\": 0.05 }}")
-                .AppendLine("  ],")
-                .AppendLine("  \"retain\": [")
-                .AppendLine(string.Join(",\n", labels.Skip(1).Select(l => $"    {{ \"concept\": {Quote(l)}, \"level\": \"fine\", \"minAccuracy\": 0.8 }}")))
-                .AppendLine("  ],")
-                .AppendLine("  \"remedy\": { \"allowed\": false }")
-                .AppendLine("}")
-                .ToString();
+            var policy = DraftPolicy(labels);
             return new Draft(manifest, policy, labels);
         }
+    }
+
+    /// <summary>A policy that forgets the first label and keeps the others, for the user to rewrite.</summary>
+    private static string DraftPolicy(IReadOnlyList<string> labels)
+    {
+        var first = labels[0];
+        var policy = new StringBuilder()
+            .AppendLine("{")
+            .AppendLine("  // Drafted by 'ktu init'. Name the concept to forget and those to keep, and put exemplar images under exemplars/.")
+            .AppendLine("  \"ktuPolicy\": 1,")
+            .AppendLine($"  \"id\": {Quote("forget-" + first)},")
+            .AppendLine("  \"request\": { \"requestedBy\": \"who asked\", \"reason\": \"why the model must not know it\" },")
+            .AppendLine("  \"concepts\": {")
+            .AppendLine(string.Join(",\n", labels.Select(l => $"    {Quote(l)}: {{ \"exemplars\": [{Quote($"exemplars/{l}/*.png")}] }}")))
+            .AppendLine("  },")
+            .AppendLine("  \"forget\": [")
+            .AppendLine($"    {{ \"concept\": {Quote(first)}, \"level\": \"fine\", \"maxAccuracy\": 0.05 }}")
+            .AppendLine("  ],")
+            .AppendLine("  \"retain\": [")
+            .AppendLine(string.Join(",\n", labels.Skip(1).Select(l => $"    {{ \"concept\": {Quote(l)}, \"level\": \"fine\", \"minAccuracy\": 0.8 }}")))
+            .AppendLine("  ],")
+            .AppendLine("  \"remedy\": { \"allowed\": false }")
+            .AppendLine("}")
+            .ToString();
+        return policy;
     }
 
     private static string Quote(string s) => System.Text.Json.JsonSerializer.Serialize(s);

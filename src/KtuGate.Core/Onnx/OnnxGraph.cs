@@ -14,6 +14,12 @@ namespace KtuGate.Onnx;
 /// <param name="WeightIsOutByIn">Whether the weight is stored [out, in] (Gemm with transB) rather than [in, out].</param>
 public sealed record EditSite(string Node, string Input, string Weight, string? Bias, int Inputs, int Outputs, bool WeightIsOutByIn);
 
+/// <summary>New values for one initializer of a model: what a candidate edit changes.</summary>
+/// <param name="Name">The initializer's name.</param>
+/// <param name="Values">Its values, float32, in the order the model stores them.</param>
+/// <param name="Shape">Its shape, as the model declares it.</param>
+public sealed record InitializerOverride(string Name, float[] Values, long[] Shape);
+
 /// <summary>Reads, inspects and rewrites ONNX models (protobuf through OnnxSharp's generated classes).</summary>
 public static class OnnxGraph
 {
@@ -106,6 +112,18 @@ public static class OnnxGraph
     public static byte[] WithSite(ModelProto model, EditSite site, double[,] weight, double[] bias)
     {
         var copy = model.Clone();
+        foreach (var tensor in SiteInitializers(site, weight, bias))
+        {
+            Replace(copy, tensor.Name, tensor.Values);
+        }
+
+        return copy.ToByteArray();
+    }
+
+    /// <summary>The site's new weight (in the layout the model stores it) and bias as float32 initializers, to write into a copy or to override in a session.</summary>
+    /// <exception cref="InvalidOperationException">The bias changed, but the site has no bias initializer to hold it.</exception>
+    public static IReadOnlyList<InitializerOverride> SiteInitializers(EditSite site, double[,] weight, double[] bias)
+    {
         var values = new float[site.Outputs * site.Inputs];
         for (var o = 0; o < site.Outputs; o++)
         {
@@ -115,17 +133,18 @@ public static class OnnxGraph
             }
         }
 
-        Replace(copy, site.Weight, values);
+        var weightShape = site.WeightIsOutByIn ? new long[] { site.Outputs, site.Inputs } : [site.Inputs, site.Outputs];
         if (site.Bias is not null)
         {
-            Replace(copy, site.Bias, bias.Select(b => (float)b).ToArray());
+            return [new(site.Weight, values, weightShape), new(site.Bias, bias.Select(b => (float)b).ToArray(), [site.Outputs])];
         }
-        else if (bias.Any(b => b != 0))
+
+        if (bias.Any(b => b != 0))
         {
             throw new InvalidOperationException("The edit site has no bias to hold a changed bias.");
         }
 
-        return copy.ToByteArray();
+        return [new(site.Weight, values, weightShape)];
     }
 
     private static void Replace(ModelProto model, string name, float[] values)

@@ -1,5 +1,6 @@
 using KtuGate.Diagnostics;
 using KtuGate.Json;
+using KtuGate.Unlearning;
 
 namespace KtuGate.Policies;
 
@@ -7,7 +8,7 @@ namespace KtuGate.Policies;
 public static class PolicyParser
 {
     /// <summary>The remediation methods a policy may name.</summary>
-    public static IReadOnlyList<string> RemedyMethods { get; } = ["closed-form", "nhl-kl", "ga", "ga-kl", "npo-kl"];
+    public static IReadOnlyList<string> RemedyMethods => UnlearningMethods.Names;
 
     private static readonly string[] s_levels = ["fine", "coarse"];
 
@@ -47,6 +48,34 @@ public static class PolicyParser
         var names = concepts.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         CheckHierarchy(concepts, names, diagnostics);
 
+        var forget = ReadForget(top, names, concepts, diagnostics);
+        var retain = ReadRetain(top, names, concepts, diagnostics);
+        foreach (var clash in retain.Where(rc => forget.Any(fc => fc.Concept == rc.Concept && fc.Level == rc.Level)))
+        {
+            diagnostics.Add(DiagnosticCodes.PolicyContradiction, clash.Location, clash.Concept, clash.Level.ToString().ToLowerInvariant());
+        }
+
+        var remedy = ReadRemedy(top);
+        var prompts = ReadPrompts(top);
+
+        IReadOnlyList<string> general = [];
+        if (top.Object("general", "'general'", false, "exemplars") is { } generalReader)
+        {
+            general = ExpandGlobs(generalReader.Strings("exemplars", required: true).Select(p => new ExemplarPattern(p.Value, p.Location)), folder, diagnostics);
+        }
+
+        var metrics = ReadMetrics(top, general);
+
+        return id is null ? null : new Policy(path, id, title, request, concepts, forget, retain, remedy)
+        {
+            PromptTemplates = prompts,
+            GeneralFiles = general,
+            Metrics = metrics,
+        };
+    }
+
+    private static List<ForgetClause> ReadForget(ObjectReader top, HashSet<string> names, List<Concept> concepts, DiagnosticBag diagnostics)
+    {
         var forget = new List<ForgetClause>();
         foreach (var clause in ClauseObjects(top, "forget"))
         {
@@ -60,6 +89,11 @@ public static class PolicyParser
             }
         }
 
+        return forget;
+    }
+
+    private static List<RetainClause> ReadRetain(ObjectReader top, HashSet<string> names, List<Concept> concepts, DiagnosticBag diagnostics)
+    {
         var retain = new List<RetainClause>();
         foreach (var clause in ClauseObjects(top, "retain"))
         {
@@ -78,11 +112,12 @@ public static class PolicyParser
             }
         }
 
-        foreach (var clash in retain.Where(rc => forget.Any(fc => fc.Concept == rc.Concept && fc.Level == rc.Level)))
-        {
-            diagnostics.Add(DiagnosticCodes.PolicyContradiction, clash.Location, clash.Concept, clash.Level.ToString().ToLowerInvariant());
-        }
+        return retain;
+    }
 
+    /// <summary>Whether remediation is allowed and the methods to try; each must be a name of <see cref="UnlearningMethods"/>.</summary>
+    private static RemedyOptions ReadRemedy(ObjectReader top)
+    {
         var remedy = RemedyOptions.None;
         if (top.Object("remedy", "'remedy'", false, "allowed", "methods") is { } remedyReader)
         {
@@ -103,6 +138,11 @@ public static class PolicyParser
             remedy = new RemedyOptions(remedyReader.Boolean("allowed", required: true) ?? false, methods);
         }
 
+        return remedy;
+    }
+
+    private static List<string> ReadPrompts(ObjectReader top)
+    {
         var prompts = new List<string>();
         foreach (var prompt in top.Strings("prompts"))
         {
@@ -116,12 +156,11 @@ public static class PolicyParser
             }
         }
 
-        IReadOnlyList<string> general = [];
-        if (top.Object("general", "'general'", false, "exemplars") is { } generalReader)
-        {
-            general = ExpandGlobs(generalReader.Strings("exemplars", required: true).Select(p => new ExemplarPattern(p.Value, p.Location)), folder, diagnostics);
-        }
+        return prompts;
+    }
 
+    private static MetricThresholds? ReadMetrics(ObjectReader top, IReadOnlyList<string> general)
+    {
         MetricThresholds? metrics = null;
         if (top.Object("metrics", "'metrics'", false, "minQuality", "minUtility", "minQU", "minGeneralAccuracy", "maxGeneralDrop", "maxPerturbedAccuracy", "maxWordingRecall", "maxLinearProbeAccuracy") is { } m)
         {
@@ -138,12 +177,7 @@ public static class PolicyParser
             }
         }
 
-        return id is null ? null : new Policy(path, id, title, request, concepts, forget, retain, remedy)
-        {
-            PromptTemplates = prompts,
-            GeneralFiles = general,
-            Metrics = metrics,
-        };
+        return metrics;
     }
 
     private static List<Concept> ReadConcepts(ObjectReader top, string folder, DiagnosticBag diagnostics)

@@ -26,6 +26,31 @@ public static class HtmlRenderer
             .Append("</span></h1><p>Generated ").Append(Html(report.GeneratedAt)).Append(" by KtuGate ").Append(Html(report.Tool.Version))
             .Append(", mode ").Append(Html(report.Mode)).Append(".</p></header>\n<main>\n");
 
+        Request(h, report);
+        foreach (var model in report.Models)
+        {
+            Model(h, model, report, readExemplar);
+        }
+
+        if (report.Diagnostics.Count > 0)
+        {
+            h.Append("<section><h2>Diagnostics</h2><ul>\n");
+            foreach (var d in report.Diagnostics)
+            {
+                h.Append("<li class=\"").Append(Html(d.Severity)).Append("\"><code>").Append(Html(ReportText.Diagnostic(d))).Append("</code></li>\n");
+            }
+
+            h.Append("</ul></section>\n");
+        }
+
+        Provenance(h, report);
+        h.Append("</tbody></table></section>\n</main>\n</body>\n</html>\n");
+        return Encoding.UTF8.GetBytes(h.ToString());
+    }
+
+    /// <summary>Who asked for what: each policy's request.</summary>
+    private static void Request(StringBuilder h, GateReport report)
+    {
         h.Append("<section><h2>The request</h2>\n");
         foreach (var policy in report.Policies)
         {
@@ -43,54 +68,48 @@ public static class HtmlRenderer
         }
 
         h.Append("</section>\n");
+    }
 
-        foreach (var model in report.Models)
+    /// <summary>One model's clauses, concepts, charts, methods and predictions.</summary>
+    private static void Model(StringBuilder h, ModelReport model, GateReport report, Func<string, byte[]?> readExemplar)
+    {
+        h.Append("<section><h2>Model <code>").Append(Html(model.Artifact.Path)).Append("</code></h2>\n");
+        h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
+        foreach (var clause in model.Clauses)
         {
-            h.Append("<section><h2>Model <code>").Append(Html(model.Artifact.Path)).Append("</code></h2>\n");
-            h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
-            foreach (var clause in model.Clauses)
-            {
-                h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : Html(ReportText.Result(clause) + " " + string.Join(" ", clause.Codes)))
-                    .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
-                    .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
-                    .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
-                    .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td>")
-                    .Append(clause.Perturbed.Count == 0 && clause.LinearProbe is null ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}")
-                        .Concat(clause.LinearProbe is { } probe ? [$"linear probe vs {probe.Against} {ReportText.Rate(probe.Accuracy)}"] : []))))
-                    .Append("</td><td><code>")
-                    .Append(Html($"{clause.Location.File}({clause.Location.Line},{clause.Location.Column})")).Append("</code></td></tr>\n");
-            }
-
-            h.Append("</tbody></table>\n<h3>Concepts</h3>\n<p>Bars show accuracy on each concept's exemplars with its 95% interval; ticks mark the thresholds of the clauses on it (red: forget, green: retain).")
-                .Append(model.Baseline is null ? string.Empty : " The pale bar is the baseline artifact.").Append("</p>\n");
-            h.Append(ConceptChart(model));
-            h.Append(Metrics(model));
-            h.Append(TradeOff(model));
-            h.Append(Wordings(model));
-            h.Append(Methods(model, report.Mode));
-            h.Append(Recalled(model, readExemplar));
-            h.Append("<h3>Predictions per concept</h3><table><thead><tr><th>Policy</th><th>Concept</th><th>Label</th><th>Coarse group</th><th>Exemplars</th><th>Predicted as</th></tr></thead><tbody>\n");
-            foreach (var c in model.Concepts)
-            {
-                h.Append("<tr><td>").Append(Html(c.Policy)).Append("</td><td>").Append(Html(c.Concept)).Append("</td><td>").Append(Html(c.Label ?? "-"))
-                    .Append("</td><td>").Append(Html(c.CoarseGroup ?? "-")).Append("</td><td>").Append(c.Exemplars.Count.ToString(CultureInfo.InvariantCulture))
-                    .Append("</td><td>").Append(Html(string.Join(", ", c.Predicted.Select(p => $"{p.Key} {p.Value}")))).Append("</td></tr>\n");
-            }
-
-            h.Append("</tbody></table>\n</section>\n");
+            h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : Html(ReportText.Result(clause) + " " + string.Join(" ", clause.Codes)))
+                .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
+                .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
+                .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
+                .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td>")
+                .Append(clause.Perturbed.Count == 0 && clause.LinearProbe is null ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}")
+                    .Concat(clause.LinearProbe is { } probe ? [$"linear probe vs {probe.Against} {ReportText.Rate(probe.Accuracy)}"] : []))))
+                .Append("</td><td><code>")
+                .Append(Html($"{clause.Location.File}({clause.Location.Line},{clause.Location.Column})")).Append("</code></td></tr>\n");
         }
 
-        if (report.Diagnostics.Count > 0)
+        h.Append("</tbody></table>\n<h3>Concepts</h3>\n<p>Bars show accuracy on each concept's exemplars with its 95% interval; ticks mark the thresholds of the clauses on it (red: forget, green: retain).")
+            .Append(model.Baseline is null ? string.Empty : " The pale bar is the baseline artifact.").Append("</p>\n");
+        h.Append(ConceptChart(model));
+        h.Append(Metrics(model));
+        h.Append(TradeOff(model));
+        h.Append(Wordings(model));
+        h.Append(Methods(model, report.Mode));
+        h.Append(Recalled(model, readExemplar));
+        h.Append("<h3>Predictions per concept</h3><table><thead><tr><th>Policy</th><th>Concept</th><th>Label</th><th>Coarse group</th><th>Exemplars</th><th>Predicted as</th></tr></thead><tbody>\n");
+        foreach (var c in model.Concepts)
         {
-            h.Append("<section><h2>Diagnostics</h2><ul>\n");
-            foreach (var d in report.Diagnostics)
-            {
-                h.Append("<li class=\"").Append(Html(d.Severity)).Append("\"><code>").Append(Html(ReportText.Diagnostic(d))).Append("</code></li>\n");
-            }
-
-            h.Append("</ul></section>\n");
+            h.Append("<tr><td>").Append(Html(c.Policy)).Append("</td><td>").Append(Html(c.Concept)).Append("</td><td>").Append(Html(c.Label ?? "-"))
+                .Append("</td><td>").Append(Html(c.CoarseGroup ?? "-")).Append("</td><td>").Append(c.Exemplars.Count.ToString(CultureInfo.InvariantCulture))
+                .Append("</td><td>").Append(Html(string.Join(", ", c.Predicted.Select(p => $"{p.Key} {p.Value}")))).Append("</td></tr>\n");
         }
 
+        h.Append("</tbody></table>\n</section>\n");
+    }
+
+    /// <summary>The environment, and every file the run read with its digest.</summary>
+    private static void Provenance(StringBuilder h, GateReport report)
+    {
         h.Append("<section><h2>Environment and provenance</h2><dl>")
             .Append("<dt>ONNX Runtime</dt><dd>").Append(Html(report.Environment.OnnxRuntime)).Append("</dd>")
             .Append("<dt>Execution provider</dt><dd>").Append(Html(report.Environment.ExecutionProvider ?? "none ran")).Append(" (asked for ").Append(Html(report.Options.ExecutionProvider)).Append(")</dd>")
@@ -111,9 +130,6 @@ public static class HtmlRenderer
                     .Append("</code></td><td>exemplar set digest</td><td><code>").Append(Html(c.Exemplars.Digest)).Append("</code></td></tr>\n");
             }
         }
-
-        h.Append("</tbody></table></section>\n</main>\n</body>\n</html>\n");
-        return Encoding.UTF8.GetBytes(h.ToString());
     }
 
     private static IEnumerable<(string Role, FileDigest Digest)> Files(GateReport report)

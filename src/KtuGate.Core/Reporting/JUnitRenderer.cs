@@ -64,26 +64,7 @@ public static class JUnitRenderer
 
             if (inputErrors.Count > 0)
             {
-                w.WriteStartElement("testsuite");
-                w.WriteAttributeString("name", "inputs");
-                w.WriteAttributeString("tests", inputErrors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                w.WriteAttributeString("failures", "0");
-                w.WriteAttributeString("errors", inputErrors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                w.WriteAttributeString("timestamp", Printable(report.GeneratedAt));
-                foreach (var d in inputErrors)
-                {
-                    w.WriteStartElement("testcase");
-                    w.WriteAttributeString("classname", "inputs");
-                    w.WriteAttributeString("name", Printable($"{d.Code} {d.File}"));
-                    w.WriteStartElement("error");
-                    w.WriteAttributeString("type", Printable(d.Code));
-                    w.WriteAttributeString("message", Printable(d.Message));
-                    w.WriteString(Printable(ReportText.Diagnostic(d)));
-                    w.WriteEndElement();
-                    w.WriteEndElement();
-                }
-
-                w.WriteEndElement();
+                InputErrors(w, report, inputErrors);
             }
 
             w.WriteEndElement();
@@ -91,5 +72,30 @@ public static class JUnitRenderer
         }
 
         return [.. buffer.ToArray(), (byte)'\n'];
+    }
+
+    /// <summary>The errors that kept inputs from being checked, as a test suite of their own.</summary>
+    private static void InputErrors(XmlWriter w, GateReport report, List<ReportDiagnostic> inputErrors)
+    {
+        w.WriteStartElement("testsuite");
+        w.WriteAttributeString("name", "inputs");
+        w.WriteAttributeString("tests", inputErrors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteAttributeString("failures", "0");
+        w.WriteAttributeString("errors", inputErrors.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        w.WriteAttributeString("timestamp", Printable(report.GeneratedAt));
+        foreach (var d in inputErrors)
+        {
+            w.WriteStartElement("testcase");
+            w.WriteAttributeString("classname", "inputs");
+            w.WriteAttributeString("name", Printable($"{d.Code} {d.File}"));
+            w.WriteStartElement("error");
+            w.WriteAttributeString("type", Printable(d.Code));
+            w.WriteAttributeString("message", Printable(d.Message));
+            w.WriteString(Printable(ReportText.Diagnostic(d)));
+            w.WriteEndElement();
+            w.WriteEndElement();
+        }
+
+        w.WriteEndElement();
     }
 }

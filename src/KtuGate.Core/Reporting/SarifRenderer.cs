@@ -41,19 +41,7 @@ public static class SarifRenderer
             w.WriteStartArray("rules");
             foreach (var rule in rules)
             {
-                w.WriteStartObject();
-                w.WriteString("id", rule.Code);
-                w.WriteString("name", RuleName(rule.Title));
-                Message(w, "shortDescription", rule.Title + ".");
-                Message(w, "fullDescription", rule.Help);
-                w.WriteStartObject("help");
-                w.WriteString("text", rule.Help);
-                w.WriteString("markdown", $"**{rule.Code}: {rule.Title}.** {rule.Help} Run `ktu explain {rule.Code}` for this text.");
-                w.WriteEndObject();
-                w.WriteStartObject("defaultConfiguration");
-                w.WriteString("level", Level(rule.Severity.ToString().ToLowerInvariant()));
-                w.WriteEndObject();
-                w.WriteEndObject();
+                Rule(w, rule);
             }
 
             w.WriteEndArray();
@@ -69,33 +57,7 @@ public static class SarifRenderer
             w.WriteStartArray("results");
             foreach (var d in located)
             {
-                w.WriteStartObject();
-                w.WriteString("ruleId", d.Code);
-                w.WriteNumber("ruleIndex", rules.FindIndex(r => r.Code == d.Code));
-                w.WriteString("level", Level(d.Severity));
-                Message(w, "message", TextSafety.Printable(d.Message));
-                w.WriteStartArray("locations");
-                w.WriteStartObject();
-                w.WriteStartObject("physicalLocation");
-                w.WriteStartObject("artifactLocation");
-                w.WriteString("uri", Uri.EscapeDataString(d.File!).Replace("%2F", "/", StringComparison.Ordinal));
-                w.WriteString("uriBaseId", BaseId);
-                w.WriteEndObject();
-                if (d.Line > 0)
-                {
-                    w.WriteStartObject("region");
-                    w.WriteNumber("startLine", d.Line);
-                    w.WriteNumber("startColumn", Math.Max(1, d.Column));
-                    w.WriteEndObject();
-                }
-
-                w.WriteEndObject();
-                w.WriteEndObject();
-                w.WriteEndArray();
-                w.WriteStartObject("partialFingerprints");
-                w.WriteString("ktuDiagnostic/v1", Fingerprint(d));
-                w.WriteEndObject();
-                w.WriteEndObject();
+                Result(w, d, rules);
             }
 
             w.WriteEndArray();
@@ -105,6 +67,56 @@ public static class SarifRenderer
         }
 
         return [.. buffer.ToArray(), (byte)'\n'];
+    }
+
+    /// <summary>One diagnostic code as a SARIF rule.</summary>
+    private static void Rule(Utf8JsonWriter w, DiagnosticDescriptor rule)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", rule.Code);
+        w.WriteString("name", RuleName(rule.Title));
+        Message(w, "shortDescription", rule.Title + ".");
+        Message(w, "fullDescription", rule.Help);
+        w.WriteStartObject("help");
+        w.WriteString("text", rule.Help);
+        w.WriteString("markdown", $"**{rule.Code}: {rule.Title}.** {rule.Help} Run `ktu explain {rule.Code}` for this text.");
+        w.WriteEndObject();
+        w.WriteStartObject("defaultConfiguration");
+        w.WriteString("level", Level(rule.Severity.ToString().ToLowerInvariant()));
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    /// <summary>One located diagnostic as a SARIF result.</summary>
+    private static void Result(Utf8JsonWriter w, ReportDiagnostic d, List<DiagnosticDescriptor> rules)
+    {
+        w.WriteStartObject();
+        w.WriteString("ruleId", d.Code);
+        w.WriteNumber("ruleIndex", rules.FindIndex(r => r.Code == d.Code));
+        w.WriteString("level", Level(d.Severity));
+        Message(w, "message", TextSafety.Printable(d.Message));
+        w.WriteStartArray("locations");
+        w.WriteStartObject();
+        w.WriteStartObject("physicalLocation");
+        w.WriteStartObject("artifactLocation");
+        w.WriteString("uri", Uri.EscapeDataString(d.File!).Replace("%2F", "/", StringComparison.Ordinal));
+        w.WriteString("uriBaseId", BaseId);
+        w.WriteEndObject();
+        if (d.Line > 0)
+        {
+            w.WriteStartObject("region");
+            w.WriteNumber("startLine", d.Line);
+            w.WriteNumber("startColumn", Math.Max(1, d.Column));
+            w.WriteEndObject();
+        }
+
+        w.WriteEndObject();
+        w.WriteEndObject();
+        w.WriteEndArray();
+        w.WriteStartObject("partialFingerprints");
+        w.WriteString("ktuDiagnostic/v1", Fingerprint(d));
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     // Stable across runs and unaffected by line moves: the code, the file, and the message without its numbers.

@@ -3,22 +3,14 @@ using System.Numerics.Tensors;
 namespace KtuGate.Unlearning;
 
 /// <summary>The settings of one gradient-based edit.</summary>
-/// <param name="Method">nhl-kl (the seed paper's), ga, ga-kl or npo-kl.</param>
+/// <param name="Method">The name of a gradient method of <see cref="UnlearningMethods"/>: nhl-kl (the seed paper's), ga, ga-kl or npo-kl.</param>
 /// <param name="LearningRate">AdamW's step size.</param>
 /// <param name="KlWeight">Weight of the KL terms that keep the retained knowledge.</param>
 /// <param name="Steps">Full-batch optimisation steps.</param>
 public sealed record GradientSettings(string Method, double LearningRate, double KlWeight, int Steps)
 {
-    /// <summary>The methods this edit implements.</summary>
-    public static IReadOnlyList<string> Methods { get; } = ["nhl-kl", "ga", "ga-kl", "npo-kl"];
-
-    /// <summary>The settings tried for a method, gentlest first.</summary>
-    public static IReadOnlyList<GradientSettings> Search(string method) =>
-    [
-        .. from lr in new[] { 1e-3, 3e-3, 1e-2 }
-           from kl in method == "ga" ? new[] { 0.0 } : new[] { 4.0, 1.0 }
-           select new GradientSettings(method, lr, kl, 150),
-    ];
+    /// <summary>The settings tried for a gradient method, gentlest first.</summary>
+    public static IReadOnlyList<GradientSettings> Search(string method) => UnlearningMethods.Gradient(method).Search;
 }
 
 /// <summary>One exemplar's place in a gradient edit: its activation, and for a forget exemplar the classes that must not win and those that may.</summary>
@@ -54,6 +46,7 @@ public static class GradientEdit
         double[,] weight, double[] bias, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale,
         IReadOnlyList<GradientExample> examples, GradientSettings settings, double margin, Func<double[,], double[], bool>? accept = null)
     {
+        var loss = UnlearningMethods.Gradient(settings.Method).Loss;
         var outputs = weight.GetLength(0);
         var inputs = weight.GetLength(1);
         var n = inputs + 1;
@@ -92,7 +85,7 @@ public static class GradientEdit
                 for (var start = chunk.Start; start < chunk.End; start += Block)
                 {
                     AccumulateBlock(theta, examples, reference, start, Math.Min(Block, chunk.End - start), directions, groupOfClass, normalize, scale,
-                        settings, margin, forgetCount, retainCount, outputs, n, chunk.Grad);
+                        settings, loss, margin, forgetCount, retainCount, outputs, n, chunk.Grad);
                 }
             });
 
@@ -158,7 +151,7 @@ public static class GradientEdit
     private static void AccumulateBlock(
         float[] theta, IReadOnlyList<GradientExample> examples, IReadOnlyList<double[]> reference, int start, int count,
         IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale,
-        GradientSettings settings, double margin, int forgetCount, int retainCount, int outputs, int n, float[] grad)
+        GradientSettings settings, ForgetLoss loss, double margin, int forgetCount, int retainCount, int outputs, int n, float[] grad)
     {
         var inputs = n - 1;
         var classes = directions.Count;
@@ -185,7 +178,7 @@ public static class GradientEdit
             }
             else
             {
-                ForgetGradient(settings.Method, z, p, pRef, e, margin, dz, 1.0 / forgetCount);
+                loss(z, p, pRef, e, margin, dz, 1.0 / forgetCount);
                 if (settings.KlWeight > 0 && e.KeepCoarse)
                 {
                     CoarseKlGradient(p, pRef, groupOfClass, dz, settings.KlWeight / forgetCount);
@@ -212,33 +205,39 @@ public static class GradientEdit
         }
     }
 
-    private static void ForgetGradient(string method, double[] z, double[] p, double[] pRef, GradientExample e, double margin, double[] dz, double w)
+    /// <summary>nhl: max(0, z_forbidden − z_best-allowed + margin), on the worst forbidden and the best allowed class.</summary>
+    internal static void NegativeHinge(double[] z, double[] p, double[] pRef, GradientExample e, double margin, double[] dz, double w)
+    {
+        var worst = e.Forbidden!.MaxBy(c => z[c]);
+        var best = e.Allowed!.MaxBy(c => z[c]);
+        if (z[worst] - z[best] + margin > 0)
+        {
+            dz[worst] += w;
+            dz[best] -= w;
+        }
+    }
+
+    /// <summary>ga: minimises log p(forbidden).</summary>
+    internal static void Ascent(double[] z, double[] p, double[] pRef, GradientExample e, double margin, double[] dz, double w)
+        => AscentWeighted(z, p, e.Forbidden!, dz, w, 1.0);
+
+    /// <summary>npo: the ascent gradient weighed by 2r/(1+r), r = (p/p_ref)^β, which fades as the concept goes.</summary>
+    internal static void NegativePreference(double[] z, double[] p, double[] pRef, GradientExample e, double margin, double[] dz, double w)
     {
         var forbidden = e.Forbidden!;
-        switch (method)
+        var pf = forbidden.Sum(c => p[c]);
+        var pfRef = forbidden.Sum(c => pRef[c]);
+        var factor = 2 * Math.Pow(pf / Math.Max(pfRef, 1e-12), Beta) / (1 + Math.Pow(pf / Math.Max(pfRef, 1e-12), Beta));
+        AscentWeighted(z, p, forbidden, dz, w, factor);
+    }
+
+    private static void AscentWeighted(double[] z, double[] p, IReadOnlySet<int> forbidden, double[] dz, double w, double factor)
+    {
+        var pf = forbidden.Sum(c => p[c]);
+        for (var c = 0; c < z.Length; c++)
         {
-            case "nhl-kl":
-                var worst = forbidden.MaxBy(c => z[c]);
-                var best = e.Allowed!.MaxBy(c => z[c]);
-                if (z[worst] - z[best] + margin > 0)
-                {
-                    dz[worst] += w;
-                    dz[best] -= w;
-                }
-
-                break;
-            default:
-                // ga minimises log p(forbidden); npo weighs that gradient by 2r/(1+r), r = (p/p_ref)^β, which fades as the concept goes.
-                var pf = forbidden.Sum(c => p[c]);
-                var pfRef = forbidden.Sum(c => pRef[c]);
-                var factor = method == "npo-kl" ? 2 * Math.Pow(pf / Math.Max(pfRef, 1e-12), Beta) / (1 + Math.Pow(pf / Math.Max(pfRef, 1e-12), Beta)) : 1.0;
-                for (var c = 0; c < z.Length; c++)
-                {
-                    var q = forbidden.Contains(c) ? p[c] / Math.Max(pf, 1e-12) : 0;
-                    dz[c] += w * factor * (q - p[c]);
-                }
-
-                break;
+            var q = forbidden.Contains(c) ? p[c] / Math.Max(pf, 1e-12) : 0;
+            dz[c] += w * factor * (q - p[c]);
         }
     }
 

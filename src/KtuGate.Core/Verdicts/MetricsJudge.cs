@@ -54,8 +54,8 @@ public static class MetricsJudge
 
         var report = new PolicyMetricsReport(
             policy.Id,
-            Gate.Rate(metrics.ForgetFine), Gate.Rate(metrics.ForgetCoarse), Gate.Rate(metrics.RetainFine), Gate.Rate(metrics.RetainCoarse), Gate.Rate(metrics.General),
-            metrics.Baseline is { } b ? new BaselineMetrics(Gate.Rate(b.ForgetFine), Gate.Rate(b.ForgetCoarse), Gate.Rate(b.RetainFine), Gate.Rate(b.RetainCoarse), Gate.Rate(b.General)) : null,
+            ReportAssembly.Rate(metrics.ForgetFine), ReportAssembly.Rate(metrics.ForgetCoarse), ReportAssembly.Rate(metrics.RetainFine), ReportAssembly.Rate(metrics.RetainCoarse), ReportAssembly.Rate(metrics.General),
+            metrics.Baseline is { } b ? new BaselineMetrics(ReportAssembly.Rate(b.ForgetFine), ReportAssembly.Rate(b.ForgetCoarse), ReportAssembly.Rate(b.RetainFine), ReportAssembly.Rate(b.RetainCoarse), ReportAssembly.Rate(b.General)) : null,
             Round(metrics.Quality), Round(metrics.Utility), Round(metrics.QualityUtility),
             t is null ? null : new MetricThresholdsInfo(t.MinQuality, t.MinUtility, t.MinQualityUtility, t.MinGeneralAccuracy, t.MaxGeneralDrop, new ReportLocation(Digests.Relative(baseDirectory, t.Location.File), t.Location.Line, t.Location.Column)),
             !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))

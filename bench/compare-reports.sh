@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Shows that a refactoring changed no verdict: runs `ktu check` (Verify) and `ktu unlearn` (Remediate) on both samples,
+# keeps their JSON reports, and compares two such captures field by field, apart from the tool version and the timestamp.
+#
+#   bench/compare-reports.sh capture /tmp/ktu-before     # on the commit before the change (ktu built: dotnet build src/KtuGate.Cli)
+#   bench/compare-reports.sh capture /tmp/ktu-after      # on the commit after it
+#   bench/compare-reports.sh diff /tmp/ktu-before /tmp/ktu-after
+#
+# FashionClip's text tower must be extracted first: dotnet build samples/FashionClip/text-tower/ExtractMiniLm.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+ktu="$root/artifacts/bin/KtuGate.Cli/debug/ktu.dll"
+# The report's timestamp comes from SOURCE_DATE_EPOCH; fixed here so that it matches between captures anyway.
+export SOURCE_DATE_EPOCH=1767225600
+
+run() {
+  local name=$1 verb=$2 model=$3 policy=$4 out=$5
+  # Exit codes 0-4 are verdicts (a sample in Verify fails by design); anything else is a crash.
+  # Every capture writes into the same ignored folder under the repository (so that the paths the reports record match), then keeps a copy.
+  local work="$root/bench/out/compare/$name" rc=0
+  rm -rf "$work" "$out/$name"
+  dotnet "$ktu" "$verb" -m "$model" -p "$policy" --base-dir "$root" --report-dir "$work" --execution-provider cpu >"$out/$name.log" 2>&1 || rc=$?
+  cp -r "$work" "$out/$name"
+  echo "$name: exit $rc"
+  [ "$rc" -le 4 ] || { cat "$out/$name.log"; exit 1; }
+}
+
+# Only these two fields may differ: the tool version (it names the commit) and the timestamp.
+normalise() { jq -S 'del(.tool.version, .generatedAt)' "$1"; }
+# A rendering with its capture's tool version replaced (the timestamp is the same in both: SOURCE_DATE_EPOCH).
+blank() { local version; version=$(jq -r .tool.version "$1/ktu-report.json"); sed "s|$version|TOOL-VERSION|g" "$1/$2"; }
+
+case "${1:-}" in
+  capture)
+    out=$(mkdir -p "$2" && cd "$2" && pwd)
+    cd "$root"
+    run gate-check check samples/FashionGate/artifacts/fashion-classifier.onnx samples/FashionGate/policies/retire-sneaker.ktu.json "$out"
+    run gate-unlearn unlearn samples/FashionGate/artifacts/fashion-classifier.onnx samples/FashionGate/policies/retire-sneaker.ktu.json "$out"
+    run clip-check check samples/FashionClip/artifacts/fashion-clip.onnx samples/FashionClip/policies/retire-sneaker.ktu.json "$out"
+    run clip-unlearn unlearn samples/FashionClip/artifacts/fashion-clip.onnx samples/FashionClip/policies/retire-sneaker.ktu.json "$out"
+    ;;
+  diff)
+    status=0
+    for name in gate-check gate-unlearn clip-check clip-unlearn; do
+      if diff <(normalise "$2/$name/ktu-report.json") <(normalise "$3/$name/ktu-report.json") >"/tmp/compare-reports.$name.diff"; then
+        echo "$name: identical apart from tool.version and generatedAt"
+      else
+        echo "$name: DIFFERS (see /tmp/compare-reports.$name.diff)"; status=1
+      fi
+      # The other renderings (and the edited artifact) must match too, once each capture's tool version is blanked; the in-toto
+      # statement is left out: it holds the digests of reports that name their tool version.
+      for other in ktu-report.html ktu-report.md ktu-report.sarif ktu-report.junit.xml fashion-classifier.onnx fashion-clip.onnx; do
+        [ -e "$2/$name/$other" ] || [ -e "$3/$name/$other" ] || continue
+        if ! cmp -s <(blank "$2/$name" "$other") <(blank "$3/$name" "$other"); then
+          echo "$name/$other: DIFFERS"; status=1
+        fi
+      done
+    done
+    exit $status
+    ;;
+  *) echo "usage: $0 capture DIR | diff BEFORE AFTER" >&2; exit 2 ;;
+esac

@@ -1,0 +1,134 @@
+using System.Globalization;
+using KtuGate.Diagnostics;
+using KtuGate.Kinds;
+using KtuGate.Models;
+using KtuGate.Onnx;
+using KtuGate.Policies;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+using KtuGate.Unlearning;
+using static KtuGate.ModelCheck;
+using static KtuGate.ReportAssembly;
+
+namespace KtuGate;
+
+/// <summary>Plans the edit site before the verify pass (which records the lowest site's inputs) and asks what a linear probe can still read there.</summary>
+internal static class LinearProbing
+{
+    /// <summary>Reads the artifact's graph and finds its edit site; problems go to <paramref name="problems"/>, to be reported only if remediation is needed.</summary>
+    internal static SitePlan? PlanSite(GateModelInput input, ModelManifest manifest, DiagnosticBag problems, ModelLimits limits)
+    {
+        var model = OnnxGraph.Load(input.Artifact, problems, limits);
+        if (model is null)
+        {
+            return null;
+        }
+
+        var site = OnnxGraph.FindSite(model, manifest.Output.Name, manifest.EditSite);
+        var node = site is null ? null : model.Graph.Node.First(n => (n.Name.Length > 0 ? n.Name : n.Output[0]) == site.Node);
+        var misfit = site is null ? null : ModelKinds.Of(manifest).SiteProblem(manifest, site, node!.Output[0]);
+        if (site is null || misfit is not null)
+        {
+            problems.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
+                misfit ?? (manifest.EditSite is null ? string.Empty : $" named '{manifest.EditSite}' (the manifest's editSite)"));
+            return null;
+        }
+
+        var folder = Path.GetDirectoryName(Path.GetFullPath(input.Artifact))!;
+        try
+        {
+            // The site's weights are read under the same rules as every external-data reference (checked again as the file is opened).
+            var (weight, bias) = OnnxGraph.ReadSite(model, site, input.Artifact);
+            var edits = new EditPlan([site]);
+            return new SitePlan(model, edits, weight, bias, folder, new SiteActivations(edits.Lowest.Input, edits.Lowest.Inputs), OnnxGraph.WithOutput(model, edits.Lowest.Input));
+        }
+        catch (ExternalDataException e)
+        {
+            problems.Add(e.Diagnostic);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// For every forget clause: can a linear probe on the edit site's recorded inputs still tell the concept's exemplars from its
+    /// siblings' (the other labels of its coarse group, for a fine concept), or from every other exemplar the policy names?
+    /// </summary>
+    internal static Dictionary<(string Policy, string Concept), LinearProbeReport> LinearProbes(IReadOnlyList<Policy> policies, ModelManifest manifest, SitePlan plan)
+    {
+        var result = new Dictionary<(string, string), LinearProbeReport>();
+        foreach (var policy in policies)
+        {
+            // Every exemplar the policy names, with its label: its concepts' and the general set's.
+            var labelled = new List<(string File, int Label)>();
+            foreach (var name in policy.Forget.Select(c => c.Concept).Concat(policy.Retain.Select(c => c.Concept)).Distinct(StringComparer.Ordinal))
+            {
+                if (ConceptBinding.Bind(policy, policy.GetConcept(name), manifest, string.Empty, new DiagnosticBag()) is { FineLabel: >= 0 } bound)
+                {
+                    labelled.AddRange(bound.Concept.Files.Select(f => (f, bound.FineLabel)));
+                }
+            }
+
+            labelled.AddRange(GeneralSet(policy, manifest, new DiagnosticBag()).SelectMany(g => g.Files.Select(f => (f, g.Label))));
+            foreach (var clause in policy.Forget)
+            {
+                if (ConceptBinding.Bind(policy, policy.GetConcept(clause.Concept), manifest, string.Empty, new DiagnosticBag()) is not { } binding)
+                {
+                    continue;
+                }
+
+                var fine = clause.Level == KnowledgeLevel.Fine && binding.FineLabel >= 0;
+                var own = binding.Concept.Files.ToHashSet(StringComparer.Ordinal);
+                var others = labelled.Where(x => !own.Contains(x.File) && (fine ? x.Label != binding.FineLabel : manifest.CoarseOfLabel[x.Label] != binding.CoarseGroup))
+                    .DistinctBy(x => x.File).ToList();
+                var siblings = fine && binding.CoarseGroup >= 0 ? others.Where(x => manifest.CoarseOfLabel[x.Label] == binding.CoarseGroup).ToList() : [];
+                var negatives = siblings.Count > 0 ? siblings : others;
+                var score = LinearProbe.Score(
+                    Recorded(plan.Activations, binding.Concept.Files).Select(a => a.Activation).ToList(),
+                    Recorded(plan.Activations, negatives.Select(x => x.File)).Select(a => a.Activation).ToList());
+                result[(policy.Id, clause.Concept)] = new LinearProbeReport(plan.Edits.Lowest.Input, siblings.Count > 0 ? "siblings" : "others", Rate(score)!);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Forget clauses whose linear probe reads the concept out above the policy's bound (judged on the upper bound).</summary>
+    internal static List<(Policy Policy, ForgetClause Clause, LinearProbeReport Probe, double Max)> LinearProbeMisses(
+        IReadOnlyList<Policy> policies, Dictionary<(string Policy, string Concept), LinearProbeReport> probes, EditSite site)
+        => [.. from policy in policies
+               where policy.Metrics?.MaxLinearProbeAccuracy is not null
+               from clause in policy.Forget
+               where probes.TryGetValue((policy.Id, clause.Concept), out var probe) && probe.Accuracy.CiHigh > policy.Metrics!.MaxLinearProbeAccuracy
+               select (policy, clause, probes[(policy.Id, clause.Concept)], policy.Metrics!.MaxLinearProbeAccuracy!.Value)];
+
+    internal static IReadOnlyList<Diagnostic> ProbeMissDiagnostics(List<(Policy Policy, ForgetClause Clause, LinearProbeReport Probe, double Max)> misses, EditSite site)
+    {
+        var bag = new DiagnosticBag();
+        foreach (var (policy, clause, probe, max) in misses)
+        {
+            bag.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
+                $"'{clause.Concept}' linear-probe accuracy against its {probe.Against} below the edit site '{site.Node}' (upper bound)",
+                Fixed(probe.Accuracy.CiHigh), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return bag.Items;
+    }
+
+    internal static List<(string File, float[] Activation)> Recorded(SiteActivations activations, IEnumerable<string> files)
+        => files.Select(f => (File: f, Activation: activations.Get(Perturbation.None, f))).Where(x => x.Activation is not null).Select(x => (x.File, x.Activation!)).ToList();
+
+    /// <summary>The model's result with each forget clause's linear-probe reading, and the bounds the probes missed among its judgements.</summary>
+    internal static Checked WithLinearProbes(Checked checkedModel, Dictionary<(string Policy, string Concept), LinearProbeReport> probes, IReadOnlyList<Diagnostic> misses)
+        => checkedModel.Report is not { } report ? checkedModel : checkedModel with
+        {
+            Report = report with
+            {
+                Clauses = report.Clauses.Select(c => c.Kind == "forget" && probes.TryGetValue((c.Policy, c.Concept), out var probe) ? c with { LinearProbe = probe } : c).ToList(),
+            },
+            Judgements = [.. checkedModel.Judgements, .. misses],
+        };
+}
+
+/// <summary>The edit site of an artifact that may be remediated, found before it is verified so that the verify pass records the site's inputs.</summary>
+/// <remarks>The inputs recorded are those of the plan's lowest site: what the linear probe reads and what an edit of the plan cannot change.</remarks>
+internal sealed record SitePlan(global::Onnx.ModelProto Model, EditPlan Edits, double[,] Weight, double[] Bias, string Folder, SiteActivations Activations, byte[] Instrumented);

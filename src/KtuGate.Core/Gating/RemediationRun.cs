@@ -1,0 +1,242 @@
+using KtuGate.Diagnostics;
+using KtuGate.Kinds;
+using KtuGate.Models;
+using KtuGate.Onnx;
+using KtuGate.Policies;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+using KtuGate.Unlearning;
+using KtuGate.Verdicts;
+using static KtuGate.LinearProbing;
+using static KtuGate.ModelCheck;
+using static KtuGate.Remediation;
+using static KtuGate.RemediationOutput;
+
+
+namespace KtuGate;
+
+/// <summary>
+/// One remediation of one artifact: the problem (targets and recorded site inputs), a staging folder, each method's candidates judged
+/// (in memory where exact, else by ONNX Runtime with initializer overrides), the first pass written, probed again and published.
+/// </summary>
+internal sealed class RemediationRun(RemediationRun.Context c)
+{
+    /// <summary>What a remediation is asked to do.</summary>
+    internal sealed record Context(
+        GateModelInput Input, ModelManifest Manifest, IReadOnlyList<Policy> Policies, IReadOnlyList<Policy> Allowed, Checked Verified, SitePlan Plan,
+        GateRequest Request, string BaseDirectory, DiagnosticBag Diagnostics, CheckOptions Options, CancellationToken CancellationToken)
+    {
+        /// <summary>The site the methods edit (every method today supports single-site plans).</summary>
+        public EditSite Site => Plan.Edits.Sites[0];
+    }
+
+    /// <summary>How a search over the candidates ended: every attempt, and the chosen one if any passed.</summary>
+    private sealed record SearchResult(List<RemediationAttemptInfo> Tried, Checked? Chosen, byte[]? Bytes, string? Method, bool JudgedInMemory);
+
+    /// <summary>Remediates for the failing forget clauses <paramref name="targets"/>.</summary>
+    public Checked Run(IReadOnlyList<ClauseVerdict> targets)
+    {
+        var problem = Problem(targets);
+        var outputDirectory = c.Request.OutputDirectory ?? c.Request.ReportDirectory ?? c.Plan.Folder;
+        var outputPath = Path.Combine(outputDirectory, Path.GetFileName(c.Input.Artifact));
+        if (string.Equals(Path.GetFullPath(outputPath), Path.GetFullPath(c.Input.Artifact), StringComparison.Ordinal))
+        {
+            c.Diagnostics.Add(DiagnosticCodes.OutputIsInput, new SourceLocation(c.Input.Artifact), c.Input.Artifact);
+            return c.Verified;
+        }
+
+        // Candidates and the external-data files they refer to live in a staging folder of this run's own inside the output folder
+        // (so that publishing is a rename); it is removed on every way out: success, failure, an exception or cancellation.
+        var staging = Path.Combine(outputDirectory, $"{StagingPrefix}{Environment.ProcessId}.{Guid.NewGuid():N}");
+        var externals = OnnxGraph.ExternalFiles(c.Plan.Model);
+        try
+        {
+            if (!Stage(staging, externals, outputPath))
+            {
+                return c.Verified;
+            }
+
+            var search = Search(problem, Path.Combine(staging, Path.GetFileName(c.Input.Artifact)));
+            return Finish(search, problem, staging, externals, outputPath);
+        }
+        finally
+        {
+            RemoveStaging(staging);
+        }
+    }
+
+    /// <summary>What each forget exemplar must become, and the site inputs recorded for the forget and retain exemplars.</summary>
+    private UnlearningProblem Problem(IReadOnlyList<ClauseVerdict> targets)
+    {
+        var manifest = c.Manifest;
+
+        // Class directions in the site's output space, as the kind reads its scores.
+        var space = c.Options.Kind!.Space();
+        var forgetFiles = new Dictionary<string, ForgetTarget>(StringComparer.Ordinal);
+        foreach (var verdict in targets)
+        {
+            var policy = c.Policies.First(p => p.Id == verdict.Policy);
+            var binding = ConceptBinding.Bind(policy, policy.GetConcept(verdict.Concept), manifest, Path.GetFileName(c.Input.Artifact), new DiagnosticBag())!;
+            var coarse = verdict.Level == KnowledgeLevel.Coarse;
+            var coarseSpace = coarse && space.CoarseHasOwnDirections;
+            var classes = coarseSpace ? manifest.Coarse.Count : manifest.Labels.Count;
+            var forbidden = coarse
+                ? (coarseSpace ? [binding.CoarseGroup] : Enumerable.Range(0, classes).Where(l => manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToHashSet())
+                : new HashSet<int> { binding.FineLabel };
+            var siblings = coarse ? [] : Enumerable.Range(0, classes).Where(l => l != binding.FineLabel && binding.CoarseGroup >= 0 && manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToList();
+            var others = siblings.Count > 0 ? siblings : Enumerable.Range(0, classes).Where(k => !forbidden.Contains(k)).ToList();
+            foreach (var file in binding.Concept.Files)
+            {
+                forgetFiles[file] = new ForgetTarget(space.Directions(coarseSpace), forbidden, others, coarseSpace);
+            }
+        }
+
+        var retainFiles = c.Policies.SelectMany(p => p.Retain.SelectMany(r => p.GetConcept(r.Concept).Files).Concat(p.GeneralFiles))
+            .Where(f => !forgetFiles.ContainsKey(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var forget = Recorded(c.Plan.Activations, forgetFiles.Keys.Order(StringComparer.Ordinal));
+        var retain = Recorded(c.Plan.Activations, retainFiles);
+        var edit = new ClosedFormEdit(c.Plan.Weight, c.Plan.Bias, retain.Select(r => r.Activation).ToList(), forget.Select(f => f.Activation).ToList());
+        var forgetOutputs = forget.Select(f => edit.Output(f.Activation)).ToList();
+        var typicalScale = forgetOutputs.Count == 0 ? 1.0 : forgetOutputs.Average(Norm);
+        return new UnlearningProblem(edit, c.Plan.Weight, c.Plan.Bias, forget, retain, forgetOutputs, forgetFiles, space, manifest, space.ClosedFormMargin(typicalScale));
+    }
+
+    /// <summary>Creates the staging folder and copies the artifact's external-data files into it; false, with a coded error, when it cannot.</summary>
+    private bool Stage(string staging, IReadOnlyList<string> externals, string outputPath)
+    {
+        try
+        {
+            Directory.CreateDirectory(staging);
+            foreach (var external in externals)
+            {
+                // Tensors kept in external files stay there: the edited copy refers to the same files, copied (under the reader's rules) beside it.
+                ExternalData.CopyFile(c.Input.Artifact, external, Path.Combine(staging, external));
+            }
+
+            return true;
+        }
+        catch (ExternalDataException e)
+        {
+            c.Diagnostics.Add(e.Diagnostic);
+            return false;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            c.Diagnostics.Add(DiagnosticCodes.RemediationWriteFailed, new SourceLocation(c.Input.Artifact), outputPath, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Every trial is judged against the original: its probe results from the verify pass are the baseline, and each prompt is embedded once.
+    /// Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's
+    /// results. Where it does not, candidates are probed with ONNX Runtime, their initializers overridden in the session (no model written).
+    /// </summary>
+    private (ICandidateJudge Judge, bool InMemory) MakeJudge()
+    {
+        var shared = c.Options with { BaselineTallies = c.Verified.Tallies };
+        var untimed = c.Request with { Progress = null };
+        var onOriginal = new GateModelInput(c.Input.Artifact, c.Input.Manifest, c.Input.Artifact);
+        Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
+            => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, shared with { Edit = new SiteEdit(w, b, c.Plan.Activations) });
+
+        var judgedInMemory = c.Plan.Edits.Sites.Count == 1 && SameTallies(InMemory(c.Plan.Weight, c.Plan.Bias, new DiagnosticBag()).Tallies, c.Verified.Tallies);
+        return judgedInMemory
+            ? (new SiteJudge(InMemory), true)
+            : (new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, shared with { Overrides = overrides })), false);
+    }
+
+    /// <summary>Each method's candidates in turn, gentlest setting first, until one passes the judge and then the probe of its written bytes.</summary>
+    private SearchResult Search(UnlearningProblem problem, string candidatePath)
+    {
+        var (judge, judgedInMemory) = MakeJudge();
+        var shared = c.Options with { BaselineTallies = c.Verified.Tallies };
+        var untimed = c.Request with { Progress = null };
+        var tried = new List<RemediationAttemptInfo>();
+        try
+        {
+            foreach (var (method, solve) in MethodsFor(c.Request, c.Allowed, c.Plan.Edits).SelectMany(m => m.Candidates(problem)))
+            {
+                c.CancellationToken.ThrowIfCancellationRequested();
+                var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => judge.Judge(Candidate(c.Site, w, b)).Missed.Count == 0 : null);
+                if (judge.Judge(Candidate(c.Site, newWeight, newBias)) is { Missed.Count: > 0 } rejected)
+                {
+                    tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed) { Probed = judge.Probes });
+                    continue;
+                }
+
+                // Only a candidate the judge passed is written, and what is written is probed again: only a probed pass ships.
+                var bytes = OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias);
+                File.WriteAllBytes(candidatePath, bytes);
+                var trial = new DiagnosticBag();
+                var judged = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest, c.Input.Artifact), c.Manifest, c.Policies, untimed, c.BaseDirectory, trial, c.CancellationToken, shared);
+                var missed = Missed(trial, judged);
+                tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, LowestQualityUtility(judged), missed) { Probed = true });
+                if (missed.Count == 0)
+                {
+                    c.Diagnostics.AddRange(trial.Items);
+                    return new SearchResult(tried, judged, bytes, method, judgedInMemory);
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(candidatePath);
+        }
+
+        return new SearchResult(tried, null, null, null, judgedInMemory);
+    }
+
+    /// <summary>Reports a search that found nothing (KTU4001), or publishes the chosen artifact and reports it with the search.</summary>
+    private Checked Finish(SearchResult search, UnlearningProblem problem, string staging, IReadOnlyList<string> externals, string outputPath)
+    {
+        var (site, input, digests) = (c.Site, c.Input, c.Options.Digests);
+        var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
+        var original = FileDigests.Of(c.BaseDirectory, input.Artifact, digests)!;
+        var tried = search.Tried;
+        if (search.Chosen is not { Report: not null } result || search.Bytes is null)
+        {
+            var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
+            c.Diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
+                $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
+            var none = new RemediationReport(triedMethods, siteInfo, original, null, problem.Forget.Count, problem.Retain.Count, tried) { JudgedInMemory = search.JudgedInMemory };
+            return c.Verified with { Report = c.Verified.Report! with { Remediation = none } };
+        }
+
+        if (Publish(staging, externals, outputPath, search.Bytes) is { } publishProblem)
+        {
+            c.Diagnostics.Add(DiagnosticCodes.RemediationWriteFailed, new SourceLocation(input.Artifact), outputPath, publishProblem);
+            return c.Verified;
+        }
+
+        var written = FileDigests.Of(c.BaseDirectory, outputPath)!;
+        var report = result.Report with
+        {
+            Artifact = written,
+            ExternalData = FileDigests.External(c.BaseDirectory, outputPath, externals, digests, c.Diagnostics),
+            Remediation = new RemediationReport(search.Method!, siteInfo, original, written, problem.Forget.Count, problem.Retain.Count, tried)
+            {
+                JudgedInMemory = search.JudgedInMemory,
+                OriginalExternalData = FileDigests.External(c.BaseDirectory, input.Artifact, externals, digests, c.Diagnostics),
+            },
+        };
+        return result with { Report = report };
+    }
+
+    /// <summary>Removes the staging folder; candidates were read to judge them, but they are not inputs of the run.</summary>
+    private void RemoveStaging(string staging)
+    {
+        c.Options.Digests?.ForgetUnder(staging);
+        try
+        {
+            if (Directory.Exists(staging))
+            {
+                Directory.Delete(staging, recursive: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Never hide why the run ended; a later remediation removes the folder once this process is gone.
+        }
+    }
+}

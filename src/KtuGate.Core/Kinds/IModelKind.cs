@@ -1,0 +1,86 @@
+using KtuGate.Diagnostics;
+using KtuGate.Models;
+using KtuGate.Onnx;
+using KtuGate.Policies;
+using KtuGate.Probing;
+using KtuGate.Reporting;
+
+namespace KtuGate.Kinds;
+
+/// <summary>One kind of model a manifest can name (its <c>kind</c>): everything the gate does that depends on what kind of model it has.</summary>
+/// <remarks>Each kind is one folder under <c>Kinds/</c>, listed once in <see cref="ModelKinds"/>; the gate never asks which kind it has.</remarks>
+internal interface IModelKind
+{
+    /// <summary>The kind's name in manifests, e.g. <c>classifier</c>.</summary>
+    string Name { get; }
+
+    /// <summary>The manifest's kind value this implements.</summary>
+    ModelKind Kind { get; }
+
+    /// <summary>What the model's output must be, for the message when it is not float32 [batch, n].</summary>
+    string OutputRule { get; }
+
+    /// <summary>Why the model's output width does not fit the manifest, or null when it does (or is not fixed).</summary>
+    string? OutputWidthProblem(ModelManifest manifest, int width);
+
+    /// <summary>Why a linear layer cannot be the kind's edit site, or null when it can.</summary>
+    /// <param name="manifest">The manifest.</param>
+    /// <param name="site">The site found.</param>
+    /// <param name="siteOutput">The tensor the site's node writes.</param>
+    /// <returns>Null, or the words KTU4001 adds after "no edit site", e.g. " whose output is the classifier's scores".</returns>
+    string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput);
+
+    /// <summary>Files besides the artifact that the kind reads (a text tower and its vocabulary), whose bytes can change the verdict.</summary>
+    IEnumerable<string> InputFiles(ModelManifest manifest);
+
+    /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
+    KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
+}
+
+/// <summary>A kind's resources for one model in one run: it makes the model's probes and reads what they return.</summary>
+internal abstract class KindSession : IDisposable
+{
+    /// <summary>Whether the model can be probed at all (a dual encoder whose text tower would not open cannot).</summary>
+    public virtual bool CanProbe => true;
+
+    /// <summary>Checks the open model against what the kind needs beyond the manifest (e.g. the embedding width).</summary>
+    public virtual void CheckModel(LoadedModel model, DiagnosticBag diagnostics)
+    {
+    }
+
+    /// <summary>A probe that runs <paramref name="model"/> with ONNX Runtime.</summary>
+    public abstract IConceptProbe Probe(LoadedModel model, int batchSize, Perturbation perturbation, SiteActivations? record);
+
+    /// <summary>A probe that judges a new weight of the edit site from the site's recorded inputs, without running the model.</summary>
+    public abstract SiteProbe SiteProbe(SiteActivations activations, double[,] weight, double[] bias);
+
+    /// <summary>The wordings a concept is probed with one at a time (none for a kind that takes no prompts).</summary>
+    public virtual IReadOnlyList<string> Wordings(Policy policy, Concept concept, int fineLabel) => [];
+
+    /// <summary>Adds what the kind read besides the artifact to a model's report (a text tower's digests).</summary>
+    public virtual ModelReport Describe(ModelReport report, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => report;
+
+    /// <summary>The score space an edit of the site is solved in.</summary>
+    public abstract ScoreSpace Space();
+
+    /// <inheritdoc/>
+    public virtual void Dispose()
+    {
+    }
+}
+
+/// <summary>How the edit site's output becomes class scores, for unlearning methods.</summary>
+/// <param name="Fine">Per label, its direction in the site's output space.</param>
+/// <param name="Coarse">Per coarse group, its direction; the same as <paramref name="Fine"/> where the groups have none of their own.</param>
+/// <param name="CoarseHasOwnDirections">Whether coarse concepts are predicted among the groups' own directions (a dual encoder's group prompts).</param>
+/// <param name="Normalized">Whether scores read the unit-length output (a dual encoder) rather than the raw scores.</param>
+/// <param name="Scale">The score scale gradient methods use (a dual encoder's logit scale; 1 for raw scores).</param>
+/// <param name="GradientMargin">The hinge margin of gradient methods, in score units.</param>
+/// <param name="ClosedFormMargin">One unit of the closed form's margin, given the typical norm of the site's outputs on forget exemplars.</param>
+internal sealed record ScoreSpace(
+    IReadOnlyList<double[]> Fine, IReadOnlyList<double[]> Coarse, bool CoarseHasOwnDirections, bool Normalized, double Scale, double GradientMargin,
+    Func<double, double> ClosedFormMargin)
+{
+    /// <summary>The directions of the fine (false) or coarse (true) space.</summary>
+    public IReadOnlyList<double[]> Directions(bool coarse) => coarse ? Coarse : Fine;
+}

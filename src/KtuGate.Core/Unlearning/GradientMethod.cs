@@ -1,0 +1,67 @@
+using System.Globalization;
+
+namespace KtuGate.Unlearning;
+
+/// <summary>The gradient of one forget exemplar's loss with respect to its scores, added to <paramref name="dz"/> with weight <paramref name="w"/>.</summary>
+/// <param name="z">The exemplar's scores.</param>
+/// <param name="p">Their softmax.</param>
+/// <param name="pRef">The original model's softmax.</param>
+/// <param name="example">The exemplar (its forbidden and allowed classes).</param>
+/// <param name="margin">The hinge margin, in score units.</param>
+/// <param name="dz">Where the gradient is added.</param>
+/// <param name="w">The exemplar's weight in the loss.</param>
+internal delegate void ForgetLoss(double[] z, double[] p, double[] pRef, GradientExample example, double margin, double[] dz, double w);
+
+/// <summary>A gradient edit (<see cref="GradientEdit"/>): one forget loss, with KL retention at each of its weights.</summary>
+/// <param name="name">The method's name.</param>
+/// <param name="description">What it does.</param>
+/// <param name="loss">Its forget loss.</param>
+/// <param name="klWeights">The KL retention weights tried, strongest first (0: none).</param>
+internal sealed class GradientMethod(string name, string description, ForgetLoss loss, IReadOnlyList<double> klWeights) : UnlearningMethod(name, description)
+{
+    /// <summary>The forget loss.</summary>
+    public ForgetLoss Loss { get; } = loss;
+
+    /// <summary>The settings tried, gentlest first.</summary>
+    public IReadOnlyList<GradientSettings> Search { get; } =
+    [
+        .. from lr in new[] { 1e-3, 3e-3, 1e-2 }
+           from kl in klWeights
+           select new GradientSettings(name, lr, kl, 150),
+    ];
+
+    internal override IEnumerable<EditCandidate> Candidates(UnlearningProblem problem)
+    {
+        // Gradient methods work in one score space, on a bounded sample: the labels', or, where a dual encoder forgets whole
+        // coarse concepts, the groups' (whose own prompts decide its coarse predictions).
+        var manifest = problem.Manifest;
+        var groupSpace = problem.Targets.Values.All(f => f.Coarse);
+        var space = problem.Space.Directions(groupSpace);
+        var groupOfClass = groupSpace
+            ? Enumerable.Repeat(-1, manifest.Coarse.Count).ToList()
+            : Enumerable.Range(0, manifest.Labels.Count).Select(l => manifest.CoarseOfLabel[l]).ToList();
+        var examples = Every(problem.Forget, 300).Select(f =>
+        {
+            var target = problem.Targets[f.File];
+            if (target.Coarse && !groupSpace)
+            {
+                var labels = Enumerable.Range(0, manifest.Labels.Count).Where(l => target.Forbidden.Contains(manifest.CoarseOfLabel[l])).ToHashSet();
+                return new GradientExample(f.Activation, labels, Enumerable.Range(0, manifest.Labels.Count).Where(l => !labels.Contains(l)).ToList(), KeepCoarse: false);
+            }
+
+            return new GradientExample(f.Activation, target.Forbidden, target.Allowed, KeepCoarse: !target.Coarse && target.Forbidden.Count == 1);
+        }).Concat(Every(problem.Retain, 600).Select(r => new GradientExample(r.Activation, null, null))).ToList();
+        foreach (var settings in Search)
+        {
+            yield return new EditCandidate(Name, accept =>
+            {
+                var (w, b, steps) = GradientEdit.Optimize(problem.Weight, problem.Bias, space, groupOfClass, problem.Space.Normalized, problem.Space.Scale, examples, settings, problem.Space.GradientMargin, accept);
+                return (w, b, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}"));
+            });
+        }
+    }
+
+    /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>
+    private static IEnumerable<T> Every<T>(IReadOnlyList<T> items, int count)
+        => items.Count <= count ? items : Enumerable.Range(0, count).Select(i => items[(int)((long)i * items.Count / count)]);
+}
