@@ -93,7 +93,18 @@ public static class Gate
         for (var i = 0; readable && i < inputs.Count; i++)
         {
             var local = new DiagnosticBag();
-            var checkedModel = CheckOne(inputs[i].Input, manifests[i]!, policies!, request, baseDirectory, digests, local, cancellationToken);
+            Checked checkedModel;
+            try
+            {
+                checkedModel = CheckOne(inputs[i].Input, manifests[i]!, policies!, request, baseDirectory, digests, local, cancellationToken);
+            }
+            catch (UnreadableFileException e)
+            {
+                // Probing refuses such a file (KTU2008) and goes on; the report cannot record its digest, so the model is not judged.
+                local.Add(DiagnosticCodes.InputUnreadable, new SourceLocation(e.FilePath), e.FilePath, e.Problem);
+                checkedModel = new Checked(null, [], null, new Dictionary<string, KtuGate.Probing.ProbeTally>());
+            }
+
             diagnostics.AddRange(local.Items);
             provider ??= checkedModel.Provider;
             if (checkedModel.Report is not null)
@@ -109,7 +120,7 @@ public static class Gate
             diagnostics.AddRange(verdict.Diagnostics);
         }
 
-        var read = diagnostics.HasErrors && modelReports.Count == 0 ? new Dictionary<string, string>() : InputsRead(request, policies, inputs, manifests, digests);
+        var read = diagnostics.HasErrors && modelReports.Count == 0 ? new Dictionary<string, string>() : InputsRead(request, policies, inputs, manifests, digests, diagnostics);
         var parts = new ReportParts(request, baseDirectory, provider, policies, modelReports, verdicts, diagnostics);
         return Report(parts, signingKey, read);
     }

@@ -171,9 +171,34 @@ public sealed class SiblingFailClosedTests
         var digest = await Task.Run(() => Record.Exception(() => Digests.OfFile(fifo))).WaitAsync(s_hangGuard);
         var cached = await Task.Run(() => Record.Exception(() => new DigestCache().OfFile(fifo))).WaitAsync(s_hangGuard);
 
-        Assert.IsType<IOException>(digest);
+        Assert.IsType<UnreadableFileException>(digest);
         Assert.Contains("FIFO", digest.Message, StringComparison.Ordinal);
-        Assert.IsType<IOException>(cached);
+        Assert.IsType<UnreadableFileException>(cached);
+    }
+
+    [Fact]
+    public async Task Fifo_among_a_concepts_exemplars_fails_the_whole_run_with_codes_and_a_report_not_an_internal_error()
+    {
+        using var temp = new TempFolder();
+        var root = CopySample(temp);
+        var fifo = Fifo(temp, Path.Combine("project", "policies", "exemplars", "sneaker", "zz-pipe.png"));
+
+        // Before, the probe refused the FIFO (KTU2008) but digesting the exemplar set then threw: KTU9001, exit 3, no report.
+        var result = await Task.Run(() => KtuGate.Gate.Run(new GateRequest(
+            [new GateModelInput(Path.Combine(root, "artifacts", "fashion-classifier.onnx"))],
+            [Path.Combine(root, "policies", "retire-sneaker.ktu.json")],
+            Path.Combine(root, "ktu"))
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = root,
+        })).WaitAsync(s_hangGuard);
+
+        Assert.Equal(GateOutcome.InvalidInput, result.Outcome);
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU2008" && d.Location?.File == fifo);
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU2040" && d.Location?.File == fifo);
+        Assert.DoesNotContain(result.Diagnostics, d => d.Code == "KTU9001");
+        Assert.True(File.Exists(result.ReportPath));
+        Assert.Equal("error", ReportJson.Deserialize(File.ReadAllBytes(result.ReportPath!)).Verdict);
     }
 
     [Fact]

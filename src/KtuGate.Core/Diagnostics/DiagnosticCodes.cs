@@ -222,6 +222,11 @@ public static class DiagnosticCodes
         "{0} needs {1} bytes, more than the memory limit of {2} bytes; the model was not run",
         "The gate refuses a model whose initializers, inputs and outputs (at the batch size) or constant shapes need more memory than the engine's limit (ktu --max-memory; default: the machine's memory). Raise the limit if the model is genuine, or lower the batch size.");
 
+    /// <summary>KTU2040: a file the gate must read and digest cannot be read as a regular file.</summary>
+    public static readonly DiagnosticDescriptor InputUnreadable = new("KTU2040", E, "Input cannot be read",
+        "'{0}' cannot be read: {1}; the model was not judged",
+        "Every file a gate run reads (exemplars, general probe files, manifests, text tower files, policies) is digested into the report and the build's inputs list, and must be a regular, readable file. Replace a FIFO, device or folder by the file meant, or fix its permissions.");
+
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
         "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",

@@ -21,7 +21,7 @@ internal static class ReportAssembly
     /// </summary>
     internal static Dictionary<string, string> InputsRead(
         GateRequest request, IReadOnlyList<Policy?> policies, IReadOnlyList<(GateModelInput Input, string ManifestPath)> inputs,
-        IReadOnlyList<ModelManifest?> manifests, DigestCache digests)
+        IReadOnlyList<ModelManifest?> manifests, DigestCache digests, DiagnosticBag diagnostics)
     {
         var files = new List<string>(request.Policies);
         foreach (var policy in policies.OfType<Policy>())
@@ -48,7 +48,18 @@ internal static class ReportAssembly
 
         foreach (var file in files.Where(File.Exists))
         {
-            digests.OfFile(file);
+            try
+            {
+                digests.OfFile(file);
+            }
+            catch (UnreadableFileException e)
+            {
+                // A file no stage read (an exemplar of a concept no clause names) still may not make the list incomplete unnoticed.
+                if (!diagnostics.Items.Any(d => d.Code == DiagnosticCodes.InputUnreadable.Code && d.Location?.File == e.FilePath))
+                {
+                    diagnostics.Add(DiagnosticCodes.InputUnreadable, new SourceLocation(e.FilePath), e.FilePath, e.Problem);
+                }
+            }
         }
 
         return new Dictionary<string, string>(digests.Known, StringComparer.Ordinal);

@@ -10,9 +10,9 @@ public static class Digests
     /// <exception cref="IOException">The file cannot be read, or it is not a regular file (a FIFO or device would block or never end).</exception>
     public static string OfFile(string path) => OfStream(OpenRegular(path));
 
-    /// <summary>Opens a regular file for hashing; anything else is an <see cref="IOException"/> at once rather than a read that hangs.</summary>
+    /// <summary>Opens a regular file for hashing; anything else is an <see cref="UnreadableFileException"/> at once rather than a read that hangs.</summary>
     internal static FileStream OpenRegular(string path)
-        => KtuGate.Onnx.ContainedFile.OpenRegular(path, long.MaxValue, out var problem) ?? throw new IOException($"'{path}' cannot be digested: {problem}");
+        => KtuGate.Onnx.ContainedFile.OpenRegular(path, long.MaxValue, out var problem) ?? throw new UnreadableFileException(path, problem!);
 
     /// <summary>Lower-case hex SHA-256 of a stream's bytes; disposes it.</summary>
     public static string OfStream(Stream stream)
@@ -42,6 +42,18 @@ public static class Digests
         var relative = Path.GetRelativePath(Path.GetFullPath(baseDirectory), full);
         return (relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? full : relative).Replace('\\', '/');
     }
+}
+
+/// <summary>A file the gate must digest that cannot be read as a regular file (a FIFO, a device, a folder, gone, or not permitted).</summary>
+/// <param name="path">The file.</param>
+/// <param name="problem">Why it cannot be read.</param>
+public sealed class UnreadableFileException(string path, string problem) : IOException($"'{path}' cannot be digested: {problem}")
+{
+    /// <summary>The file.</summary>
+    public string FilePath { get; } = path;
+
+    /// <summary>Why it cannot be read.</summary>
+    public string Problem { get; } = problem;
 }
 
 /// <summary>
