@@ -8,11 +8,11 @@ using KtuGate.Reporting;
 namespace KtuGate.Kinds;
 
 /// <summary>One kind of model a manifest can name (its <c>kind</c>): everything the gate does that depends on what kind of model it has.</summary>
-/// <remarks>Each kind is one folder under <c>Kinds/</c>, listed once in <see cref="ModelKinds"/>; the gate never asks which kind it has.</remarks>
+/// <remarks>Each kind is one folder under <c>Kinds/</c>, found by <see cref="ModelKinds"/> for each kind <see cref="ManifestKinds.Supported"/> lists; the gate never asks which kind it has.</remarks>
 internal interface IModelKind
 {
     /// <summary>The kind's name in manifests, e.g. <c>classifier</c>.</summary>
-    string Name { get; }
+    string Name => ManifestKinds.NameOf(Kind);
 
     /// <summary>The manifest's kind value this implements.</summary>
     ModelKind Kind { get; }

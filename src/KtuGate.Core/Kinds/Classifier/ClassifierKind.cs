@@ -9,9 +9,6 @@ namespace KtuGate.Kinds.Classifier;
 internal sealed class ClassifierKind : IModelKind
 {
     /// <inheritdoc/>
-    public string Name => "classifier";
-
-    /// <inheritdoc/>
     public ModelKind Kind => ModelKind.Classifier;
 
     /// <inheritdoc/>

@@ -11,9 +11,6 @@ namespace KtuGate.Kinds.DualEncoder;
 internal sealed class DualEncoderKind : IModelKind
 {
     /// <inheritdoc/>
-    public string Name => "dual-encoder";
-
-    /// <inheritdoc/>
     public ModelKind Kind => ModelKind.DualEncoder;
 
     /// <inheritdoc/>

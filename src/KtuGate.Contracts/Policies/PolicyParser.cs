@@ -8,7 +8,7 @@ namespace KtuGate.Policies;
 public static class PolicyParser
 {
     /// <summary>The remediation methods a policy may name.</summary>
-    public static IReadOnlyList<string> RemedyMethods => UnlearningMethods.Names;
+    public static IReadOnlyList<string> RemedyMethods => UnlearningMethodNames.All;
 
     private static readonly string[] s_levels = ["fine", "coarse"];
 
@@ -115,7 +115,7 @@ public static class PolicyParser
         return retain;
     }
 
-    /// <summary>Whether remediation is allowed and the methods to try; each must be a name of <see cref="UnlearningMethods"/>.</summary>
+    /// <summary>Whether remediation is allowed and the methods to try; each must be a name of <see cref="UnlearningMethodNames"/>.</summary>
     private static RemedyOptions ReadRemedy(ObjectReader top)
     {
         var remedy = RemedyOptions.None;

@@ -1,19 +1,12 @@
 using KtuGate.Diagnostics;
 using KtuGate.Json;
+using KtuGate.Kinds;
 
 namespace KtuGate.Models;
 
 /// <summary>Reads a model manifest, reporting every problem with its file, line and column.</summary>
 public static class ManifestParser
 {
-    private static readonly Dictionary<string, ModelKind> s_kinds = new()
-    {
-        ["classifier"] = ModelKind.Classifier,
-        ["dual-encoder"] = ModelKind.DualEncoder,
-        ["text-embedding"] = ModelKind.TextEmbedding,
-        ["causal-lm"] = ModelKind.CausalLm,
-    };
-
     private static readonly string[] s_layouts = ["NCHW", "NHWC"];
     private static readonly string[] s_colors = ["grayscale", "rgb"];
 
@@ -43,12 +36,12 @@ public static class ManifestParser
         }
 
         top.String("description");
-        var kindName = top.OneOf("kind", s_kinds.Keys, required: true);
-        if (kindName is not null && s_kinds[kindName] is not (ModelKind.Classifier or ModelKind.DualEncoder))
+        var kindName = top.OneOf("kind", ManifestKinds.Names, required: true);
+        if (kindName is not null && !ManifestKinds.Supported.Contains(ManifestKinds.Reserved[kindName]))
         {
-            // Not Kinds/ModelKinds: the parser also runs in MSBuild's process, where no engine type (a kind's probes) may load.
             top.Report(DiagnosticCodes.ManifestInvalid, top.Get("kind")!.Location,
-                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: 'classifier', 'dual-encoder'");
+                $"Model kind '{kindName}' is reserved by the manifest format but not yet probed by this KtuGate; supported: "
+                + string.Join(", ", ManifestKinds.Supported.Select(k => $"'{ManifestKinds.NameOf(k)}'")));
         }
 
         var dualEncoder = kindName == "dual-encoder";
@@ -94,7 +87,7 @@ public static class ManifestParser
             return null;
         }
 
-        return new ModelManifest(path, s_kinds[kindName], input, preprocess, output, labels, coarse)
+        return new ModelManifest(path, ManifestKinds.Reserved[kindName], input, preprocess, output, labels, coarse)
         {
             EditSite = top.String("editSite"),
             TextTower = textTower,

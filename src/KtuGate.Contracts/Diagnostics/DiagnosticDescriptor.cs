@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace KtuGate.Diagnostics;
 
-/// <summary>What a diagnostic is about; it decides how an error ends a gate run (see <see cref="GateOutcome"/>).</summary>
+/// <summary>What a diagnostic is about; it decides how an error ends a gate run (see <c>GateOutcome</c>).</summary>
 public enum DiagnosticCategory
 {
     /// <summary>A policy file is wrong: the run has invalid input.</summary>

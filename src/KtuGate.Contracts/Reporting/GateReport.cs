@@ -104,7 +104,7 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
 public sealed record EditSiteInfo(string Node, string Input, string Weight, string? Bias, int Inputs, int Outputs);
 
 /// <summary>One setting tried and its outcome.</summary>
-/// <param name="Method">The method: a name from <see cref="Unlearning.UnlearningMethods"/>.</param>
+/// <param name="Method">The method: a name from <see cref="Unlearning.UnlearningMethodNames"/>.</param>
 /// <param name="Settings">Its settings, e.g. "ridge=0.01 forgetWeight=1 margin=2" or "lr=0.003 kl=1 steps=150".</param>
 /// <param name="Passed">Whether the edited artifact met every threshold when probed.</param>
 /// <param name="Violations">Errors the edited artifact still had.</param>
