@@ -10,23 +10,6 @@ namespace KtuGate.Core.Tests;
 /// <summary>Tamper evidence: the statement, the signature, and ktu verify's account of what no longer matches.</summary>
 public sealed class ProvenanceTests
 {
-    /// <summary>A copy of the sample project (model, manifest, policy, exemplars) that a test may tamper with.</summary>
-    private static string CopySample(TempFolder temp)
-    {
-        var root = Path.Combine(temp.Path, "project");
-        Directory.CreateDirectory(Path.Combine(root, "artifacts"));
-        File.Copy(TestPaths.SampleModel, Path.Combine(root, "artifacts", "fashion-classifier.onnx"));
-        File.Copy(TestPaths.SampleManifest, Path.Combine(root, "artifacts", "fashion-classifier.ktu.json"));
-        Directory.CreateDirectory(Path.Combine(root, "policies"));
-        File.Copy(TestPaths.SamplePolicy, Path.Combine(root, "policies", "retire-sneaker.ktu.json"));
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            temp.CopyExemplars(label, Path.Combine("project", "policies", "exemplars", label), 40);
-        }
-
-        return root;
-    }
-
     private static string Gate(string root, string? signingKeyPem = null)
     {
         var result = KtuGate.Gate.Run(new GateRequest(
@@ -51,7 +34,7 @@ public sealed class ProvenanceTests
     public void Untouched_report_verifies_and_the_statement_names_artifact_and_report()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = Gate(root);
 
         var unsigned = Assert.Single(Provenance.Verify(report, root, null, null));
@@ -68,7 +51,7 @@ public sealed class ProvenanceTests
     public void Edited_report_is_caught()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = Gate(root);
         File.WriteAllText(report, File.ReadAllText(report).Replace("\"verdict\": \"fail\"", "\"verdict\": \"pass\"", StringComparison.Ordinal));
 
@@ -81,7 +64,7 @@ public sealed class ProvenanceTests
     public void Swapped_artifact_is_caught_and_named()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = Gate(root);
         var other = temp.File("other.onnx");
         File.WriteAllBytes(other, [.. File.ReadAllBytes(TestPaths.SampleModel), 0]);
@@ -98,7 +81,7 @@ public sealed class ProvenanceTests
     public void Changed_policy_manifest_or_exemplar_is_each_reported()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = Gate(root);
         File.AppendAllText(Path.Combine(root, "artifacts", "fashion-classifier.ktu.json"), "\n");
         var exemplars = Directory.GetFiles(Path.Combine(root, "policies", "exemplars", "sandal")).Order(StringComparer.Ordinal).ToArray();
@@ -118,7 +101,7 @@ public sealed class ProvenanceTests
     public void A_reforged_unsigned_report_and_statement_match_but_are_reported_unsigned()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = Gate(root);
 
         // Whoever can write the report folder can rewrite the verdict and the statement's digest of the report together.
@@ -140,7 +123,7 @@ public sealed class ProvenanceTests
     public void An_intact_failing_report_is_named_as_failing_unless_only_integrity_is_asked()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = Gate(root);
 
         var judged = Provenance.Check(report, root, null, null);
@@ -159,7 +142,7 @@ public sealed class ProvenanceTests
     public void Signed_report_verifies_with_its_key_and_not_with_another()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var report = Gate(root, key.ExportPkcs8PrivateKeyPem());
@@ -184,7 +167,7 @@ public sealed class ProvenanceTests
     public void A_key_that_is_not_p256_is_refused()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
         var result = KtuGate.Gate.Run(new GateRequest([new GateModelInput(Path.Combine(root, "artifacts", "fashion-classifier.onnx"))],
             [Path.Combine(root, "policies", "retire-sneaker.ktu.json")], Path.Combine(root, "ktu"))

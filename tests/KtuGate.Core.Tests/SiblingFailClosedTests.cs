@@ -26,22 +26,6 @@ public sealed class SiblingFailClosedTests
         return path;
     }
 
-    private static string CopySample(TempFolder temp)
-    {
-        var root = Path.Combine(temp.Path, "project");
-        Directory.CreateDirectory(Path.Combine(root, "artifacts"));
-        File.Copy(TestPaths.SampleModel, Path.Combine(root, "artifacts", "fashion-classifier.onnx"));
-        File.Copy(TestPaths.SampleManifest, Path.Combine(root, "artifacts", "fashion-classifier.ktu.json"));
-        Directory.CreateDirectory(Path.Combine(root, "policies"));
-        File.Copy(TestPaths.SamplePolicy, Path.Combine(root, "policies", "retire-sneaker.ktu.json"));
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            temp.CopyExemplars(label, Path.Combine("project", "policies", "exemplars", label), 40);
-        }
-
-        return root;
-    }
-
     private static string GateReport(string root)
     {
         var result = KtuGate.Gate.Run(new GateRequest(
@@ -62,7 +46,7 @@ public sealed class SiblingFailClosedTests
     public void Report_with_a_duplicated_verdict_and_a_matching_statement_does_not_verify_as_pass()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = GateReport(root);
         var original = File.ReadAllBytes(report);
         var text = Encoding.UTF8.GetString(original);
@@ -86,7 +70,7 @@ public sealed class SiblingFailClosedTests
     public void Statement_with_a_duplicated_property_is_unreadable()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = GateReport(root);
         var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
         var text = File.ReadAllText(statement);
@@ -180,7 +164,7 @@ public sealed class SiblingFailClosedTests
     public async Task Fifo_among_a_concepts_exemplars_fails_the_whole_run_with_codes_and_a_report_not_an_internal_error()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var fifo = Fifo(temp, Path.Combine("project", "policies", "exemplars", "sneaker", "zz-pipe.png"));
 
         // Before, the probe refused the FIFO (KTU2008) but digesting the exemplar set then threw: KTU9001, exit 3, no report.
@@ -231,7 +215,7 @@ public sealed class SiblingFailClosedTests
     public async Task Verify_refuses_a_fifo_in_place_of_the_statement_or_the_report_without_blocking()
     {
         using var temp = new TempFolder();
-        var root = CopySample(temp);
+        var root = temp.CopySampleProject();
         var report = GateReport(root);
         var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
         File.Delete(statement);

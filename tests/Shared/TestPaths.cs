@@ -72,6 +72,23 @@ public sealed class TempFolder : IDisposable
         }
     }
 
+    /// <summary>A copy of the sample project under <c>project/</c> (model, manifest, policy, 40 exemplars of each class the policy names) that a test may tamper with; returns its path.</summary>
+    public string CopySampleProject()
+    {
+        var root = System.IO.Path.Combine(Path, "project");
+        Directory.CreateDirectory(System.IO.Path.Combine(root, "artifacts"));
+        System.IO.File.Copy(TestPaths.SampleModel, System.IO.Path.Combine(root, "artifacts", "fashion-classifier.onnx"));
+        System.IO.File.Copy(TestPaths.SampleManifest, System.IO.Path.Combine(root, "artifacts", "fashion-classifier.ktu.json"));
+        Directory.CreateDirectory(System.IO.Path.Combine(root, "policies"));
+        System.IO.File.Copy(TestPaths.SamplePolicy, System.IO.Path.Combine(root, "policies", "retire-sneaker.ktu.json"));
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            CopyExemplars(label, System.IO.Path.Combine("project", "policies", "exemplars", label), 40);
+        }
+
+        return root;
+    }
+
     /// <summary>Copies a folder and everything under it into <paramref name="relativeFolder"/>; returns the copy's path.</summary>
     public string CopyTree(string source, string relativeFolder)
     {
