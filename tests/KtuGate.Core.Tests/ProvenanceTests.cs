@@ -10,7 +10,8 @@ namespace KtuGate.Core.Tests;
 /// <summary>Tamper evidence: the statement, the signature, and ktu verify's account of what no longer matches.</summary>
 public sealed class ProvenanceTests
 {
-    private static string Gate(string root, string? signingKeyPem = null)
+    /// <summary>Gates the copied sample project (it fails: the sample still knows sneakers) and returns its report's path.</summary>
+    internal static string Gate(string root, string? signingKeyPem = null)
     {
         var result = KtuGate.Gate.Run(new GateRequest(
             [new GateModelInput(Path.Combine(root, "artifacts", "fashion-classifier.onnx"))],

@@ -26,20 +26,6 @@ public sealed class SiblingFailClosedTests
         return path;
     }
 
-    private static string GateReport(string root)
-    {
-        var result = KtuGate.Gate.Run(new GateRequest(
-            [new GateModelInput(Path.Combine(root, "artifacts", "fashion-classifier.onnx"))],
-            [Path.Combine(root, "policies", "retire-sneaker.ktu.json")],
-            Path.Combine(root, "ktu"))
-        {
-            ExecutionProvider = ExecutionProviderPreference.Cpu,
-            BaseDirectory = root,
-        });
-        Assert.Equal(GateOutcome.Violated, result.Outcome);
-        return result.ReportPath!;
-    }
-
     private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
     [Fact]
@@ -47,7 +33,7 @@ public sealed class SiblingFailClosedTests
     {
         using var temp = new TempFolder();
         var root = temp.CopySampleProject();
-        var report = GateReport(root);
+        var report = ProvenanceTests.Gate(root);
         var original = File.ReadAllBytes(report);
         var text = Encoding.UTF8.GetString(original);
         Assert.Contains("\"verdict\": \"fail\",", text, StringComparison.Ordinal);
@@ -71,7 +57,7 @@ public sealed class SiblingFailClosedTests
     {
         using var temp = new TempFolder();
         var root = temp.CopySampleProject();
-        var report = GateReport(root);
+        var report = ProvenanceTests.Gate(root);
         var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
         var text = File.ReadAllText(statement);
         Assert.Contains("\"predicateType\":", text, StringComparison.Ordinal);
@@ -216,7 +202,7 @@ public sealed class SiblingFailClosedTests
     {
         using var temp = new TempFolder();
         var root = temp.CopySampleProject();
-        var report = GateReport(root);
+        var report = ProvenanceTests.Gate(root);
         var statement = Path.Combine(root, "ktu", Provenance.StatementFileName);
         File.Delete(statement);
         Assert.Equal(0, MkFifo(statement, Convert.ToUInt32("600", 8)));
