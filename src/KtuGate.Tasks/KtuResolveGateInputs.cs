@@ -76,10 +76,10 @@ public sealed class KtuResolveGateInputs : Microsoft.Build.Utilities.Task
                 files.Add(baseline);
             }
 
-            if (Read(model.GetMetadata("Manifest"), path => ManifestParser.Load(path, ignored)) is { TextTower: { } tower })
+            if (Read(model.GetMetadata("Manifest"), path => ManifestParser.Load(path, ignored)) is { } manifest)
             {
-                files.Add(tower.Model);
-                files.Add(tower.Vocabulary);
+                // The files the kind's manifest section names (a dual encoder's text tower and vocabulary).
+                files.AddRange(manifest.Section.InputFiles);
             }
         }
 

@@ -1,4 +1,5 @@
 using KtuGate.Diagnostics;
+using KtuGate.Kinds.DualEncoder;
 using KtuGate.Models;
 using KtuGate.Policies;
 using KtuGate.Probing;
@@ -67,8 +68,8 @@ public sealed class DualEncoderTests
         var manifest = ManifestParser.Load(Clip("artifacts", "fashion-clip.ktu.json"), diagnostics);
         Assert.Empty(diagnostics.Items);
         Assert.Equal(ModelKind.DualEncoder, manifest!.Kind);
-        Assert.Equal(Path.Combine(TestPaths.RepoRoot, "artifacts", "minilm", "model.onnx"), manifest.TextTower!.Model);
-        Assert.Equal(["a photo of a {}", "a product photo of a {}", "a picture of a {}"], manifest.PromptTemplates);
+        Assert.Equal(Path.Combine(TestPaths.RepoRoot, "artifacts", "minilm", "model.onnx"), manifest.SectionAs<DualEncoderSection>().TextTower.Model);
+        Assert.Equal(["a photo of a {}", "a product photo of a {}", "a picture of a {}"], manifest.SectionAs<DualEncoderSection>().PromptTemplates);
         Assert.Equal("ankle boot", manifest.Labels[9]);
     }
 

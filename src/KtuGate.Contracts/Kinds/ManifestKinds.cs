@@ -1,3 +1,4 @@
+using KtuGate.Kinds.DualEncoder;
 using KtuGate.Models;
 
 namespace KtuGate.Kinds;
@@ -21,8 +22,17 @@ public static class ManifestKinds
     /// <summary>The names of <see cref="Reserved"/>, in the order messages list them.</summary>
     public static IReadOnlyList<string> Names { get; } = [.. Reserved.Keys];
 
-    /// <summary>The kinds this KtuGate probes, in the order messages list them: the one line a new kind adds here.</summary>
-    public static IReadOnlyList<ModelKind> Supported { get; } = [ModelKind.Classifier, ModelKind.DualEncoder];
+    /// <summary>
+    /// The kinds this KtuGate probes, each by the reader of its manifest section, in the order messages list them: the one line
+    /// a new kind adds here (<see cref="ManifestSectionReader.Without"/> for a kind whose manifest has no fields of its own).
+    /// </summary>
+    private static readonly ManifestSectionReader[] s_supported = [ManifestSectionReader.Without(ModelKind.Classifier), DualEncoderSection.Reader];
+
+    /// <summary>The kinds this KtuGate probes, in the order messages list them.</summary>
+    public static IReadOnlyList<ModelKind> Supported { get; } = [.. s_supported.Select(r => r.Kind)];
+
+    /// <summary>The section readers of the supported kinds, in the order of <see cref="Supported"/>.</summary>
+    internal static IReadOnlyList<ManifestSectionReader> SectionReaders => s_supported;
 
     /// <summary>The name manifests give <paramref name="kind"/>.</summary>
     public static string NameOf(ModelKind kind) => Reserved.First(k => k.Value == kind).Key;

@@ -10,6 +10,16 @@ public static class ManifestParser
     private static readonly string[] s_layouts = ["NCHW", "NHWC"];
     private static readonly string[] s_colors = ["grayscale", "rgb"];
 
+    /// <summary>
+    /// The top-level fields: the common ones, every supported kind's section fields (a field of another kind's section gets a
+    /// clearer error than "unknown"), then <c>editSite</c>, in the order the unknown-property message has always listed them.
+    /// </summary>
+    private static readonly string[] s_fields =
+    [
+        "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse",
+        .. ManifestKinds.SectionReaders.SelectMany(r => r.Fields), "editSite",
+    ];
+
     /// <summary>The manifest path KtuGate looks for beside an artifact when none is named: <c>model.onnx</c> → <c>model.ktu.json</c>.</summary>
     public static string DefaultPathFor(string artifactPath)
         => Path.ChangeExtension(artifactPath, ".ktu.json");
@@ -25,8 +35,7 @@ public static class ManifestParser
 
     private static ModelManifest? Read(JsonTreeObject rootObject, string path, DiagnosticBag diagnostics)
     {
-        var top = new ObjectReader(rootObject, "the manifest", JsonDialect.Manifest, diagnostics,
-            "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse", "textTower", "prompts", "editSite");
+        var top = new ObjectReader(rootObject, "the manifest", JsonDialect.Manifest, diagnostics, s_fields);
         var version = top.Integer("ktuManifest", 0, int.MaxValue, required: true);
         if (version is { } v && v != ModelManifest.FormatVersion)
         {
@@ -44,29 +53,7 @@ public static class ManifestParser
                 + string.Join(", ", ManifestKinds.Supported.Select(k => $"'{ManifestKinds.NameOf(k)}'")));
         }
 
-        var dualEncoder = kindName == "dual-encoder";
-        var textTower = dualEncoder ? ReadTextTower(top, path) : null;
-        if (!dualEncoder)
-        {
-            foreach (var name in new[] { "textTower", "prompts" }.Where(n => top.Get(n) is not null))
-            {
-                top.Report(DiagnosticCodes.ManifestInvalid, top.Get(name)!.Location, $"'{name}' belongs to a dual-encoder manifest, not a {kindName}");
-            }
-        }
-
-        var prompts = new List<string>();
-        foreach (var prompt in top.Strings("prompts"))
-        {
-            if (prompt.Value.Split("{}").Length != 2)
-            {
-                top.Report(DiagnosticCodes.ManifestInvalid, prompt.Location, $"Prompt template '{prompt.Value}' must contain '{{}}' exactly once, where the concept's name goes");
-            }
-            else
-            {
-                prompts.Add(prompt.Value);
-            }
-        }
-
+        var section = ReadSection(top, path, kindName);
         var input = ReadInput(top);
         var preprocess = ReadPreprocess(top, input);
         OutputSpec? output = null;
@@ -77,12 +64,7 @@ public static class ManifestParser
 
         var labels = ReadLabels(top);
         var coarse = ReadCoarse(top, labels, diagnostics);
-        if (diagnostics.HasErrors || kindName is null || input is null || preprocess is null || output is null)
-        {
-            return null;
-        }
-
-        if (dualEncoder && textTower is null)
+        if (diagnostics.HasErrors || kindName is null || section is null || input is null || preprocess is null || output is null)
         {
             return null;
         }
@@ -90,8 +72,7 @@ public static class ManifestParser
         return new ModelManifest(path, ManifestKinds.Reserved[kindName], input, preprocess, output, labels, coarse)
         {
             EditSite = top.String("editSite"),
-            TextTower = textTower,
-            PromptTemplates = prompts.Count > 0 ? prompts : ["a photo of a {}"],
+            Section = section,
         };
     }
 
@@ -118,29 +99,22 @@ public static class ManifestParser
         return labels;
     }
 
-    private static TextTowerSpec? ReadTextTower(ObjectReader top, string manifestPath)
+    /// <summary>
+    /// Delegates the kind's own fields to its section reader; a field another kind's section owns is an error here. Null when the
+    /// kind is not supported (already reported) or its section has errors.
+    /// </summary>
+    private static ManifestSection? ReadSection(ObjectReader top, string path, string? kindName)
     {
-        var reader = top.Object("textTower", "'textTower'", true, "model", "vocab", "output", "pooling", "normalize", "maxTokens");
-        if (reader is null)
+        var reader = kindName is null ? null : ManifestKinds.SectionReaders.FirstOrDefault(r => r.Kind == ManifestKinds.Reserved[kindName]);
+        foreach (var other in ManifestKinds.SectionReaders.Where(r => r != reader))
         {
-            return null;
+            foreach (var name in other.Fields.Where(n => top.Get(n) is not null && reader?.Fields.Contains(n) != true))
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, top.Get(name)!.Location, $"'{name}' belongs to a {ManifestKinds.NameOf(other.Kind)} manifest, not a {kindName}");
+            }
         }
 
-        var model = reader.String("model", required: true);
-        var vocab = reader.String("vocab", required: true);
-        var output = reader.String("output") ?? "last_hidden_state";
-        var pooling = reader.OneOf("pooling", ["mean", "cls"]) ?? "mean";
-        var normalize = reader.Boolean("normalize") ?? true;
-        var maxTokens = reader.Integer("maxTokens", 3, 4096) ?? 128;
-        if (model is null || vocab is null)
-        {
-            return null;
-        }
-
-        // Relative to the manifest, like every path a manifest or policy names.
-        var folder = Path.GetDirectoryName(Path.GetFullPath(manifestPath))!;
-        return new TextTowerSpec(Path.GetFullPath(Path.Combine(folder, model)), Path.GetFullPath(Path.Combine(folder, vocab)), output,
-            pooling == "cls" ? TextPooling.Cls : TextPooling.Mean, normalize, maxTokens, reader.Location);
+        return reader?.Read(top, path);
     }
 
     private static InputSpec? ReadInput(ObjectReader top)

@@ -1,4 +1,5 @@
 using KtuGate.Diagnostics;
+using KtuGate.Kinds;
 
 namespace KtuGate.Models;
 
@@ -22,11 +23,14 @@ public sealed record ModelManifest(
     /// <summary>The linear layer remediation edits (a MatMul or Gemm node's name), or null for the last one before the output.</summary>
     public string? EditSite { get; init; }
 
-    /// <summary>For a dual encoder: the text tower that embeds the prompts.</summary>
-    public TextTowerSpec? TextTower { get; init; }
+    /// <summary>The kind's own part of the manifest, read by the kind's section reader (see <see cref="ManifestKinds"/>).</summary>
+    public ManifestSection Section { get; init; } = ManifestSection.None;
 
-    /// <summary>For a dual encoder: prompt templates, each with one "{}" where a concept's name goes.</summary>
-    public IReadOnlyList<string> PromptTemplates { get; init; } = [];
+    /// <summary>The kind's section as the type its kind reads.</summary>
+    /// <exception cref="InvalidOperationException">The manifest's section is of another kind (a bug: the parser pairs them).</exception>
+    public T SectionAs<T>()
+        where T : ManifestSection
+        => Section as T ?? throw new InvalidOperationException($"The manifest '{Path}' has no {typeof(T).Name}; its kind is {Kind}.");
 
     /// <summary>The format version this build reads.</summary>
     public const int FormatVersion = 1;
@@ -115,23 +119,3 @@ public sealed record OutputSpec(string Name, SourceLocation Location);
 
 /// <summary>A coarse concept of the model and the fine labels under it.</summary>
 public sealed record CoarseGroup(string Name, IReadOnlyList<string> Labels);
-
-/// <summary>How a text tower pools its token states into one embedding.</summary>
-public enum TextPooling
-{
-    /// <summary>The mean of the token states the attention mask keeps.</summary>
-    Mean,
-
-    /// <summary>The state of the first ([CLS]) token.</summary>
-    Cls,
-}
-
-/// <summary>The text tower of a dual encoder.</summary>
-/// <param name="Model">The ONNX model (a full path).</param>
-/// <param name="Vocabulary">The BERT WordPiece vocabulary, one token per line (a full path).</param>
-/// <param name="Output">The output to read: token states [batch, tokens, dim] or a pooled [batch, dim].</param>
-/// <param name="Pooling">How token states become one embedding.</param>
-/// <param name="Normalize">Whether embeddings are scaled to unit length.</param>
-/// <param name="MaxTokens">The most tokens fed, [CLS] and [SEP] included.</param>
-/// <param name="Location">Where the manifest describes it.</param>
-public sealed record TextTowerSpec(string Model, string Vocabulary, string Output, TextPooling Pooling, bool Normalize, int MaxTokens, SourceLocation Location);

@@ -44,7 +44,7 @@ internal static class ReportAssembly
             }
         }
 
-        files.AddRange(manifests.OfType<ModelManifest>().SelectMany(m => ModelKinds.Of(m).InputFiles(m)));
+        files.AddRange(manifests.OfType<ModelManifest>().SelectMany(m => m.Section.InputFiles));
 
         foreach (var file in files.Where(File.Exists))
         {

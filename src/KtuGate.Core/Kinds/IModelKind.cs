@@ -30,9 +30,6 @@ internal interface IModelKind
     /// <returns>Null, or the words KTU4001 adds after "no edit site", e.g. " whose output is the classifier's scores".</returns>
     string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput);
 
-    /// <summary>Files besides the artifact that the kind reads (a text tower and its vocabulary), whose bytes can change the verdict.</summary>
-    IEnumerable<string> InputFiles(ModelManifest manifest);
-
     /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
     KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using KtuGate.Diagnostics;
+using KtuGate.Kinds.DualEncoder;
 using KtuGate.Models;
 using KtuGate.Probing;
 
@@ -8,8 +9,9 @@ using KtuGate.Probing;
 // (the class embeddings the gate probes with), so that training aligns with exactly those.
 var diagnostics = new DiagnosticBag();
 var manifest = ManifestParser.Load(args[0], diagnostics);
-using var tower = manifest?.TextTower is { } spec ? TextTower.Open(spec, ExecutionProviderPreference.Cpu, diagnostics) : null;
-if (manifest is null || tower is null)
+var section = manifest?.Section as DualEncoderSection;
+using var tower = section is not null ? TextTower.Open(section.TextTower, ExecutionProviderPreference.Cpu, diagnostics) : null;
+if (manifest is null || section is null || tower is null)
 {
     foreach (var d in diagnostics.Items)
     {
@@ -19,11 +21,11 @@ if (manifest is null || tower is null)
     return 2;
 }
 
-float[] Ensemble(string name) => VectorMath.MeanDirection(manifest.PromptTemplates.Select(t => tower.Embed(t.Replace("{}", name, StringComparison.Ordinal))));
+float[] Ensemble(string name) => VectorMath.MeanDirection(section.PromptTemplates.Select(t => tower.Embed(t.Replace("{}", name, StringComparison.Ordinal))));
 var result = new
 {
     dim = tower.Dimension,
-    templates = manifest.PromptTemplates,
+    templates = section.PromptTemplates,
     fine = manifest.Labels.Select(l => new { name = l, embedding = Ensemble(l) }),
     coarse = manifest.Coarse.Select(g => new { name = g.Name, labels = g.Labels, embedding = Ensemble(g.Name) }),
 };

@@ -24,9 +24,6 @@ internal sealed class ClassifierKind : IModelKind
         => siteOutput != manifest.Output.Name || site.Outputs != manifest.Labels.Count ? " whose output is the classifier's scores" : null;
 
     /// <inheritdoc/>
-    public IEnumerable<string> InputFiles(ModelManifest manifest) => [];
-
-    /// <inheritdoc/>
     public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics) => new Session(manifest);
 
     private sealed class Session(ModelManifest manifest) : KindSession

@@ -24,11 +24,8 @@ internal sealed class DualEncoderKind : IModelKind
     public string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput) => null;
 
     /// <inheritdoc/>
-    public IEnumerable<string> InputFiles(ModelManifest manifest) => manifest.TextTower is { } spec ? [spec.Model, spec.Vocabulary] : [];
-
-    /// <inheritdoc/>
     public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
-        => new Session(manifest, manifest.TextTower is { } spec ? TextTower.Open(spec, provider, diagnostics, limits) : null);
+        => new Session(manifest, manifest.Section is DualEncoderSection section ? TextTower.Open(section.TextTower, provider, diagnostics, limits) : null);
 
     /// <summary>The text tower, open for the whole run so that every prompt is embedded once.</summary>
     private sealed class Session(ModelManifest manifest, TextTower? textTower) : KindSession
@@ -39,7 +36,7 @@ internal sealed class DualEncoderKind : IModelKind
         {
             if (textTower is not null && model.OutputWidth > 0 && model.OutputWidth != textTower.Dimension)
             {
-                diagnostics.Add(DiagnosticCodes.TextTowerInvalid, manifest.TextTower!.Location,
+                diagnostics.Add(DiagnosticCodes.TextTowerInvalid, Section.TextTower.Location,
                     $"its embeddings have {textTower.Dimension} dimensions, but the image tower's output '{manifest.Output.Name}' has {model.OutputWidth}");
             }
         }
@@ -55,15 +52,15 @@ internal sealed class DualEncoderKind : IModelKind
 
         /// <summary>Every wording a concept is probed with: each template (the model's and the policy's) with each of the concept's names; none for a coarse group.</summary>
         public override IReadOnlyList<string> Wordings(Policy policy, Concept concept, int fineLabel)
-            => fineLabel < 0 ? [] : manifest.PromptTemplates.Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
+            => fineLabel < 0 ? [] : Section.PromptTemplates.Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
                 .SelectMany(t => concept.Names.Select(n => DualEncoderProbe.Prompt(t, n)))
                 .Distinct(StringComparer.Ordinal).ToList();
 
         public override ModelReport Describe(ModelReport report, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => textTower is null ? report : report with
         {
-            TextTower = FileDigests.Of(baseDirectory, manifest.TextTower!.Model, digests),
-            TextTowerVocabulary = FileDigests.Of(baseDirectory, manifest.TextTower!.Vocabulary, digests),
-            TextTowerExternalData = FileDigests.External(baseDirectory, manifest.TextTower!.Model, textTower.ExternalFiles, digests, diagnostics),
+            TextTower = FileDigests.Of(baseDirectory, Section.TextTower.Model, digests),
+            TextTowerVocabulary = FileDigests.Of(baseDirectory, Section.TextTower.Vocabulary, digests),
+            TextTowerExternalData = FileDigests.External(baseDirectory, Section.TextTower.Model, textTower.ExternalFiles, digests, diagnostics),
             PromptsEmbedded = textTower.Embedded,
         };
 
@@ -77,6 +74,8 @@ internal sealed class DualEncoderKind : IModelKind
         }
 
         public override void Dispose() => textTower?.Dispose();
+
+        private DualEncoderSection Section => manifest.SectionAs<DualEncoderSection>();
 
         private TextTower Tower => textTower ?? throw new InvalidOperationException("The dual encoder's text tower is not open; it cannot be probed.");
     }

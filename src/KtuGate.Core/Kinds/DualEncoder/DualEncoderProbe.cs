@@ -1,7 +1,8 @@
 using KtuGate.Diagnostics;
 using KtuGate.Models;
+using KtuGate.Probing;
 
-namespace KtuGate.Probing;
+namespace KtuGate.Kinds.DualEncoder;
 
 /// <summary>Zero-shot probing of a CLIP-style dual encoder: each exemplar's image embedding is compared with prompt embeddings, among fine labels and among coarse groups.</summary>
 /// <remarks>A label's (or group's) text embedding is the unit-length mean of its prompts' embeddings (prompt ensembling); every prompt is embedded once per run.</remarks>
@@ -25,7 +26,7 @@ public sealed class DualEncoderProbe : IConceptProbe
     /// <summary>Each label's and each coarse group's text embedding: the unit-length mean of its prompts' embeddings.</summary>
     public static (float[][] Fine, float[][] Coarse) Directions(ModelManifest manifest, TextTower textTower)
     {
-        float[] Ensemble(string name) => VectorMath.MeanDirection(manifest.PromptTemplates.Select(t => textTower.Embed(Prompt(t, name))));
+        float[] Ensemble(string name) => VectorMath.MeanDirection(manifest.SectionAs<DualEncoderSection>().PromptTemplates.Select(t => textTower.Embed(Prompt(t, name))));
         return (manifest.Labels.Select(Ensemble).ToArray(), manifest.Coarse.Select(g => Ensemble(g.Name)).ToArray());
     }
 
