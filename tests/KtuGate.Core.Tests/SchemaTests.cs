@@ -84,6 +84,20 @@ public sealed class SchemaTests
         Assert.Equal(UnlearningMethods.Names, KtuGate.Policies.PolicyParser.RemedyMethods);
     }
 
+    [Fact]
+    public void Registry_pairs_every_contracts_name_with_one_implementation_and_fails_loudly_otherwise()
+    {
+        // The names and descriptions come from the contracts' list, which the policy parser reads inside MSBuild.
+        Assert.Equal(UnlearningMethodNames.All, UnlearningMethods.Names);
+        Assert.Equal(UnlearningMethodNames.Methods.Select(m => m.Description), UnlearningMethods.All.Select(m => m.Description));
+
+        var missing = Assert.Throws<InvalidOperationException>(() => UnlearningMethods.Pair([.. UnlearningMethods.All.Where(m => m.Name != "ga")]));
+        Assert.Contains("'ga'", missing.Message, StringComparison.Ordinal);
+        var twice = Assert.Throws<InvalidOperationException>(() => UnlearningMethods.Pair([.. UnlearningMethods.All, UnlearningMethods.All[0]]));
+        Assert.Contains("'closed-form'", twice.Message, StringComparison.Ordinal);
+        Assert.Equal(UnlearningMethods.All, UnlearningMethods.Pair([.. UnlearningMethods.All.Reverse()]));
+    }
+
     /// <summary>Every enum of the schema that lists an unlearning method (one that names "closed-form").</summary>
     private static IEnumerable<List<string>> MethodEnums(JsonNode node)
     {

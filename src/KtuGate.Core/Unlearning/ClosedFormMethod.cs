@@ -3,7 +3,7 @@ using System.Globalization;
 namespace KtuGate.Unlearning;
 
 /// <summary>The closed-form edit (<see cref="ClosedFormEdit"/>) at every setting of <see cref="ClosedFormSettings.Search"/>.</summary>
-internal sealed class ClosedFormMethod() : UnlearningMethod("closed-form", "a ridge-regularised least-squares edit of the site, solved in closed form, no iterations")
+internal sealed class ClosedFormMethod() : UnlearningMethod("closed-form")
 {
     internal override IEnumerable<EditCandidate> Candidates(UnlearningProblem problem)
     {

@@ -14,10 +14,9 @@ internal delegate void ForgetLoss(double[] z, double[] p, double[] pRef, Gradien
 
 /// <summary>A gradient edit (<see cref="GradientEdit"/>): one forget loss, with KL retention at each of its weights.</summary>
 /// <param name="name">The method's name.</param>
-/// <param name="description">What it does.</param>
 /// <param name="loss">Its forget loss.</param>
 /// <param name="klWeights">The KL retention weights tried, strongest first (0: none).</param>
-internal sealed class GradientMethod(string name, string description, ForgetLoss loss, IReadOnlyList<double> klWeights) : UnlearningMethod(name, description)
+internal sealed class GradientMethod(string name, ForgetLoss loss, IReadOnlyList<double> klWeights) : UnlearningMethod(name)
 {
     /// <summary>The forget loss.</summary>
     public ForgetLoss Loss { get; } = loss;

@@ -13,20 +13,19 @@ public sealed record EditPlan(IReadOnlyList<EditSite> Sites)
 }
 
 /// <summary>One way of unlearning: its name in policies, reports and <c>ktu unlearn --method</c>, what it does, the settings it searches and the plans it can edit.</summary>
-/// <remarks>Every method is listed once, in <see cref="UnlearningMethods.All"/>; everything that names methods reads that list.</remarks>
+/// <remarks>
+/// Every method is named once, in <see cref="UnlearningMethodNames.Methods"/> (with its description), and implemented once, in
+/// <see cref="UnlearningMethods.All"/>; everything that names methods reads those lists.
+/// </remarks>
 public abstract class UnlearningMethod
 {
-    private protected UnlearningMethod(string name, string description)
-    {
-        Name = name;
-        Description = description;
-    }
+    private protected UnlearningMethod(string name) => Name = name;
 
     /// <summary>The method's name, as policies, reports and the command line spell it.</summary>
     public string Name { get; }
 
-    /// <summary>One line on what the method does.</summary>
-    public string Description { get; }
+    /// <summary>One line on what the method does, from <see cref="UnlearningMethodNames.Methods"/>.</summary>
+    public string Description => UnlearningMethodNames.Methods.First(m => m.Name == Name).Description;
 
     /// <summary>Whether the method can edit the sites of <paramref name="plan"/>.</summary>
     /// <remarks>Both families solve one linear layer from its recorded inputs, so they support single-site plans.</remarks>
