@@ -46,6 +46,12 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     /// <summary>Told what is being probed and how far it has got, for progress displays.</summary>
     public IProgress<ProbeProgress>? Progress { get; init; }
 
+    /// <summary>
+    /// Judges every candidate edit with ONNX Runtime (<c>OnnxRuntimeJudge</c>) even where the site judge applies, so that tests can
+    /// hold the two judges to the same verdicts on a real model; the gate itself never sets it.
+    /// </summary>
+    internal bool ProbeEveryCandidate { get; init; }
+
     /// <summary>The report's timestamp; when null, <c>SOURCE_DATE_EPOCH</c> if set, else now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
 

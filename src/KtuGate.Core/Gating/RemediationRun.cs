@@ -140,7 +140,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
             => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, shared with { Edit = new SiteEdit(w, b, c.Plan.Activations) });
 
-        var judgedInMemory = c.Plan.Edits.Sites.Count == 1 && SameTallies(InMemory(c.Plan.Weight, c.Plan.Bias, new DiagnosticBag()).Tallies, c.Verified.Tallies);
+        var judgedInMemory = !c.Request.ProbeEveryCandidate && c.Plan.Edits.Sites.Count == 1 && SameTallies(InMemory(c.Plan.Weight, c.Plan.Bias, new DiagnosticBag()).Tallies, c.Verified.Tallies);
         return judgedInMemory
             ? (new SiteJudge(InMemory), true)
             : (new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, shared with { Overrides = overrides })), false);
