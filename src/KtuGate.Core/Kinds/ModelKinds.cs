@@ -5,8 +5,10 @@ namespace KtuGate.Kinds;
 
 /// <summary>The registry of model kinds the gate can probe, keyed by the name manifests give them.</summary>
 /// <remarks>
-/// Adding a kind is one folder under <c>Kinds/</c> (its <see cref="IModelKind"/>), one line in <see cref="ManifestKinds.Supported"/>
-/// (in KtuGate.Contracts, where the manifest parser reads it) and its name in the manifest schema: each supported kind's
+/// Adding a kind is one folder under <c>Kinds/</c> (its <see cref="IModelKind"/>), where its manifest has fields of its own one
+/// under KtuGate.Contracts' <c>Kinds/</c> (its <see cref="ManifestSection"/>), one line in <see cref="ManifestKinds"/>' registry
+/// (which <see cref="ManifestKinds.Supported"/> lists, and the manifest parser reads) and its name in the manifest schema (see
+/// docs/architecture.md): each supported kind's
 /// implementation is found here, so that this registry and the parser's cannot disagree.
 /// </remarks>
 internal static class ModelKinds
