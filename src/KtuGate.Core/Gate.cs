@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Reflection;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
@@ -160,7 +159,7 @@ public static class Gate
                 foreach (var (policy, clause, probe, max) in probeMisses)
                 {
                     local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, plan!.Edits.Lowest.Node,
-                        Fixed(probe.Accuracy.Rate), Fixed(probe.Accuracy.CiHigh), max.ToString(CultureInfo.InvariantCulture));
+                        Thresholds.Value(probe.Accuracy.Rate, max), Thresholds.Value(probe.Accuracy.CiHigh, max), Thresholds.Text(max));
                 }
             }
             else

@@ -1,4 +1,3 @@
-using System.Globalization;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
 using KtuGate.Measurements;
@@ -232,14 +231,14 @@ internal sealed class ModelProbe : IDisposable
             var rate = Measure(binding, _c.Manifest, tally).At(clause.Level)!;
             var name = perturbation == Perturbation.Flip ? "flip" : "noise";
             rates.Add(new PerturbedRate(name, Rate(rate)!));
-            if (policy.Metrics?.MaxPerturbedAccuracy is { } max && rate.High > max)
+            if (policy.Metrics?.MaxPerturbedAccuracy is { } max && Thresholds.Above(rate.High, max))
             {
                 // Within the bound but too few exemplars to show it: insufficient evidence, not a miss.
-                judgements.Add(rate.Rate <= max
+                judgements.Add(!Thresholds.Above(rate.Rate, max)
                     ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"{(name == "flip" ? "mirrored" : "noisy")} {ClauseJudge.LevelName(clause.Level)}", rate, max)
                     : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
                         $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
-                        rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture)));
+                        Thresholds.Value(rate.High, max), "above the allowed", Thresholds.Text(max)));
             }
         }
 
@@ -257,13 +256,13 @@ internal sealed class ModelProbe : IDisposable
         foreach (var wording in conceptTally.Wordings)
         {
             var recall = new Proportion(wording.Recalled, conceptTally.N);
-            if (recall.High > maxRecall)
+            if (Thresholds.Above(recall.High, maxRecall))
             {
-                judgements.Add(recall.Rate <= maxRecall
+                judgements.Add(!Thresholds.Above(recall.Rate, maxRecall)
                     ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"wording \"{wording.Wording}\" recall", recall, maxRecall)
                     : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
                         $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
-                        recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture)));
+                        Thresholds.Value(recall.High, maxRecall), "above the allowed", Thresholds.Text(maxRecall)));
             }
         }
     }

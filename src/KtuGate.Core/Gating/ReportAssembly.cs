@@ -81,8 +81,6 @@ internal static class ReportAssembly
         return key;
     }
 
-    internal static string Fixed(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
-
     internal static RateInfo? Rate(Proportion? p)
         => p is null ? null : new RateInfo(Round(p.Rate), p.Successes, p.N, Round(p.Low), Round(p.High));
 

@@ -15,8 +15,8 @@ public static class ClauseJudge
     /// </remarks>
     public static ClauseVerdict Forget(string policyId, ForgetClause clause, Proportion measured, Proportion? baseline)
     {
-        var passed = measured.N > 0 && measured.High <= clause.MaxAccuracy;
-        var undecided = !passed && measured.Rate <= clause.MaxAccuracy;
+        var passed = measured.N > 0 && !Thresholds.Above(measured.High, clause.MaxAccuracy);
+        var undecided = !passed && !Thresholds.Above(measured.Rate, clause.MaxAccuracy);
         var diagnostics = passed
             ? []
             : new[]
@@ -24,7 +24,7 @@ public static class ClauseJudge
                 undecided
                     ? Undecided(clause.Location, clause.Concept, LevelName(clause.Level), measured, clause.MaxAccuracy)
                     : DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                        F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
+                        V(measured.Rate, clause.MaxAccuracy), F(measured.Low), V(measured.High, clause.MaxAccuracy), measured.N, G(clause.MaxAccuracy)),
             };
         return new ClauseVerdict(policyId, "forget", clause.Concept, clause.Level, measured, baseline,
             clause.MaxAccuracy, null, null, passed, diagnostics, clause.Location)
@@ -36,7 +36,7 @@ public static class ClauseJudge
     /// <summary>KTU3006 for an upper-bound threshold the measured rate is within but its interval is not, e.g. "'sneaker' is not shown forgotten: fine accuracy ...".</summary>
     public static Diagnostic Undecided(SourceLocation location, string concept, string what, Proportion measured, double maxAccuracy)
         => DiagnosticCodes.InsufficientEvidence.Create(location, concept, what,
-            F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(maxAccuracy), Needed(maxAccuracy, measured));
+            V(measured.Rate, maxAccuracy), F(measured.Low), V(measured.High, maxAccuracy), measured.N, G(maxAccuracy), Needed(maxAccuracy, measured));
 
     /// <summary>What would decide an upper-bound threshold the measured rate is within, e.g. "add exemplars (need at least 73 ...)".</summary>
     public static string Needed(double maxAccuracy, Proportion measured)
@@ -48,7 +48,7 @@ public static class ClauseJudge
                 ? string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n})")
                 : string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n} at this rate, {atZero} with none recognised)")
             : atZero is { } z
-                ? string.Create(CultureInfo.InvariantCulture, $"no number of exemplars shows a rate of {F(measured.Rate)} under {G(maxAccuracy)}; fewer must be recognised (with none recognised, at least {z} exemplars)")
+                ? string.Create(CultureInfo.InvariantCulture, $"no number of exemplars shows a rate of {V(measured.Rate, maxAccuracy)} under {G(maxAccuracy)}; fewer must be recognised (with none recognised, at least {z} exemplars)")
                 : $"no number of exemplars shows an accuracy of {G(maxAccuracy)}: the upper bound is always above 0; allow a higher accuracy";
     }
 
@@ -57,10 +57,10 @@ public static class ClauseJudge
     public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline)
     {
         var diagnostics = new List<Diagnostic>();
-        if (measured.N == 0 || (clause.MinAccuracy is { } min && measured.Rate < min))
+        if (measured.N == 0 || (clause.MinAccuracy is { } min && Thresholds.Below(measured.Rate, min)))
         {
             diagnostics.Add(DiagnosticCodes.RetentionLost.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MinAccuracy ?? 0)));
+                V(measured.Rate, clause.MinAccuracy), F(measured.Low), F(measured.High), measured.N, G(clause.MinAccuracy ?? 0)));
         }
 
         if (clause.MaxDrop is { } maxDrop)
@@ -69,10 +69,10 @@ public static class ClauseJudge
             {
                 diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(clause.Location, clause.Concept, "maxDrop"));
             }
-            else if (baseline.Rate - measured.Rate > maxDrop)
+            else if (Thresholds.Above(baseline.Rate - measured.Rate, maxDrop))
             {
                 diagnostics.Add(DiagnosticCodes.RetentionDropped.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                    F(baseline.Rate - measured.Rate), F(baseline.Rate), F(measured.Rate), measured.N, G(maxDrop)));
+                    V(baseline.Rate - measured.Rate, maxDrop), F(baseline.Rate), F(measured.Rate), measured.N, G(maxDrop)));
             }
         }
 
@@ -115,10 +115,10 @@ public static class ClauseJudge
             foreach (var (what, max, location) in bounds)
             {
                 var zero = new Proportion(0, n);
-                if (n > 0 && zero.High > max)
+                if (n > 0 && Thresholds.Above(zero.High, max))
                 {
                     var needed = Proportion.ExemplarsNeeded(max);
-                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, F(zero.High), G(max),
+                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, V(zero.High, max), G(max),
                         needed is { } k
                             ? string.Create(CultureInfo.InvariantCulture, $"it needs at least {k} exemplars of '{clause.Concept}'")
                             : "no number of exemplars shows an accuracy of 0 (the upper bound is always above it); allow a higher accuracy");
@@ -132,5 +132,7 @@ public static class ClauseJudge
 
     private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
 
-    private static string G(double value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string G(double value) => Thresholds.Text(value);
+
+    private static string V(double value, double? threshold) => Thresholds.Value(value, threshold);
 }
