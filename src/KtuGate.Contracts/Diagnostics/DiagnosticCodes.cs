@@ -239,8 +239,8 @@ public static class DiagnosticCodes
 
     /// <summary>KTU3003: a retained concept dropped more than allowed against the baseline.</summary>
     public static readonly DiagnosticDescriptor RetentionDropped = new("KTU3003", E, "Retained knowledge dropped",
-        "'{0}' {1} accuracy dropped by {2} from the baseline's {3} to {4} (n={5}) > allowed drop {6}",
-        "A concept the policy says to retain is recognised less often than in the baseline artifact by more than 'maxDrop'.");
+        "'{0}' {1} accuracy dropped by {2} from the {7}'s {3} to {4} (n={5}) > allowed drop {6}",
+        "A concept the policy says to retain is recognised less often than in the original by more than 'maxDrop'. The original is the KtuModel's Baseline (--baseline) in Verify, and the unedited artifact measured in the same run in Remediate.");
 
     /// <summary>KTU3004: a drop threshold could not be checked for want of a baseline.</summary>
     /// <remarks>An error: a threshold that was not checked must not pass the gate (the run's outcome is insufficient evidence, not a violation).</remarks>

@@ -49,6 +49,14 @@ public static class Thresholds
         return value.ToString("R", CultureInfo.InvariantCulture);
     }
 
+    /// <summary>A value as reports record it next to a threshold: six decimals, or as many more as keep a missed threshold visibly missed.</summary>
+    public static double Recorded(double value, double? threshold)
+    {
+        var shown = Value(value, threshold);
+        var decimals = shown.Length - shown.IndexOf('.', StringComparison.Ordinal) - 1;
+        return shown.Contains('.', StringComparison.Ordinal) && decimals > 6 ? double.Parse(shown, CultureInfo.InvariantCulture) : Math.Round(value, 6, MidpointRounding.ToEven);
+    }
+
     /// <summary>A threshold as the policy wrote it (the shortest text that reads back as the same number).</summary>
     public static string Text(double threshold) => threshold.ToString(CultureInfo.InvariantCulture);
 

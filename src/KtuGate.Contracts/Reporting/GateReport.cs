@@ -231,6 +231,12 @@ public sealed record ClauseReport(
 
     /// <summary>For a forget clause, where the edit site's inputs were recorded: can a linear probe on them still tell the concept apart?</summary>
     public LinearProbeReport? LinearProbe { get; init; }
+
+    /// <summary>For a retain clause with a 'maxDrop': what the drop was measured from, "baseline" (Verify: the KtuModel's Baseline) or "original" (Remediate: the unedited artifact of the same run); null where it was not checked.</summary>
+    public string? DropFrom { get; init; }
+
+    /// <summary>The drop measured against <see cref="DropFrom"/>: its rate minus this one (negative for a gain); null where it was not checked.</summary>
+    public double? Drop { get; init; }
 }
 
 /// <summary>A forget clause's rate on perturbed exemplars.</summary>

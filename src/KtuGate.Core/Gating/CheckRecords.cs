@@ -45,6 +45,9 @@ internal sealed record CheckOptions
     /// <summary>An edit to judge without running the model.</summary>
     public SiteEdit? Edit { get; init; }
 
+    /// <summary>Whether this pass measures the unedited artifact of a Remediate run, which is its own original for a 'maxDrop'.</summary>
+    public bool IsOriginal { get; init; }
+
     /// <summary>File digests known already in this run.</summary>
     public DigestCache? Digests { get; init; }
 }

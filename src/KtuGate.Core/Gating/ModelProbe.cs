@@ -208,7 +208,7 @@ internal sealed class ModelProbe : IDisposable
             foreach (var clause in policy.Retain)
             {
                 var (m, b) = measurements[(policy, clause.Concept)];
-                judged.Verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level)));
+                judged.Verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level), DropFrom(m.At(clause.Level)!, b?.At(clause.Level))));
             }
 
             var (generalRate, generalBaseline) = General(general[policy]);
@@ -220,6 +220,16 @@ internal sealed class ModelProbe : IDisposable
 
         return judged;
     }
+
+    /// <summary>
+    /// What a 'maxDrop' is measured from. In Remediate it is the original, the unedited artifact measured in the same run: the verify pass
+    /// measures that artifact itself (drop 0), and every candidate is judged with it as baseline. In Verify it is the KtuModel's Baseline,
+    /// and without one the drop is not checked (KTU3004).
+    /// </summary>
+    private DropReference? DropFrom(Proportion measured, Proportion? baseline)
+        => _c.Request.Mode != GateMode.Remediate ? null
+            : _c.Options.IsOriginal ? new DropReference(measured, DropReference.Original)
+            : baseline is null ? null : new DropReference(baseline, DropReference.Original);
 
     /// <summary>Robustness: does the concept come back on mirrored or noisy exemplars?</summary>
     private List<PerturbedRate> JudgeRobustness(Policy policy, ForgetClause clause, ConceptBinding binding, Dictionary<Perturbation, IConceptProbe> probes, DiagnosticBag judgements)

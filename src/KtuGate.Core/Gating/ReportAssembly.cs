@@ -93,6 +93,8 @@ internal static class ReportAssembly
         v.Diagnostics.Select(d => d.Code).ToList())
     {
         Status = ClauseStatuses.Name(v.Status),
+        DropFrom = v.DropFrom?.Name,
+        Drop = v.DropFrom is { } from ? Thresholds.Recorded(from.Rate.Rate - v.Measured.Rate, v.MaxDrop) : null,
     };
 
     internal static ReportDiagnostic ToReport(Diagnostic d, string baseDirectory) => new(

@@ -52,10 +52,14 @@ public static class ClauseJudge
                 : $"no number of exemplars shows an accuracy of {G(maxAccuracy)}: the upper bound is always above 0; allow a higher accuracy";
     }
 
-    /// <summary>A retain clause holds when the measured rate is at least its floor and, with a baseline, has dropped by at most the allowed amount.</summary>
-    /// <remarks>The floor is judged on the measured rate, as the README documents, so n of n always meets it: a retain clause never lacks evidence.</remarks>
-    public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline)
+    /// <summary>A retain clause holds when the measured rate is at least its floor and has dropped from the original by at most its 'maxDrop'.</summary>
+    /// <remarks>
+    /// The floor is judged on the measured rate, as the README documents, so n of n always meets it: a retain clause never lacks evidence.
+    /// The drop is measured from <paramref name="original"/> where given (in Remediate, the unedited artifact), else from the baseline.
+    /// </remarks>
+    public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline, DropReference? original = null)
     {
+        var reference = original ?? (baseline is null ? null : new DropReference(baseline, DropReference.Baseline));
         var diagnostics = new List<Diagnostic>();
         if (measured.N == 0 || (clause.MinAccuracy is { } min && Thresholds.Below(measured.Rate, min)))
         {
@@ -65,14 +69,14 @@ public static class ClauseJudge
 
         if (clause.MaxDrop is { } maxDrop)
         {
-            if (baseline is null)
+            if (reference is null)
             {
                 diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(clause.Location, clause.Concept, "maxDrop"));
             }
-            else if (Thresholds.Above(baseline.Rate - measured.Rate, maxDrop))
+            else if (Thresholds.Above(reference.Rate.Rate - measured.Rate, maxDrop))
             {
                 diagnostics.Add(DiagnosticCodes.RetentionDropped.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                    V(baseline.Rate - measured.Rate, maxDrop), F(baseline.Rate), F(measured.Rate), measured.N, G(maxDrop)));
+                    V(reference.Rate.Rate - measured.Rate, maxDrop), F(reference.Rate.Rate), F(measured.Rate), measured.N, G(maxDrop), reference.Name));
             }
         }
 
@@ -82,6 +86,7 @@ public static class ClauseJudge
             null, clause.MinAccuracy, clause.MaxDrop, status == ClauseStatus.Pass, diagnostics, clause.Location)
         {
             Status = status,
+            DropFrom = clause.MaxDrop is null ? null : reference,
         };
     }
 

@@ -65,9 +65,5 @@ public static class MetricsJudge
         return (report, diagnostics);
     }
 
-    // Six decimals, or as many as it takes to keep a missed threshold visibly missed in every rendering that prints the recorded value.
-    private static double? Round(double? value, double? threshold)
-        => value is not { } v ? null
-            : Thresholds.Value(v, threshold) is var shown && shown.Length - shown.IndexOf('.', StringComparison.Ordinal) - 1 > 6 ? double.Parse(shown, System.Globalization.CultureInfo.InvariantCulture)
-            : Math.Round(v, 6);
+    private static double? Round(double? value, double? threshold) => value is { } v ? Thresholds.Recorded(v, threshold) : null;
 }
