@@ -202,21 +202,22 @@ public sealed class GateTests
     [Fact]
     public void A_remediated_artifact_reports_each_retained_concepts_drop_from_the_original()
     {
+        // The sample's two policies: retire-sneaker, and keep-siblings bounding each sibling's drop (no baseline given).
         using var temp = new TempFolder();
-        var policy = WritePolicy(temp,
-            """
-            "forget": [ { "concept": "sneaker", "maxAccuracy": 0.1 } ],
-            "retain": [ { "concept": "sneaker", "level": "coarse", "minAccuracy": 0.9 }, { "concept": "sandal", "maxDrop": 0.05 }, { "concept": "t-shirt", "maxDrop": 0.05 } ],
-            "remedy": { "allowed": true, "methods": ["closed-form"] }
-            """,
-            """ "footwear": {}, "tops": {}, "sandal": { "parent": "footwear", "exemplars": ["exemplars/sandal/*.png"] }, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] }, "t-shirt": { "parent": "tops", "exemplars": ["exemplars/t-shirt/*.png"] } """,
-            "sandal", "sneaker", "t-shirt");
+        var request = SampleRequest(Path.Combine(temp.Path, "report")) with
+        {
+            Policies = [TestPaths.SamplePolicy, TestPaths.Sample("policies", "keep-siblings.ktu.json")],
+            Mode = GateMode.Remediate,
+            OutputDirectory = Path.Combine(temp.Path, "out"),
+        };
 
-        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "report"), policy) with { Mode = GateMode.Remediate, OutputDirectory = Path.Combine(temp.Path, "out") });
+        var result = Gate.Run(request);
 
         Assert.Equal(GateOutcome.Pass, result.Outcome);
         Assert.NotNull(result.Report.Models[0].Remediation!.Output);
-        Assert.All(result.Report.Models[0].Clauses.Where(c => c.MaxDrop is not null), c =>
+        var bounded = result.Report.Models[0].Clauses.Where(c => c.MaxDrop is not null).ToList();
+        Assert.Equal(4, bounded.Count);
+        Assert.All(bounded, c =>
         {
             Assert.Equal("original", c.DropFrom);
             Assert.Equal(c.Baseline!.Rate - c.Measured.Rate, c.Drop!.Value, 6);

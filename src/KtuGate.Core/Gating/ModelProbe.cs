@@ -6,6 +6,7 @@ using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
+using KtuGate.Unlearning;
 using KtuGate.Verdicts;
 using static KtuGate.ReportAssembly;
 using static KtuGate.ModelCheck;
@@ -159,7 +160,8 @@ internal sealed class ModelProbe : IDisposable
         var conceptReports = new List<ConceptReport>();
         foreach (var (policy, binding) in bindings)
         {
-            var files = binding.Concept.Files;
+            // A remediation's candidates are judged on the held-out part only; the exemplar set's digest still covers every file.
+            var files = OnSplit(policy, binding.Concept.Files);
             var wordings = _c.Kind.Wordings(policy, binding.Concept, binding.FineLabel);
             var (tally, baselineTally) = Tally(files, binding.FineLabel, wordings, binding.Concept.Name);
             var measured = Measure(binding, manifest, tally);
@@ -168,7 +170,7 @@ internal sealed class ModelProbe : IDisposable
             conceptTallies[(policy, binding.Concept.Name)] = tally;
             conceptReports.Add(new ConceptReport(
                 policy.Id, binding.Concept.Name, measured.FineLabel, measured.CoarseGroup,
-                new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files, _c.Options.Digests)),
+                new ExemplarSet(binding.Concept.Files.Count, Digests.OfFileSet(baseDirectory, binding.Concept.Files, _c.Options.Digests)),
                 Rate(measured.Fine), Rate(measured.Coarse),
                 measured.Predicted.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value),
                 baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse)),
@@ -211,7 +213,7 @@ internal sealed class ModelProbe : IDisposable
                 judged.Verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level), DropFrom(m.At(clause.Level)!, b?.At(clause.Level))));
             }
 
-            var (generalRate, generalBaseline) = General(general[policy]);
+            var (generalRate, generalBaseline) = General([.. general[policy].Select(g => (g.Label, Files: OnSplit(policy, g.Files))).Where(g => g.Files.Count > 0)]);
             var paper = PaperMetrics.Compute(policy, measurements.Where(m => m.Key.Item1 == policy).ToDictionary(m => m.Key.Item2, m => m.Value), generalRate, generalBaseline);
             var (metricsReport, metricDiagnostics) = MetricsJudge.Judge(policy, paper, _c.BaseDirectory);
             judged.Metrics.Add(metricsReport);
@@ -231,13 +233,16 @@ internal sealed class ModelProbe : IDisposable
             : _c.Options.IsOriginal ? new DropReference(measured, DropReference.Original)
             : baseline is null ? null : new DropReference(baseline, DropReference.Original);
 
+    /// <summary>The files of an exemplar set this pass judges: all, or one side of a remediation's hold-out split.</summary>
+    private IReadOnlyList<string> OnSplit(Policy policy, IReadOnlyList<string> files) => _c.Options.Split?.Of(policy, files) ?? files;
+
     /// <summary>Robustness: does the concept come back on mirrored or noisy exemplars?</summary>
     private List<PerturbedRate> JudgeRobustness(Policy policy, ForgetClause clause, ConceptBinding binding, Dictionary<Perturbation, IConceptProbe> probes, DiagnosticBag judgements)
     {
         var rates = new List<PerturbedRate>();
         foreach (var (perturbation, perturbedProbe) in probes)
         {
-            var tally = perturbedProbe.Probe(binding.Concept.Files, binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
+            var tally = perturbedProbe.Probe(OnSplit(policy, binding.Concept.Files), binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
             var rate = Measure(binding, _c.Manifest, tally).At(clause.Level)!;
             var name = perturbation == Perturbation.Flip ? "flip" : "noise";
             rates.Add(new PerturbedRate(name, Rate(rate)!));
