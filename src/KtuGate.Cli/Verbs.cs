@@ -70,7 +70,7 @@ internal static class Verbs
             foreach (var clause in model.Clauses)
             {
                 Console.WriteLine(TextSafety.Printable(string.Create(CultureInfo.InvariantCulture,
-                    $"  {ReportText.Result(clause)}  {clause.Policy}: {ReportText.Clause(clause)} {clause.Measured.Rate:0.000} [{clause.Measured.CiLow:0.000}, {clause.Measured.CiHigh:0.000}] n={clause.Measured.N}; {ReportText.Threshold(clause)}")));
+                    $"  {ReportText.Result(clause)}  {clause.Policy}: {ReportText.Clause(clause)} {ReportText.Measured(clause)}; {ReportText.Threshold(clause)}")));
             }
         }
 

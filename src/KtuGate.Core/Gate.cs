@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Reflection;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
@@ -141,8 +140,10 @@ public static class Gate
         var siteProblems = new DiagnosticBag();
         var probeBound = policies.Any(p => p.Metrics?.MaxLinearProbeAccuracy is not null);
         var plan = request.Mode == GateMode.Remediate || probeBound ? PlanSite(input, manifest, siteProblems, request.Limits) : null;
+        // In Remediate the artifact measured here, unedited, is the original that a 'maxDrop' compares with (candidates are judged against it).
+        var verifyOptions = options with { IsOriginal = request.Mode == GateMode.Remediate };
         var checkedModel = CheckModel(input, manifest, policies, request, baseDirectory, local, cancellationToken,
-            plan is null ? options : options with { ModelBytes = plan.Instrumented, Record = plan.Activations });
+            plan is null ? verifyOptions : verifyOptions with { ModelBytes = plan.Instrumented, Record = plan.Activations });
         var linearProbes = plan is null || checkedModel.Report is null ? null : LinearProbes(policies, manifest, plan);
         var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies, linearProbes, plan!.Edits.Lowest);
         if (probeBound && plan is null && checkedModel.Report is not null)
@@ -160,7 +161,7 @@ public static class Gate
                 foreach (var (policy, clause, probe, max) in probeMisses)
                 {
                     local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, plan!.Edits.Lowest.Node,
-                        Fixed(probe.Accuracy.Rate), Fixed(probe.Accuracy.CiHigh), max.ToString(CultureInfo.InvariantCulture));
+                        Thresholds.Value(probe.Accuracy.Rate, max), Thresholds.Value(probe.Accuracy.CiHigh, max), Thresholds.Text(max));
                 }
             }
             else

@@ -150,7 +150,7 @@ public sealed class DualEncoderTests
         Assert.Equal(1, metrics.Utility);
         Assert.Equal(0, metrics.QualityUtility);
         Assert.False(metrics.Passed);
-        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3005" && d.Message == "Policy 'clip-retire-shirt': Q-U is 0.000, below the required 0.990");
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3005" && d.Message == "Policy 'clip-retire-shirt': Q-U is 0.000, below the required 0.99");
     }
 
     [Fact]

@@ -174,6 +174,57 @@ public sealed class GateTests
     }
 
     [Fact]
+    public void In_Remediate_a_drop_is_measured_from_the_unedited_artifact_of_the_same_run()
+    {
+        using var temp = new TempFolder();
+        var policy = WritePolicy(temp,
+            """
+            "forget": [ { "concept": "sneaker", "maxAccuracy": 1 } ],
+            "retain": [ { "concept": "sandal", "maxDrop": 0.0 } ],
+            "remedy": { "allowed": true }
+            """,
+            """ "footwear": {}, "sandal": { "parent": "footwear", "exemplars": ["exemplars/sandal/*.png"] }, "sneaker": { "parent": "footwear", "exemplars": ["exemplars/sneaker/*.png"] } """,
+            "sandal", "sneaker");
+
+        // Nothing to unlearn: the artifact ships unedited, and it is its own original (no baseline needed, no KTU3004).
+        var result = Gate.Run(SampleRequest(Path.Combine(temp.Path, "report"), policy) with { Mode = GateMode.Remediate, OutputDirectory = Path.Combine(temp.Path, "out") });
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        var sandal = result.Report.Models[0].Clauses.Single(c => c.Concept == "sandal");
+        Assert.Equal(("pass", "original", 0.0), (sandal.Status, sandal.DropFrom, sandal.Drop));
+        AssertSchemaValid(result.ReportPath!);
+
+        // In Verify the same clause compares with the KtuModel's Baseline, and says so.
+        var verify = Gate.Run(SampleRequest(Path.Combine(temp.Path, "verify"), policy, baseline: TestPaths.SampleModel));
+        Assert.Equal("baseline", verify.Report.Models[0].Clauses.Single(c => c.Concept == "sandal").DropFrom);
+    }
+
+    [Fact]
+    public void A_remediated_artifact_reports_each_retained_concepts_drop_from_the_original()
+    {
+        // The sample's two policies: retire-sneaker, and keep-siblings bounding each sibling's drop (no baseline given).
+        using var temp = new TempFolder();
+        var request = SampleRequest(Path.Combine(temp.Path, "report")) with
+        {
+            Policies = [TestPaths.SamplePolicy, TestPaths.Sample("policies", "keep-siblings.ktu.json")],
+            Mode = GateMode.Remediate,
+            OutputDirectory = Path.Combine(temp.Path, "out"),
+        };
+
+        var result = Gate.Run(request);
+
+        Assert.Equal(GateOutcome.Pass, result.Outcome);
+        Assert.NotNull(result.Report.Models[0].Remediation!.Output);
+        var bounded = result.Report.Models[0].Clauses.Where(c => c.MaxDrop is not null).ToList();
+        Assert.Equal(4, bounded.Count);
+        Assert.All(bounded, c =>
+        {
+            Assert.Equal("original", c.DropFrom);
+            Assert.Equal(c.Baseline!.Rate - c.Measured.Rate, c.Drop!.Value, 6);
+        });
+    }
+
+    [Fact]
     public void Metric_thresholds_without_a_baseline_are_not_checked_and_not_passed()
     {
         using var temp = new TempFolder();

@@ -92,7 +92,7 @@ public sealed class VerdictTests
         // The rule the outcome had before categories: any error outside KTU3xxx, KTU4001 and KTU4006 is invalid input; other errors violate.
         static GateOutcome Old(string code) => !code.StartsWith("KTU3", StringComparison.Ordinal) && code is not ("KTU4001" or "KTU4006")
             ? GateOutcome.InvalidInput : GateOutcome.Violated;
-        var changed = new[] { "KTU3004", "KTU3006", "KTU3007", "KTU9001" };
+        var changed = new[] { "KTU3004", "KTU3006", "KTU3007", "KTU4020", "KTU9001" };
         foreach (var descriptor in DiagnosticCodes.All.Values.Where(d => d.Severity == DiagnosticSeverity.Error && !changed.Contains(d.Code)))
         {
             Assert.True(Old(descriptor.Code) == Gate.OutcomeOf([descriptor.Create(null, new object?[9])]), descriptor.Code);
@@ -101,6 +101,7 @@ public sealed class VerdictTests
         Assert.Equal(GateOutcome.InsufficientEvidence, Gate.OutcomeOf([DiagnosticCodes.InsufficientEvidence.Create(s_at, new object?[9])]));
         Assert.Equal(GateOutcome.InsufficientEvidence, Gate.OutcomeOf([DiagnosticCodes.BaselineMissing.Create(s_at, "p", "maxDrop")]));
         Assert.Equal(GateOutcome.InvalidInput, Gate.OutcomeOf([DiagnosticCodes.ThresholdUnreachable.Create(s_at, new object?[9])]));
+        Assert.Equal(GateOutcome.InsufficientEvidence, Gate.OutcomeOf([DiagnosticCodes.HeldOutTooFew.Create(s_at, new object?[9])]));
         Assert.Equal(GateOutcome.InternalError, Gate.OutcomeOf([DiagnosticCodes.InternalError.Create(null, "x")]));
         Assert.Equal(GateOutcome.Pass, Gate.OutcomeOf([DiagnosticCodes.ReportUnsigned.Create(null, "x")]));
 

@@ -239,8 +239,8 @@ public static class DiagnosticCodes
 
     /// <summary>KTU3003: a retained concept dropped more than allowed against the baseline.</summary>
     public static readonly DiagnosticDescriptor RetentionDropped = new("KTU3003", E, "Retained knowledge dropped",
-        "'{0}' {1} accuracy dropped by {2} from the baseline's {3} to {4} (n={5}) > allowed drop {6}",
-        "A concept the policy says to retain is recognised less often than in the baseline artifact by more than 'maxDrop'.");
+        "'{0}' {1} accuracy dropped by {2} from the {7}'s {3} to {4} (n={5}) > allowed drop {6}",
+        "A concept the policy says to retain is recognised less often than in the original by more than 'maxDrop'. The original is the KtuModel's Baseline (--baseline) in Verify, and the unedited artifact measured in the same run in Remediate.");
 
     /// <summary>KTU3004: a drop threshold could not be checked for want of a baseline.</summary>
     /// <remarks>An error: a threshold that was not checked must not pass the gate (the run's outcome is insufficient evidence, not a violation).</remarks>
@@ -312,6 +312,14 @@ public static class DiagnosticCodes
     public static readonly DiagnosticDescriptor RemediationWriteFailed = new("KTU4007", E, "Remediated artifact cannot be written",
         "The remediated artifact '{0}' cannot be written: {1}; nothing was written",
         "Remediation writes the edited artifact and its external-data files into KtuOutputDir (--output-dir) whole or not at all. Check that the folder is writable and that nothing (a folder, a read-only file) stands where those files go.");
+
+    /// <summary>KTU4020: too few exemplars of a concept are held out from the edit to judge it on them.</summary>
+    public static readonly DiagnosticDescriptor HeldOutTooFew = new("KTU4020", E, "Too few held-out exemplars",
+        "'{0}': {1} of its {2} exemplars are held out from the edit (remedy.holdOut {3}); {4}: insufficient evidence, the artifact was not edited",
+        "Remediation fits an edit on part of each concept's exemplars and judges every threshold on the rest (remedy.holdOut, default 0.3, chosen by a stable hash of each exemplar's path). The held-out part must be able to show each threshold: an upper bound of m needs at least z²(1 − m)/m exemplars with none recognised (73 for 0.05), a retained concept at least one. Add exemplars, or raise remedy.holdOut.")
+    {
+        Category = DiagnosticCategory.Evidence,
+    };
 
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",

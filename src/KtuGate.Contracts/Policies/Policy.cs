@@ -90,8 +90,14 @@ public sealed record RetainClause(string Concept, KnowledgeLevel Level, double? 
 /// <summary>Whether the gate may unlearn a violated concept, and with which methods.</summary>
 public sealed record RemedyOptions(bool Allowed, IReadOnlyList<string> Methods)
 {
+    /// <summary>The share of each concept's exemplars held out from an edit when the policy does not say.</summary>
+    public const double DefaultHoldOut = 0.3;
+
     /// <summary>No remediation.</summary>
     public static RemedyOptions None { get; } = new(false, []);
+
+    /// <summary>The share of each concept's exemplars (and of the general set) that an edit is not fitted on and is judged on, in [0.05, 0.95].</summary>
+    public double HoldOut { get; init; } = DefaultHoldOut;
 }
 
 /// <summary>Thresholds on the unlearning metrics of the seed paper, judged on the measured values.</summary>

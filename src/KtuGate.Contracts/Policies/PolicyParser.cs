@@ -119,7 +119,7 @@ public static class PolicyParser
     private static RemedyOptions ReadRemedy(ObjectReader top)
     {
         var remedy = RemedyOptions.None;
-        if (top.Object("remedy", "'remedy'", false, "allowed", "methods") is { } remedyReader)
+        if (top.Object("remedy", "'remedy'", false, "allowed", "methods", "holdOut") is { } remedyReader)
         {
             var methods = new List<string>();
             foreach (var method in remedyReader.Strings("methods"))
@@ -135,7 +135,10 @@ public static class PolicyParser
                 }
             }
 
-            remedy = new RemedyOptions(remedyReader.Boolean("allowed", required: true) ?? false, methods);
+            remedy = new RemedyOptions(remedyReader.Boolean("allowed", required: true) ?? false, methods)
+            {
+                HoldOut = remedyReader.Number("holdOut", 0.05, 0.95) ?? RemedyOptions.DefaultHoldOut,
+            };
         }
 
         return remedy;

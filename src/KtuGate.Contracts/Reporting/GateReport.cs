@@ -98,6 +98,9 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
 
     /// <summary>The external-data files of the original artifact, if it has any (the remediated artifact's are the model's).</summary>
     public IReadOnlyList<FileDigest>? OriginalExternalData { get; init; }
+
+    /// <summary>How many exemplars were held out from the edit (remedy.holdOut) and every threshold judged on; the edit was fitted on the others.</summary>
+    public int HeldOutExemplars { get; init; }
 }
 
 /// <summary>The layer remediation edited.</summary>
@@ -231,6 +234,15 @@ public sealed record ClauseReport(
 
     /// <summary>For a forget clause, where the edit site's inputs were recorded: can a linear probe on them still tell the concept apart?</summary>
     public LinearProbeReport? LinearProbe { get; init; }
+
+    /// <summary>For a retain clause with a 'maxDrop': what the drop was measured from, "baseline" (Verify: the KtuModel's Baseline) or "original" (Remediate: the unedited artifact of the same run); null where it was not checked.</summary>
+    public string? DropFrom { get; init; }
+
+    /// <summary>The drop measured against <see cref="DropFrom"/>: its rate minus this one (negative for a gain); null where it was not checked.</summary>
+    public double? Drop { get; init; }
+
+    /// <summary>For a remediated artifact: the same rate on the exemplars the edit was fitted on (<see cref="Measured"/> is the held-out part it was judged on).</summary>
+    public RateInfo? Fit { get; init; }
 }
 
 /// <summary>A forget clause's rate on perturbed exemplars.</summary>

@@ -79,7 +79,7 @@ public static class HtmlRenderer
         {
             h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : Html(ReportText.Result(clause) + " " + string.Join(" ", clause.Codes)))
                 .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
-                .Append("</td><td>").Append(Html(ReportText.Rate(clause.Measured))).Append("</td><td>")
+                .Append("</td><td>").Append(Html(ReportText.Measured(clause))).Append("</td><td>")
                 .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
                 .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td>")
                 .Append(clause.Perturbed.Count == 0 && clause.LinearProbe is null ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}")
@@ -247,11 +247,11 @@ public static class HtmlRenderer
         var s = new StringBuilder("<h3>Unlearning metrics</h3>\n<table><thead><tr><th>Policy</th><th>Forget fine</th><th>Forget coarse</th><th>Retain fine</th><th>Retain coarse</th><th>General</th><th>Quality</th><th>Utility</th><th>Q-U</th><th>Thresholds</th></tr></thead><tbody>\n");
         foreach (var m in model.Metrics)
         {
-            static string R(RateInfo? rate, RateInfo? before) => rate is null ? "-" : Html(ReportText.Rate(rate)) + (before is null ? string.Empty : "<br><small>baseline " + Html(ReportText.Rate(before)) + "</small>");
+            static string R(RateInfo? rate, RateInfo? before, double? floor = null) => rate is null ? "-" : Html(ReportText.Rate(rate, floor)) + (before is null ? string.Empty : "<br><small>baseline " + Html(ReportText.Rate(before)) + "</small>");
             s.Append("<tr class=\"").Append(m.Passed ? "pass" : "fail").Append("\"><td>").Append(Html(m.Policy)).Append("</td><td>")
                 .Append(R(m.ForgetFine, m.Baseline?.ForgetFine)).Append("</td><td>").Append(R(m.ForgetCoarse, m.Baseline?.ForgetCoarse)).Append("</td><td>")
                 .Append(R(m.RetainFine, m.Baseline?.RetainFine)).Append("</td><td>").Append(R(m.RetainCoarse, m.Baseline?.RetainCoarse)).Append("</td><td>")
-                .Append(R(m.General, m.Baseline?.General)).Append("</td><td>").Append(Html(ReportText.Number(m.Quality))).Append("</td><td>")
+                .Append(R(m.General, m.Baseline?.General, m.Thresholds?.MinGeneralAccuracy)).Append("</td><td>").Append(Html(ReportText.Number(m.Quality))).Append("</td><td>")
                 .Append(Html(ReportText.Number(m.Utility))).Append("</td><td>").Append(Html(ReportText.Number(m.QualityUtility))).Append("</td><td>")
                 .Append(m.Thresholds is null ? "-" : Html(string.Join(", ", new[]
                 {

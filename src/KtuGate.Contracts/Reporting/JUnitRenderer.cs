@@ -51,7 +51,7 @@ public static class JUnitRenderer
                             w.WriteAttributeString("type", Printable(string.Join(" ", clause.Codes)));
                             w.WriteAttributeString("message", Printable(string.Join(" ", messages.Select(m => m.Message))));
                             w.WriteString(string.Join(" ", messages.Select(m => Printable(ReportText.Diagnostic(m))))
-                                + $" measured {ReportText.Rate(clause.Measured)}; threshold {ReportText.Threshold(clause)}");
+                                + $" measured {ReportText.Measured(clause)}; threshold {ReportText.Threshold(clause)}");
                             w.WriteEndElement();
                         }
 

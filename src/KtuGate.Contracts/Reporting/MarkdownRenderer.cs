@@ -31,7 +31,7 @@ public static class MarkdownRenderer
                 md.Append("| ").Append(clause.Passed ? "pass" : "**" + ReportText.Result(clause) + "** " + Markdown(string.Join(" ", clause.Codes)))
                     .Append(" | ").Append(Markdown(clause.Policy))
                     .Append(" | ").Append(Markdown(ReportText.Clause(clause)))
-                    .Append(" | ").Append(Markdown(ReportText.Rate(clause.Measured)))
+                    .Append(" | ").Append(Markdown(ReportText.Measured(clause)))
                     .Append(" | ").Append(clause.Baseline is null ? "-" : Markdown(ReportText.Rate(clause.Baseline)))
                     .Append(" | ").Append(Markdown(ReportText.Threshold(clause)))
                     .Append(" |\n");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using KtuGate.Policies;
 
 namespace KtuGate.Reporting;
 
@@ -6,8 +7,17 @@ namespace KtuGate.Reporting;
 public static class ReportText
 {
     /// <summary>A rate with its interval and n, e.g. "0.987 (95% CI 0.966-0.995, n=300)".</summary>
-    public static string Rate(RateInfo rate)
-        => string.Create(CultureInfo.InvariantCulture, $"{rate.Rate:0.000} (95% CI {rate.CiLow:0.000}-{rate.CiHigh:0.000}, n={rate.N})");
+    /// <remarks>
+    /// Where the rate or the upper bound is judged against a threshold, it is printed by <see cref="Thresholds.Value"/>: with the digits it
+    /// takes to show on which side of the threshold it lies. The rate is the exact successes / n, not the report's rounded value.
+    /// </remarks>
+    public static string Rate(RateInfo rate, double? rateThreshold = null, double? upperThreshold = null)
+        => string.Create(CultureInfo.InvariantCulture,
+            $"{Thresholds.Value(rate.N == 0 ? 0 : (double)rate.Successes / rate.N, rateThreshold)} (95% CI {rate.CiLow:0.000}-{Thresholds.Value(rate.CiHigh, upperThreshold)}, n={rate.N})");
+
+    /// <summary>A clause's measured rate, printed against its thresholds: a forget clause's rate and upper bound against its allowed accuracy, a retain clause's rate against its floor.</summary>
+    public static string Measured(ClauseReport clause)
+        => clause.Kind == "forget" ? Rate(clause.Measured, clause.MaxAccuracy, clause.MaxAccuracy) : Rate(clause.Measured, clause.MinAccuracy);
 
     /// <summary>A clause's thresholds, e.g. "upper bound &lt;= 0.05" or "&gt;= 0.9, drop &lt;= 0.02".</summary>
     public static string Threshold(ClauseReport clause)
@@ -31,7 +41,7 @@ public static class ReportText
             + (report.Summary.Errors > 0 && report.Verdict == "error" ? $", {report.Summary.Errors} input error(s)" : string.Empty);
 
     /// <summary>A threshold or rate as written, invariant.</summary>
-    public static string Number(double? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
+    public static string Number(double? value) => value is { } v ? Thresholds.Text(v) : "-";
 
     /// <summary>A diagnostic as a compiler prints one.</summary>
     public static string Diagnostic(ReportDiagnostic d)

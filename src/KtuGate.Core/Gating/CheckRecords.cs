@@ -3,6 +3,7 @@ using KtuGate.Kinds;
 using KtuGate.Onnx;
 using KtuGate.Probing;
 using KtuGate.Reporting;
+using KtuGate.Unlearning;
 using KtuGate.Verdicts;
 
 namespace KtuGate;
@@ -44,6 +45,12 @@ internal sealed record CheckOptions
 
     /// <summary>An edit to judge without running the model.</summary>
     public SiteEdit? Edit { get; init; }
+
+    /// <summary>The side of the hold-out split this pass probes and judges (a remediation's candidates: the held-out part); null for every exemplar.</summary>
+    public ExemplarSplit? Split { get; init; }
+
+    /// <summary>Whether this pass measures the unedited artifact of a Remediate run, which is its own original for a 'maxDrop'.</summary>
+    public bool IsOriginal { get; init; }
 
     /// <summary>File digests known already in this run.</summary>
     public DigestCache? Digests { get; init; }

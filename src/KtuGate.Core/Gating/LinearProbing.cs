@@ -1,4 +1,3 @@
-using System.Globalization;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
 using KtuGate.Models;
@@ -98,7 +97,7 @@ internal static class LinearProbing
         => [.. from policy in policies
                where policy.Metrics?.MaxLinearProbeAccuracy is not null
                from clause in policy.Forget
-               where probes.TryGetValue((policy.Id, clause.Concept), out var probe) && probe.Accuracy.CiHigh > policy.Metrics!.MaxLinearProbeAccuracy
+               where probes.TryGetValue((policy.Id, clause.Concept), out var probe) && Thresholds.Above(probe.Accuracy.CiHigh, policy.Metrics!.MaxLinearProbeAccuracy!.Value)
                select (policy, clause, probes[(policy.Id, clause.Concept)], policy.Metrics!.MaxLinearProbeAccuracy!.Value)];
 
     internal static IReadOnlyList<Diagnostic> ProbeMissDiagnostics(List<(Policy Policy, ForgetClause Clause, LinearProbeReport Probe, double Max)> misses, EditSite site)
@@ -108,7 +107,7 @@ internal static class LinearProbing
         {
             bag.Add(DiagnosticCodes.MetricMissed, clause.Location, policy.Id,
                 $"'{clause.Concept}' linear-probe accuracy against its {probe.Against} below the edit site '{site.Node}' (upper bound)",
-                Fixed(probe.Accuracy.CiHigh), "above the allowed", max.ToString(CultureInfo.InvariantCulture));
+                Thresholds.Value(probe.Accuracy.CiHigh, max), "above the allowed", Thresholds.Text(max));
         }
 
         return bag.Items;

@@ -1,4 +1,3 @@
-using System.Globalization;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
 using KtuGate.Measurements;
@@ -7,6 +6,7 @@ using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
+using KtuGate.Unlearning;
 using KtuGate.Verdicts;
 using static KtuGate.ReportAssembly;
 using static KtuGate.ModelCheck;
@@ -160,7 +160,8 @@ internal sealed class ModelProbe : IDisposable
         var conceptReports = new List<ConceptReport>();
         foreach (var (policy, binding) in bindings)
         {
-            var files = binding.Concept.Files;
+            // A remediation's candidates are judged on the held-out part only; the exemplar set's digest still covers every file.
+            var files = OnSplit(policy, binding.Concept.Files);
             var wordings = _c.Kind.Wordings(policy, binding.Concept, binding.FineLabel);
             var (tally, baselineTally) = Tally(files, binding.FineLabel, wordings, binding.Concept.Name);
             var measured = Measure(binding, manifest, tally);
@@ -169,7 +170,7 @@ internal sealed class ModelProbe : IDisposable
             conceptTallies[(policy, binding.Concept.Name)] = tally;
             conceptReports.Add(new ConceptReport(
                 policy.Id, binding.Concept.Name, measured.FineLabel, measured.CoarseGroup,
-                new ExemplarSet(files.Count, Digests.OfFileSet(baseDirectory, files, _c.Options.Digests)),
+                new ExemplarSet(binding.Concept.Files.Count, Digests.OfFileSet(baseDirectory, binding.Concept.Files, _c.Options.Digests)),
                 Rate(measured.Fine), Rate(measured.Coarse),
                 measured.Predicted.Where(p => p.Value > 0).ToDictionary(p => p.Key, p => p.Value),
                 baselineMeasured is null ? null : new BaselineRates(Rate(baselineMeasured.Fine), Rate(baselineMeasured.Coarse)),
@@ -209,10 +210,10 @@ internal sealed class ModelProbe : IDisposable
             foreach (var clause in policy.Retain)
             {
                 var (m, b) = measurements[(policy, clause.Concept)];
-                judged.Verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level)));
+                judged.Verdicts.Add(ClauseJudge.Retain(policy.Id, clause, m.At(clause.Level)!, b?.At(clause.Level), DropFrom(m.At(clause.Level)!, b?.At(clause.Level))));
             }
 
-            var (generalRate, generalBaseline) = General(general[policy]);
+            var (generalRate, generalBaseline) = General([.. general[policy].Select(g => (g.Label, Files: OnSplit(policy, g.Files))).Where(g => g.Files.Count > 0)]);
             var paper = PaperMetrics.Compute(policy, measurements.Where(m => m.Key.Item1 == policy).ToDictionary(m => m.Key.Item2, m => m.Value), generalRate, generalBaseline);
             var (metricsReport, metricDiagnostics) = MetricsJudge.Judge(policy, paper, _c.BaseDirectory);
             judged.Metrics.Add(metricsReport);
@@ -222,24 +223,37 @@ internal sealed class ModelProbe : IDisposable
         return judged;
     }
 
+    /// <summary>
+    /// What a 'maxDrop' is measured from. In Remediate it is the original, the unedited artifact measured in the same run: the verify pass
+    /// measures that artifact itself (drop 0), and every candidate is judged with it as baseline. In Verify it is the KtuModel's Baseline,
+    /// and without one the drop is not checked (KTU3004).
+    /// </summary>
+    private DropReference? DropFrom(Proportion measured, Proportion? baseline)
+        => _c.Request.Mode != GateMode.Remediate ? null
+            : _c.Options.IsOriginal ? new DropReference(measured, DropReference.Original)
+            : baseline is null ? null : new DropReference(baseline, DropReference.Original);
+
+    /// <summary>The files of an exemplar set this pass judges: all, or one side of a remediation's hold-out split.</summary>
+    private IReadOnlyList<string> OnSplit(Policy policy, IReadOnlyList<string> files) => _c.Options.Split?.Of(policy, files) ?? files;
+
     /// <summary>Robustness: does the concept come back on mirrored or noisy exemplars?</summary>
     private List<PerturbedRate> JudgeRobustness(Policy policy, ForgetClause clause, ConceptBinding binding, Dictionary<Perturbation, IConceptProbe> probes, DiagnosticBag judgements)
     {
         var rates = new List<PerturbedRate>();
         foreach (var (perturbation, perturbedProbe) in probes)
         {
-            var tally = perturbedProbe.Probe(binding.Concept.Files, binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
+            var tally = perturbedProbe.Probe(OnSplit(policy, binding.Concept.Files), binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
             var rate = Measure(binding, _c.Manifest, tally).At(clause.Level)!;
             var name = perturbation == Perturbation.Flip ? "flip" : "noise";
             rates.Add(new PerturbedRate(name, Rate(rate)!));
-            if (policy.Metrics?.MaxPerturbedAccuracy is { } max && rate.High > max)
+            if (policy.Metrics?.MaxPerturbedAccuracy is { } max && Thresholds.Above(rate.High, max))
             {
                 // Within the bound but too few exemplars to show it: insufficient evidence, not a miss.
-                judgements.Add(rate.Rate <= max
+                judgements.Add(!Thresholds.Above(rate.Rate, max)
                     ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"{(name == "flip" ? "mirrored" : "noisy")} {ClauseJudge.LevelName(clause.Level)}", rate, max)
                     : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
                         $"'{clause.Concept}' {ClauseJudge.LevelName(clause.Level)} accuracy on {(name == "flip" ? "mirrored" : "noisy")} exemplars (upper bound)",
-                        rate.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", max.ToString(CultureInfo.InvariantCulture)));
+                        Thresholds.Value(rate.High, max), "above the allowed", Thresholds.Text(max)));
             }
         }
 
@@ -257,13 +271,13 @@ internal sealed class ModelProbe : IDisposable
         foreach (var wording in conceptTally.Wordings)
         {
             var recall = new Proportion(wording.Recalled, conceptTally.N);
-            if (recall.High > maxRecall)
+            if (Thresholds.Above(recall.High, maxRecall))
             {
-                judgements.Add(recall.Rate <= maxRecall
+                judgements.Add(!Thresholds.Above(recall.Rate, maxRecall)
                     ? ClauseJudge.Undecided(clause.Location, clause.Concept, $"wording \"{wording.Wording}\" recall", recall, maxRecall)
                     : DiagnosticCodes.MetricMissed.Create(clause.Location, policy.Id,
                         $"'{clause.Concept}' recall by the wording \"{wording.Wording}\" (upper bound)",
-                        recall.High.ToString("0.000", CultureInfo.InvariantCulture), "above the allowed", maxRecall.ToString(CultureInfo.InvariantCulture)));
+                        Thresholds.Value(recall.High, maxRecall), "above the allowed", Thresholds.Text(maxRecall)));
             }
         }
     }

@@ -1,5 +1,6 @@
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
+using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;
 using KtuGate.Policies;
@@ -30,12 +31,22 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         public EditSite Site => Plan.Edits.Sites[0];
     }
 
-    /// <summary>How a search over the candidates ended: every attempt, and the chosen one if any passed.</summary>
-    private sealed record SearchResult(List<RemediationAttemptInfo> Tried, Checked? Chosen, byte[]? Bytes, string? Method, bool JudgedInMemory);
+    /// <summary>How a search over the candidates ended: every attempt, and the chosen one if any passed (with its verdicts on the exemplars it was fitted on).</summary>
+    private sealed record SearchResult(List<RemediationAttemptInfo> Tried, Checked? Chosen, byte[]? Bytes, string? Method, bool JudgedInMemory)
+    {
+        public IReadOnlyList<ClauseVerdict> Fitted { get; init; } = [];
+    }
 
     /// <summary>Remediates for the failing forget clauses <paramref name="targets"/>.</summary>
     public Checked Run(IReadOnlyList<ClauseVerdict> targets)
     {
+        // Every threshold is judged on the held-out part: where it is too small to show one, no edit could pass, and none is tried.
+        if (HeldOutTooFew() is { Count: > 0 } tooFew)
+        {
+            c.Diagnostics.AddRange(tooFew);
+            return c.Verified;
+        }
+
         var problem = Problem(targets);
         var outputDirectory = c.Request.OutputDirectory ?? c.Request.ReportDirectory ?? c.Plan.Folder;
         var outputPath = Path.Combine(outputDirectory, Path.GetFileName(c.Input.Artifact));
@@ -65,7 +76,34 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         }
     }
 
+    /// <summary>KTU4020 for each clause whose held-out exemplars could not show its threshold: an upper bound with none recognised, a floor with none at all.</summary>
+    private List<Diagnostic> HeldOutTooFew()
+    {
+        var problems = new List<Diagnostic>();
+        foreach (var policy in c.Policies)
+        {
+            var clauses = policy.Forget.Select(f => (f.Concept, f.Location, Max: (double?)f.MaxAccuracy))
+                .Concat(policy.Retain.Select(r => (r.Concept, r.Location, Max: (double?)null)));
+            foreach (var (concept, location, max) in clauses)
+            {
+                var files = policy.GetConcept(concept).Files;
+                var held = ExemplarSplit.Judged.Of(policy, files).Count;
+                var needed = max is { } m ? Proportion.ExemplarsNeeded(m) : 1;
+                if (needed is null || held < needed)
+                {
+                    problems.Add(DiagnosticCodes.HeldOutTooFew.Create(location, concept, held, files.Count, Thresholds.Text(policy.Remedy.HoldOut),
+                        max is { } bound
+                            ? $"an upper bound of {Thresholds.Text(bound)} needs at least {needed?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "more"} with none recognised"
+                            : "a retained concept needs at least one"));
+                }
+            }
+        }
+
+        return problems;
+    }
+
     /// <summary>What each forget exemplar must become, and the site inputs recorded for the forget and retain exemplars.</summary>
+    /// <remarks>Only exemplars that no policy holds out are fitted on: every threshold is judged on the others.</remarks>
     private UnlearningProblem Problem(IReadOnlyList<ClauseVerdict> targets)
     {
         var manifest = c.Manifest;
@@ -85,14 +123,14 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 : new HashSet<int> { binding.FineLabel };
             var siblings = coarse ? [] : Enumerable.Range(0, classes).Where(l => l != binding.FineLabel && binding.CoarseGroup >= 0 && manifest.CoarseOfLabel[l] == binding.CoarseGroup).ToList();
             var others = siblings.Count > 0 ? siblings : Enumerable.Range(0, classes).Where(k => !forbidden.Contains(k)).ToList();
-            foreach (var file in binding.Concept.Files)
+            foreach (var file in binding.Concept.Files.Where(f => !HoldOut.HeldOutByAny(c.Policies, f)))
             {
                 forgetFiles[file] = new ForgetTarget(space.Directions(coarseSpace), forbidden, others, coarseSpace);
             }
         }
 
         var retainFiles = c.Policies.SelectMany(p => p.Retain.SelectMany(r => p.GetConcept(r.Concept).Files).Concat(p.GeneralFiles))
-            .Where(f => !forgetFiles.ContainsKey(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+            .Where(f => !forgetFiles.ContainsKey(f) && !HoldOut.HeldOutByAny(c.Policies, f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var forget = Recorded(c.Plan.Activations, forgetFiles.Keys.Order(StringComparer.Ordinal));
         var retain = Recorded(c.Plan.Activations, retainFiles);
         var edit = new ClosedFormEdit(c.Plan.Weight, c.Plan.Bias, retain.Select(r => r.Activation).ToList(), forget.Select(f => f.Activation).ToList());
@@ -128,29 +166,36 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     }
 
     /// <summary>
-    /// Every trial is judged against the original: its probe results from the verify pass are the baseline, and each prompt is embedded once.
-    /// Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must reproduce the original's
-    /// results. Where it does not, candidates are probed with ONNX Runtime, their initializers overridden in the session (no model written).
+    /// Every trial is judged against the original on the held-out exemplars: the original's results there are the baseline, and each prompt
+    /// is embedded once. Judging from the site's inputs is exact when the probes read the site's output up to a positive scale; it must
+    /// reproduce the original's results of the verify pass. Where it does not, candidates are probed with ONNX Runtime, their initializers
+    /// overridden in the session (no model written).
     /// </summary>
-    private (ICandidateJudge Judge, bool InMemory) MakeJudge()
+    private (ICandidateJudge Judge, bool InMemory, CheckOptions Judging) MakeJudge()
     {
-        var shared = c.Options with { BaselineTallies = c.Verified.Tallies };
         var untimed = c.Request with { Progress = null };
         var onOriginal = new GateModelInput(c.Input.Artifact, c.Input.Manifest, c.Input.Artifact);
-        Checked InMemory(double[,] w, double[] b, DiagnosticBag bag)
-            => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, shared with { Edit = new SiteEdit(w, b, c.Plan.Activations) });
+        Checked InMemory(double[,] w, double[] b, DiagnosticBag bag, CheckOptions options)
+            => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, options with { Edit = new SiteEdit(w, b, c.Plan.Activations) });
 
-        var judgedInMemory = !c.Request.ProbeEveryCandidate && c.Plan.Edits.Sites.Count == 1 && SameTallies(InMemory(c.Plan.Weight, c.Plan.Bias, new DiagnosticBag()).Tallies, c.Verified.Tallies);
+        var everything = c.Options with { BaselineTallies = c.Verified.Tallies };
+        var judgedInMemory = !c.Request.ProbeEveryCandidate && c.Plan.Edits.Sites.Count == 1 && SameTallies(InMemory(c.Plan.Weight, c.Plan.Bias, new DiagnosticBag(), everything).Tallies, c.Verified.Tallies);
+
+        // The original on the held-out part, measured the way candidates are, is their baseline there.
+        var alone = new GateModelInput(c.Input.Artifact, c.Input.Manifest);
+        var heldOut = c.Options with { Split = ExemplarSplit.Judged };
+        var original = CheckModel(alone, c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(), c.CancellationToken,
+            judgedInMemory ? heldOut with { Edit = new SiteEdit(c.Plan.Weight, c.Plan.Bias, c.Plan.Activations) } : heldOut);
+        var judging = heldOut with { BaselineTallies = c.Verified.Tallies.Concat(original.Tallies).DistinctBy(t => t.Key).ToDictionary() };
         return judgedInMemory
-            ? (new SiteJudge(InMemory), true)
-            : (new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, shared with { Overrides = overrides })), false);
+            ? (new SiteJudge((w, b, bag) => InMemory(w, b, bag, judging)), true, judging)
+            : (new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, judging with { Overrides = overrides })), false, judging);
     }
 
     /// <summary>Each method's candidates in turn, gentlest setting first, until one passes the judge and then the probe of its written bytes.</summary>
     private SearchResult Search(UnlearningProblem problem, string candidatePath)
     {
-        var (judge, judgedInMemory) = MakeJudge();
-        var shared = c.Options with { BaselineTallies = c.Verified.Tallies };
+        var (judge, judgedInMemory, shared) = MakeJudge();
         var untimed = c.Request with { Progress = null };
         var tried = new List<RemediationAttemptInfo>();
         try
@@ -175,7 +220,11 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 if (missed.Count == 0)
                 {
                     c.Diagnostics.AddRange(trial.Items);
-                    return new SearchResult(tried, judged, bytes, method, judgedInMemory);
+
+                    // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on.
+                    var fitted = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
+                        c.CancellationToken, c.Options with { Split = ExemplarSplit.Fitted });
+                    return new SearchResult(tried, judged, bytes, method, judgedInMemory) { Fitted = fitted.Verdicts };
                 }
             }
         }
@@ -199,7 +248,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
             c.Diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
                 $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
-            var none = new RemediationReport(triedMethods, siteInfo, original, null, problem.Forget.Count, problem.Retain.Count, tried) { JudgedInMemory = search.JudgedInMemory };
+            var none = new RemediationReport(triedMethods, siteInfo, original, null, problem.Forget.Count, problem.Retain.Count, tried) { JudgedInMemory = search.JudgedInMemory, HeldOutExemplars = HeldOutCount() };
             return c.Verified with { Report = c.Verified.Report! with { Remediation = none } };
         }
 
@@ -212,16 +261,28 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         var written = FileDigests.Of(c.BaseDirectory, outputPath)!;
         var report = result.Report with
         {
+            Clauses = result.Report.Clauses.Select(clause => clause with { Fit = FitRate(search.Fitted, clause) }).ToList(),
             Artifact = written,
             ExternalData = FileDigests.External(c.BaseDirectory, outputPath, externals, digests, c.Diagnostics),
             Remediation = new RemediationReport(search.Method!, siteInfo, original, written, problem.Forget.Count, problem.Retain.Count, tried)
             {
                 JudgedInMemory = search.JudgedInMemory,
+                HeldOutExemplars = HeldOutCount(),
                 OriginalExternalData = FileDigests.External(c.BaseDirectory, input.Artifact, externals, digests, c.Diagnostics),
             },
         };
         return result with { Report = report };
     }
+
+    /// <summary>How many distinct exemplars some policy holds out from the edit (concepts' and general).</summary>
+    private int HeldOutCount()
+        => c.Policies.SelectMany(p => p.Forget.Select(f => f.Concept).Concat(p.Retain.Select(r => r.Concept)).SelectMany(k => p.GetConcept(k).Files).Concat(p.GeneralFiles)
+            .Where(f => HoldOut.IsHeldOut(p, f))).Distinct(StringComparer.Ordinal).Count();
+
+    /// <summary>A clause's rate on the exemplars the edit was fitted on.</summary>
+    private static RateInfo? FitRate(IReadOnlyList<ClauseVerdict> fitted, ClauseReport clause)
+        => ReportAssembly.Rate(fitted.FirstOrDefault(v => v.Policy == clause.Policy && v.Kind == clause.Kind && v.Concept == clause.Concept
+            && ClauseJudge.LevelName(v.Level) == clause.Level)?.Measured);
 
     /// <summary>Removes the staging folder; candidates were read to judge them, but they are not inputs of the run.</summary>
     private void RemoveStaging(string staging)

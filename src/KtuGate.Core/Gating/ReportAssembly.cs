@@ -81,8 +81,6 @@ internal static class ReportAssembly
         return key;
     }
 
-    internal static string Fixed(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
-
     internal static RateInfo? Rate(Proportion? p)
         => p is null ? null : new RateInfo(Round(p.Rate), p.Successes, p.N, Round(p.Low), Round(p.High));
 
@@ -95,6 +93,8 @@ internal static class ReportAssembly
         v.Diagnostics.Select(d => d.Code).ToList())
     {
         Status = ClauseStatuses.Name(v.Status),
+        DropFrom = v.DropFrom?.Name,
+        Drop = v.DropFrom is { } from ? Thresholds.Recorded(from.Rate.Rate - v.Measured.Rate, v.MaxDrop) : null,
     };
 
     internal static ReportDiagnostic ToReport(Diagnostic d, string baseDirectory) => new(

@@ -36,7 +36,7 @@ public sealed record Proportion(int Successes, int N)
 
         // The upper bound falls as n grows at a fixed rate; search for the first n under the bound.
         long low = 1, high = 1;
-        while (UpperAt(rate, high) > maxAccuracy)
+        while (KtuGate.Policies.Thresholds.Above(UpperAt(rate, high), maxAccuracy))
         {
             if (high > int.MaxValue)
             {
@@ -50,7 +50,7 @@ public sealed record Proportion(int Successes, int N)
         while (low < high)
         {
             var mid = low + ((high - low) / 2);
-            if (UpperAt(rate, mid) > maxAccuracy)
+            if (KtuGate.Policies.Thresholds.Above(UpperAt(rate, mid), maxAccuracy))
             {
                 low = mid + 1;
             }

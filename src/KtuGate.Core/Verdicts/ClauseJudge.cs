@@ -15,8 +15,8 @@ public static class ClauseJudge
     /// </remarks>
     public static ClauseVerdict Forget(string policyId, ForgetClause clause, Proportion measured, Proportion? baseline)
     {
-        var passed = measured.N > 0 && measured.High <= clause.MaxAccuracy;
-        var undecided = !passed && measured.Rate <= clause.MaxAccuracy;
+        var passed = measured.N > 0 && !Thresholds.Above(measured.High, clause.MaxAccuracy);
+        var undecided = !passed && !Thresholds.Above(measured.Rate, clause.MaxAccuracy);
         var diagnostics = passed
             ? []
             : new[]
@@ -24,7 +24,7 @@ public static class ClauseJudge
                 undecided
                     ? Undecided(clause.Location, clause.Concept, LevelName(clause.Level), measured, clause.MaxAccuracy)
                     : DiagnosticCodes.ConceptStillKnown.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                        F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MaxAccuracy)),
+                        V(measured.Rate, clause.MaxAccuracy), F(measured.Low), V(measured.High, clause.MaxAccuracy), measured.N, G(clause.MaxAccuracy)),
             };
         return new ClauseVerdict(policyId, "forget", clause.Concept, clause.Level, measured, baseline,
             clause.MaxAccuracy, null, null, passed, diagnostics, clause.Location)
@@ -36,7 +36,7 @@ public static class ClauseJudge
     /// <summary>KTU3006 for an upper-bound threshold the measured rate is within but its interval is not, e.g. "'sneaker' is not shown forgotten: fine accuracy ...".</summary>
     public static Diagnostic Undecided(SourceLocation location, string concept, string what, Proportion measured, double maxAccuracy)
         => DiagnosticCodes.InsufficientEvidence.Create(location, concept, what,
-            F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(maxAccuracy), Needed(maxAccuracy, measured));
+            V(measured.Rate, maxAccuracy), F(measured.Low), V(measured.High, maxAccuracy), measured.N, G(maxAccuracy), Needed(maxAccuracy, measured));
 
     /// <summary>What would decide an upper-bound threshold the measured rate is within, e.g. "add exemplars (need at least 73 ...)".</summary>
     public static string Needed(double maxAccuracy, Proportion measured)
@@ -48,31 +48,35 @@ public static class ClauseJudge
                 ? string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n})")
                 : string.Create(CultureInfo.InvariantCulture, $"add exemplars (need at least {n} at this rate, {atZero} with none recognised)")
             : atZero is { } z
-                ? string.Create(CultureInfo.InvariantCulture, $"no number of exemplars shows a rate of {F(measured.Rate)} under {G(maxAccuracy)}; fewer must be recognised (with none recognised, at least {z} exemplars)")
+                ? string.Create(CultureInfo.InvariantCulture, $"no number of exemplars shows a rate of {V(measured.Rate, maxAccuracy)} under {G(maxAccuracy)}; fewer must be recognised (with none recognised, at least {z} exemplars)")
                 : $"no number of exemplars shows an accuracy of {G(maxAccuracy)}: the upper bound is always above 0; allow a higher accuracy";
     }
 
-    /// <summary>A retain clause holds when the measured rate is at least its floor and, with a baseline, has dropped by at most the allowed amount.</summary>
-    /// <remarks>The floor is judged on the measured rate, as the README documents, so n of n always meets it: a retain clause never lacks evidence.</remarks>
-    public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline)
+    /// <summary>A retain clause holds when the measured rate is at least its floor and has dropped from the original by at most its 'maxDrop'.</summary>
+    /// <remarks>
+    /// The floor is judged on the measured rate, as the README documents, so n of n always meets it: a retain clause never lacks evidence.
+    /// The drop is measured from <paramref name="original"/> where given (in Remediate, the unedited artifact), else from the baseline.
+    /// </remarks>
+    public static ClauseVerdict Retain(string policyId, RetainClause clause, Proportion measured, Proportion? baseline, DropReference? original = null)
     {
+        var reference = original ?? (baseline is null ? null : new DropReference(baseline, DropReference.Baseline));
         var diagnostics = new List<Diagnostic>();
-        if (measured.N == 0 || (clause.MinAccuracy is { } min && measured.Rate < min))
+        if (measured.N == 0 || (clause.MinAccuracy is { } min && Thresholds.Below(measured.Rate, min)))
         {
             diagnostics.Add(DiagnosticCodes.RetentionLost.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                F(measured.Rate), F(measured.Low), F(measured.High), measured.N, G(clause.MinAccuracy ?? 0)));
+                V(measured.Rate, clause.MinAccuracy), F(measured.Low), F(measured.High), measured.N, G(clause.MinAccuracy ?? 0)));
         }
 
         if (clause.MaxDrop is { } maxDrop)
         {
-            if (baseline is null)
+            if (reference is null)
             {
                 diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(clause.Location, clause.Concept, "maxDrop"));
             }
-            else if (baseline.Rate - measured.Rate > maxDrop)
+            else if (Thresholds.Above(reference.Rate.Rate - measured.Rate, maxDrop))
             {
                 diagnostics.Add(DiagnosticCodes.RetentionDropped.Create(clause.Location, clause.Concept, LevelName(clause.Level),
-                    F(baseline.Rate - measured.Rate), F(baseline.Rate), F(measured.Rate), measured.N, G(maxDrop)));
+                    V(reference.Rate.Rate - measured.Rate, maxDrop), F(reference.Rate.Rate), F(measured.Rate), measured.N, G(maxDrop), reference.Name));
             }
         }
 
@@ -82,6 +86,7 @@ public static class ClauseJudge
             null, clause.MinAccuracy, clause.MaxDrop, status == ClauseStatus.Pass, diagnostics, clause.Location)
         {
             Status = status,
+            DropFrom = clause.MaxDrop is null ? null : reference,
         };
     }
 
@@ -115,10 +120,10 @@ public static class ClauseJudge
             foreach (var (what, max, location) in bounds)
             {
                 var zero = new Proportion(0, n);
-                if (n > 0 && zero.High > max)
+                if (n > 0 && Thresholds.Above(zero.High, max))
                 {
                     var needed = Proportion.ExemplarsNeeded(max);
-                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, F(zero.High), G(max),
+                    yield return DiagnosticCodes.ThresholdUnreachable.Create(location, what, n, V(zero.High, max), G(max),
                         needed is { } k
                             ? string.Create(CultureInfo.InvariantCulture, $"it needs at least {k} exemplars of '{clause.Concept}'")
                             : "no number of exemplars shows an accuracy of 0 (the upper bound is always above it); allow a higher accuracy");
@@ -132,5 +137,7 @@ public static class ClauseJudge
 
     private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
 
-    private static string G(double value) => value.ToString(CultureInfo.InvariantCulture);
+    private static string G(double value) => Thresholds.Text(value);
+
+    private static string V(double value, double? threshold) => Thresholds.Value(value, threshold);
 }

@@ -33,6 +33,21 @@ public sealed record ClauseVerdict(
 {
     /// <summary>Whether it holds, was violated, or could not be decided; only <see cref="ClauseStatus.Pass"/> is <see cref="Passed"/>.</summary>
     public ClauseStatus Status { get; init; } = Passed ? ClauseStatus.Pass : ClauseStatus.Fail;
+
+    /// <summary>For a retain clause with a 'maxDrop': the rate the drop was measured from, and what it is; null where it was not checked.</summary>
+    public DropReference? DropFrom { get; init; }
+}
+
+/// <summary>What a retain clause's 'maxDrop' is measured from: "the original".</summary>
+/// <param name="Rate">The original's rate on the same exemplars at the same level.</param>
+/// <param name="Name"><see cref="Baseline"/> (Verify: the KtuModel's Baseline) or <see cref="Original"/> (Remediate: the unedited artifact of the same run).</param>
+public sealed record DropReference(Proportion Rate, string Name)
+{
+    /// <summary>The KtuModel's Baseline artifact (--baseline), in Verify.</summary>
+    public const string Baseline = "baseline";
+
+    /// <summary>The unedited artifact measured in the same Remediate run.</summary>
+    public const string Original = "original";
 }
 
 /// <summary>What became of a clause (or a policy's metric thresholds).</summary>

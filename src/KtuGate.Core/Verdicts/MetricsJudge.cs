@@ -1,4 +1,3 @@
-using System.Globalization;
 using KtuGate.Diagnostics;
 using KtuGate.Measurements;
 using KtuGate.Policies;
@@ -29,9 +28,9 @@ public static class MetricsJudge
                         ? DiagnosticCodes.BaselineMissing.Create(t.Location, policy.Id, name)
                         : DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, name, "not measurable", "needs", "exemplars for it"));
                 }
-                else if (value < min)
+                else if (Thresholds.Below(value.Value, min.Value))
                 {
-                    diagnostics.Add(DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, name, F(value.Value), "below the required", F(min.Value)));
+                    diagnostics.Add(DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, name, Thresholds.Value(value.Value, min), "below the required", Thresholds.Text(min.Value)));
                 }
             }
 
@@ -45,9 +44,9 @@ public static class MetricsJudge
                 {
                     diagnostics.Add(DiagnosticCodes.BaselineMissing.Create(t.Location, policy.Id, "general accuracy drop"));
                 }
-                else if (before.Rate - after.Rate > maxDrop)
+                else if (Thresholds.Above(before.Rate - after.Rate, maxDrop))
                 {
-                    diagnostics.Add(DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, "general accuracy drop", F(before.Rate - after.Rate), "above the allowed", F(maxDrop)));
+                    diagnostics.Add(DiagnosticCodes.MetricMissed.Create(t.Location, policy.Id, "general accuracy drop", Thresholds.Value(before.Rate - after.Rate, maxDrop), "above the allowed", Thresholds.Text(maxDrop)));
                 }
             }
         }
@@ -56,7 +55,7 @@ public static class MetricsJudge
             policy.Id,
             ReportAssembly.Rate(metrics.ForgetFine), ReportAssembly.Rate(metrics.ForgetCoarse), ReportAssembly.Rate(metrics.RetainFine), ReportAssembly.Rate(metrics.RetainCoarse), ReportAssembly.Rate(metrics.General),
             metrics.Baseline is { } b ? new BaselineMetrics(ReportAssembly.Rate(b.ForgetFine), ReportAssembly.Rate(b.ForgetCoarse), ReportAssembly.Rate(b.RetainFine), ReportAssembly.Rate(b.RetainCoarse), ReportAssembly.Rate(b.General)) : null,
-            Round(metrics.Quality), Round(metrics.Utility), Round(metrics.QualityUtility),
+            Round(metrics.Quality, t?.MinQuality), Round(metrics.Utility, t?.MinUtility), Round(metrics.QualityUtility, t?.MinQualityUtility),
             t is null ? null : new MetricThresholdsInfo(t.MinQuality, t.MinUtility, t.MinQualityUtility, t.MinGeneralAccuracy, t.MaxGeneralDrop, new ReportLocation(Digests.Relative(baseDirectory, t.Location.File), t.Location.Line, t.Location.Column)),
             !diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
         {
@@ -66,7 +65,5 @@ public static class MetricsJudge
         return (report, diagnostics);
     }
 
-    private static double? Round(double? value) => value is null ? null : Math.Round(value.Value, 6);
-
-    private static string F(double value) => value.ToString("0.000", CultureInfo.InvariantCulture);
+    private static double? Round(double? value, double? threshold) => value is { } v ? Thresholds.Recorded(v, threshold) : null;
 }
