@@ -200,13 +200,15 @@ internal static class Verbs
     {
         if (!DiagnosticCodes.All.TryGetValue(code, out var descriptor))
         {
-            Console.Error.WriteLine($"Unknown code '{code}'. Codes: {string.Join(", ", DiagnosticCodes.All.Keys.Order(StringComparer.Ordinal))}");
-            return ExitCode.InvalidInput;
+            // An unknown code is a wrong command line, not an invalid input file: it exits as every other usage error does.
+            Console.Error.WriteLine(TextSafety.Printable($"Unknown code '{code}'. Codes: {string.Join(", ", DiagnosticCodes.All.Keys.Order(StringComparer.Ordinal))}"));
+            return ExitCode.Usage;
         }
 
-        Console.WriteLine($"{descriptor.Code} ({descriptor.Severity.ToString().ToLowerInvariant()}): {descriptor.Title}");
+        // The same section as the help page, so the terminal and the page cannot drift apart.
+        Console.Write(DiagnosticHelp.Text(descriptor));
         Console.WriteLine();
-        Console.WriteLine(descriptor.Help);
+        Console.WriteLine($"Online: {DiagnosticHelp.Link(descriptor.Code)}");
         return ExitCode.Pass;
     }
 

@@ -83,14 +83,23 @@ public sealed class KtuCommandTests
     }
 
     [Fact]
-    public void Explain_prints_the_help_of_a_code()
+    public void Explain_prints_the_code_s_section_of_the_help_page_and_an_unknown_code_is_a_usage_error()
     {
+        var page = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "diagnostics.md"));
+        var start = page.IndexOf("## KTU3001\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/diagnostics.md has no section for KTU3001");
+        var section = page[start..(page.IndexOf("\n## ", start, StringComparison.Ordinal) + 1)];
+
         var (exit, stdout, _) = Ktu(TestPaths.RepoRoot, "explain", "ktu3001");
         Assert.Equal(0, exit);
-        Assert.StartsWith("KTU3001 (error): Forbidden knowledge still present", stdout, StringComparison.Ordinal);
+        Assert.StartsWith(section, stdout, StringComparison.Ordinal);
         Assert.Contains("upper bound", stdout, StringComparison.Ordinal);
+        Assert.Contains("docs/diagnostics.md#ktu3001", stdout, StringComparison.Ordinal);
 
-        Assert.Equal(2, Ktu(TestPaths.RepoRoot, "explain", "KTU0000").ExitCode);
+        // A code that does not exist is a wrong command line (64), not an invalid input file (2).
+        var unknown = Ktu(TestPaths.RepoRoot, "explain", "KTU0000");
+        Assert.Equal(64, unknown.ExitCode);
+        Assert.Contains("Unknown code 'KTU0000'", unknown.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Json.Schema;
+using KtuGate.Diagnostics;
 using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Tests;
@@ -84,6 +85,7 @@ public sealed class ReportTests
         Assert.Equal(6, (int)location["region"]!["startLine"]!);
         Assert.Equal("error", (string?)result["level"]);
         Assert.Contains(run["tool"]!["driver"]!["rules"]!.AsArray(), r => (string?)r!["id"] == "KTU3001" && ((string?)r["help"]!["text"])!.Length > 20);
+        Assert.All(run["tool"]!["driver"]!["rules"]!.AsArray(), r => Assert.Equal(DiagnosticHelp.Link((string)r!["id"]!).AbsoluteUri, (string?)r["helpUri"]));
     }
 
     [Fact]

@@ -106,6 +106,20 @@ public sealed class KtuRunGateTests
     }
 
     [Fact]
+    public void Errors_carry_a_help_link_to_their_code_s_section_of_the_help_page()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, temp.Path);
+        task.Mode = "Sometimes";
+        Assert.False(task.Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("KTU5005", error.HelpKeyword);
+        Assert.Equal(KtuGate.Diagnostics.DiagnosticHelp.DocumentUri + "#ktu5005", error.HelpLink);
+    }
+
+    [Fact]
     public void Missing_engine_is_KTU5002()
     {
         using var temp = new TempFolder();

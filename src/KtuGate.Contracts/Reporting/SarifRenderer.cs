@@ -77,6 +77,7 @@ public static class SarifRenderer
         w.WriteString("name", RuleName(rule.Title));
         Message(w, "shortDescription", rule.Title + ".");
         Message(w, "fullDescription", rule.Help);
+        w.WriteString("helpUri", DiagnosticHelp.Link(rule.Code).AbsoluteUri);
         w.WriteStartObject("help");
         w.WriteString("text", rule.Help);
         w.WriteString("markdown", $"**{rule.Code}: {rule.Title}.** {rule.Help} Run `ktu explain {rule.Code}` for this text.");
