@@ -19,6 +19,24 @@ public static class ReportText
                 clause.MaxDrop is null ? null : $"drop <= {Number(clause.MaxDrop)}",
             }.OfType<string>());
 
+    /// <summary>A policy's metric thresholds, e.g. "Q-U &gt;= 0.99, general drop &lt;= 0.01", or "no metric thresholds".</summary>
+    public static string MetricThresholds(MetricThresholdsInfo? t)
+    {
+        var parts = t is null ? [] : new[]
+        {
+            t.MinQuality is null ? null : $"Q >= {Number(t.MinQuality)}",
+            t.MinUtility is null ? null : $"U >= {Number(t.MinUtility)}",
+            t.MinQU is null ? null : $"Q-U >= {Number(t.MinQU)}",
+            t.MinGeneralAccuracy is null ? null : $"general >= {Number(t.MinGeneralAccuracy)}",
+            t.MaxGeneralDrop is null ? null : $"general drop <= {Number(t.MaxGeneralDrop)}",
+        }.OfType<string>().ToArray();
+        return parts.Length == 0 ? "no metric thresholds" : string.Join(", ", parts);
+    }
+
+    /// <summary>Q, U and Q-U as a line reads them, e.g. "Q 0.998, U 0.991, Q-U 0.994" ("-" for one not measured).</summary>
+    public static string QualityUtility(double? quality, double? utility, double? qualityUtility)
+        => $"Q {Number(quality)}, U {Number(utility)}, Q-U {Number(qualityUtility)}";
+
     /// <summary>What a clause checks, e.g. "forget sneaker (fine)".</summary>
     public static string Clause(ClauseReport clause) => $"{clause.Kind} {clause.Concept} ({clause.Level})";
 
