@@ -124,6 +124,41 @@ public sealed class ReportTests
     }
 
     [Fact]
+    public void Markdown_says_the_next_step_and_what_remediation_did()
+    {
+        var report = FixedReport();
+        var md = Encoding.UTF8.GetString(MarkdownRenderer.Render(report));
+        Assert.Contains("**Next step:** the failing forget clauses' policies allow remediation (retire-sneaker): build with -p:KtuGateMode=Remediate or run ktu unlearn", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("**Remediation:**", md, StringComparison.Ordinal);
+
+        var model = report.Models[0];
+        var site = new EditSiteInfo("/fc2/Gemm", "/relu/Relu_output_0", "fc2.weight", "fc2.bias", 128, 10);
+        var tried = new[]
+        {
+            new RemediationAttemptInfo("nhl-kl", "lr=0.001 kl=4 steps=150", false, 1, 0.91, ["KTU3001 'sneaker' is still known"]),
+            new RemediationAttemptInfo("nhl-kl", "lr=0.003 kl=1 steps=40", true, 0, 0.994, []) { Probed = true },
+        };
+        var remediated = report with
+        {
+            Verdict = "pass",
+            Mode = "remediate",
+            Models = [model with { Remediation = new RemediationReport("nhl-kl", site, model.Artifact, new FileDigest("gated/fashion-classifier.onnx", new string('a', 64)), 300, 1200, tried) }],
+        };
+        md = Encoding.UTF8.GetString(MarkdownRenderer.Render(remediated));
+        Assert.Contains("**Remediation:** remediated with nhl-kl at /fc2/Gemm (lr=0.003 kl=1 steps=40, after 2 settings), Q-U 0.994 against the original; wrote gated/fashion-classifier.onnx.", md, StringComparison.Ordinal);
+        Assert.Contains("**Next step:** ship the remediated artifact named above (not the original) with this report", md, StringComparison.Ordinal);
+
+        var failed = remediated with
+        {
+            Verdict = "fail",
+            Models = [model with { Remediation = new RemediationReport("nhl-kl", site, model.Artifact, null, 300, 1200, [tried[0]]) }],
+        };
+        md = Encoding.UTF8.GetString(MarkdownRenderer.Render(failed));
+        Assert.Contains("**Remediation:** remediation with nhl-kl at /fc2/Gemm tried 1 setting, none met every threshold (best Q-U 0.91 against the original); nothing written.", md, StringComparison.Ordinal);
+        Assert.Contains("**Next step:** no remediation setting met every threshold (KTU4001)", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Html_report_renders_in_headless_chromium_with_the_verdict_and_every_concept()
     {
         using var temp = new TempFolder();

@@ -25,6 +25,11 @@ public static class MarkdownRenderer
             }
 
             md.Append(" on ").Append(Markdown(report.Environment.ExecutionProvider)).Append(".\n\n");
+            if (ReportText.Remediation(model) is { } remediation)
+            {
+                md.Append("**Remediation:** ").Append(Markdown(remediation)).Append(".\n\n");
+            }
+
             md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");
             foreach (var clause in model.Clauses)
             {
@@ -54,6 +59,8 @@ public static class MarkdownRenderer
                 md.Append('\n');
             }
         }
+
+        md.Append("**Next step:** ").Append(Markdown(ReportText.NextStep(report))).Append("\n\n");
 
         var shown = report.Diagnostics.Where(d => d.Severity != "info").ToList();
         if (shown.Count > 0)
