@@ -18,6 +18,9 @@ public sealed class ReportTests
 
     private static string Data(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "Data", .. parts]);
 
+    // A fixed checkout folder keeps the SARIF snapshot the same on every machine.
+    private static readonly SourceRoots s_fixedRoots = new("/repo/samples/FashionGate", "/repo");
+
     private static GateReport FixedReport() => ReportJson.Deserialize(File.ReadAllBytes(Data("reports", "fixed-report.json")));
 
     private static GateResult RunSample(string reportDir, string? policy = null, string? signingKeyPem = null, string? baseDirectory = null)
@@ -81,11 +84,49 @@ public sealed class ReportTests
         Assert.Equal("KtuGate", (string?)run["tool"]!["driver"]!["name"]);
         var result = Assert.Single(run["results"]!.AsArray(), r => (string?)r!["ruleId"] == "KTU3001")!;
         var location = result["locations"]![0]!["physicalLocation"]!;
-        Assert.Equal("policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
+        Assert.Equal("samples/FashionGate/policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
         Assert.Equal(6, (int)location["region"]!["startLine"]!);
         Assert.Equal("error", (string?)result["level"]);
         Assert.Contains(run["tool"]!["driver"]!["rules"]!.AsArray(), r => (string?)r!["id"] == "KTU3001" && ((string?)r["help"]!["text"])!.Length > 20);
         Assert.All(run["tool"]!["driver"]!["rules"]!.AsArray(), r => Assert.Equal(DiagnosticHelp.Link((string)r!["id"]!).AbsoluteUri, (string?)r["helpUri"]));
+    }
+
+    [Fact]
+    public void Sarif_from_a_project_in_a_subfolder_of_a_repository_resolves_to_the_policy_line()
+    {
+        using var temp = new TempFolder();
+        var (init, output) = ExternalTools.Run("git", "init", "-q", temp.Path);
+        Assert.True(init == 0, output);
+        var project = temp.CopySampleProject();
+        RunSample(Path.Combine(temp.Path, "out"), Path.Combine(project, "policies", "retire-sneaker.ktu.json"), baseDirectory: project);
+
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Path, "out", "ktu-report.sarif")))!["runs"]![0]!;
+        var baseUri = new Uri((string)run["originalUriBaseIds"]!["REPOROOT"]!["uri"]!);
+        Assert.Equal(new Uri(temp.Path + "/").AbsoluteUri, baseUri.AbsoluteUri);
+        var result = Assert.Single(run["results"]!.AsArray(), r => (string?)r!["ruleId"] == "KTU3001")!;
+        var location = result["locations"]![0]!["physicalLocation"]!;
+        Assert.Equal("REPOROOT", (string?)location["artifactLocation"]!["uriBaseId"]);
+        Assert.Equal("project/policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
+
+        // Resolved as a SARIF viewer does, the URI names the policy, and the line is the violated clause.
+        var file = new Uri(baseUri, (string)location["artifactLocation"]!["uri"]!).LocalPath;
+        var line = File.ReadAllLines(file)[(int)location["region"]!["startLine"]! - 1];
+        Assert.Contains("\"concept\": \"sneaker\", \"level\": \"fine\", \"maxAccuracy\"", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Source_roots_fall_back_to_the_project_folder_outside_a_repository()
+    {
+        using var temp = new TempFolder();
+        var project = Directory.CreateDirectory(Path.Combine(temp.Path, "a", "b")).FullName;
+        Directory.CreateDirectory(Path.Combine(temp.Path, "a", ".git"));
+        Assert.Equal(Path.Combine(temp.Path, "a"), SourceRoots.Find(project).Repository);
+        Assert.Equal("b/policies/p.ktu.json", SourceRoots.Find(project).InRepository("policies/p.ktu.json"));
+        Assert.Null(SourceRoots.Find(project).InRepository("../../elsewhere.ktu.json"));
+
+        // /tmp holds no repository: without one (and outside a CI workspace) the project folder is the root.
+        var alone = Directory.CreateDirectory(Path.Combine(temp.Path, "alone")).FullName;
+        Assert.Equal(alone, SourceRoots.Find(alone).Repository);
     }
 
     [Fact]
@@ -96,7 +137,7 @@ public sealed class ReportTests
         {
             Diagnostics = report.Diagnostics.Select(d => d with { Message = d.Message.Replace("0.987", "0.912", StringComparison.Ordinal) }).ToList(),
         };
-        static string Fingerprint(GateReport r) => (string)JsonNode.Parse(SarifRenderer.Render(r))!["runs"]![0]!["results"]![0]!["partialFingerprints"]!["ktuDiagnostic/v1"]!;
+        static string Fingerprint(GateReport r) => (string)JsonNode.Parse(SarifRenderer.Render(r, s_fixedRoots))!["runs"]![0]!["results"]![0]!["partialFingerprints"]!["ktuDiagnostic/v1"]!;
         Assert.Equal(Fingerprint(report), Fingerprint(moved));
     }
 
@@ -113,6 +154,43 @@ public sealed class ReportTests
         Assert.Equal("forget sneaker (fine)", (string?)failure.Parent!.Attribute("name"));
         Assert.Equal("policies/retire-sneaker.ktu.json", (string?)failure.Parent.Attribute("file"));
         Assert.Contains("'sneaker' is still known", (string?)failure.Attribute("message"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Junit_has_metric_thresholds_times_and_undecided_thresholds_as_errors_never_skipped()
+    {
+        var report = FixedReport();
+        var model = report.Models[0];
+        var at = new ReportLocation("policies/retire-sneaker.ktu.json", 20, 3);
+        var undecided = model.Clauses[1] with { Passed = false, Status = "not-checked", Codes = ["KTU3004"] };
+        var metrics = new PolicyMetricsReport("retire-sneaker", null, null, null, null, null, null, 0.99, 0.9, 0.94, new MetricThresholdsInfo(null, null, 0.97, null, null, at), false);
+        var judged = report with
+        {
+            Models = [model with { Clauses = [model.Clauses[0], undecided, .. model.Clauses.Skip(2)], Metrics = [metrics] }],
+            Diagnostics = [.. report.Diagnostics, new ReportDiagnostic("KTU3005", "error", "'retire-sneaker': Q-U 0.94 is below the required 0.97", at.File, at.Line, at.Column),
+                new ReportDiagnostic("KTU3004", "error", "'sneaker': maxDrop is measured against a baseline model, and none was given", undecided.Location.File, undecided.Location.Line, undecided.Location.Column)],
+        };
+
+        var xml = XDocument.Parse(Encoding.UTF8.GetString(JUnitRenderer.Render(judged)));
+
+        Assert.Empty(xml.Descendants("skipped"));
+        Assert.All(xml.Descendants("testcase").Concat(xml.Descendants("testsuite")), e => Assert.Equal("0", (string?)e.Attribute("time")));
+        Assert.Equal(("7", "2", "1"), ((string?)xml.Root!.Attribute("tests"), (string?)xml.Root.Attribute("failures"), (string?)xml.Root.Attribute("errors")));
+        var metricCase = Assert.Single(xml.Descendants("testcase"), c => (string?)c.Attribute("name") == "metrics");
+        Assert.Equal("Q-U >= 0.97", (string?)metricCase.Descendants("property").Single(p => (string?)p.Attribute("name") == "threshold").Attribute("value"));
+        Assert.Equal("KTU3005", (string?)metricCase.Element("failure")!.Attribute("type"));
+        Assert.Equal(("policies/retire-sneaker.ktu.json", "20"), ((string?)metricCase.Attribute("file"), (string?)metricCase.Attribute("line")));
+        var notChecked = Assert.Single(xml.Descendants("testcase"), c => c.Element("error") is not null);
+        Assert.Equal("KTU3004", (string?)notChecked.Element("error")!.Attribute("type"));
+        Assert.Equal("not-checked", (string?)notChecked.Descendants("property").Single(p => (string?)p.Attribute("name") == "status").Attribute("value"));
+    }
+
+    [Fact]
+    public void Markdown_has_no_relative_links_which_a_job_summary_cannot_resolve()
+    {
+        var md = Encoding.UTF8.GetString(MarkdownRenderer.Render(FixedReport()));
+        Assert.DoesNotMatch(@"\]\((?!https?://)", md);
+        Assert.Contains("`ktu-report.html` (HTML)", md, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -201,7 +279,7 @@ public sealed class ReportTests
         {
             "ktu-report.md" => MarkdownRenderer.Render(report),
             "ktu-report.html" => HtmlRenderer.Render(report, path => File.ReadAllBytes(TestPaths.Sample(path.Split('/')))),
-            "ktu-report.sarif" => SarifRenderer.Render(report),
+            "ktu-report.sarif" => SarifRenderer.Render(report, s_fixedRoots),
             _ => JUnitRenderer.Render(report),
         };
 
