@@ -71,6 +71,9 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         Mode = mode,
         OutputDirectory = parse.GetValue(outputDirOption),
         RemedyMethods = parse.GetValue(methodOption) is { Length: > 0 } methods ? methods : null,
+
+        // The edited artifact is checked on its own next (ktu check on the output): its manifest goes beside it.
+        ManifestBesideOutput = mode == GateMode.Remediate,
     };
     return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken, parse.GetValue(inputsFileOption))));
 }

@@ -72,6 +72,8 @@ internal static class Verbs
                 Console.WriteLine(TextSafety.Printable(string.Create(CultureInfo.InvariantCulture,
                     $"  {ReportText.Result(clause)}  {clause.Policy}: {ReportText.Clause(clause)} {ReportText.Measured(clause)}; {ReportText.Threshold(clause)}")));
             }
+
+            PrintMetrics(model);
         }
 
         foreach (var remediation in result.Report.Models.Select(m => m.Remediation).OfType<RemediationReport>())
@@ -79,11 +81,33 @@ internal static class Verbs
             Console.WriteLine(TextSafety.Printable(remediation.Output is null
                 ? $"  Remediation ({remediation.Method} at {remediation.Site.Node}): {remediation.Tried.Count} settings tried, none met every threshold; nothing written."
                 : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, {remediation.Tried[^1].Settings}, after {remediation.Tried.Count} setting(s)): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]})."));
+            if (remediation.Output is null)
+            {
+                // What each setting reached, judged against the original: the numbers a policy author tunes thresholds and methods by.
+                foreach (var attempt in remediation.Tried)
+                {
+                    Console.WriteLine(TextSafety.Printable(
+                        $"    {attempt.Method} {attempt.Settings}: {ReportText.QualityUtility(attempt.Quality, attempt.Utility, attempt.QualityUtility)} against the original; {attempt.Violations} threshold(s) missed"
+                        + (attempt.Missed.Count > 0 ? $", first {attempt.Missed[0]}" : string.Empty)));
+                }
+            }
         }
 
         Console.WriteLine();
         Console.WriteLine(TextSafety.Printable($"Verdict: {result.Report.Verdict.Replace('-', ' ').ToUpperInvariant()} ({result.Report.Summary.Passed}/{result.Report.Summary.Clauses} clauses hold). Report: {result.ReportPath}"));
         return (ExitCode)result.Outcome;
+    }
+
+    /// <summary>Each policy's Q, U and Q-U with the thresholds judged on them, and against what.</summary>
+    private static void PrintMetrics(ModelReport model)
+    {
+        var against = model.Remediation?.Output is not null ? "against the original" : model.Baseline is not null ? "against the baseline" : "no baseline to compare with";
+        foreach (var m in model.Metrics.Where(m => m.QualityUtility is not null || m.Thresholds is not null))
+        {
+            var status = m.Thresholds is null ? "-" : m.Status.Replace('-', ' ').ToUpperInvariant();
+            Console.WriteLine(TextSafety.Printable(
+                $"  {status}  {m.Policy}: {ReportText.QualityUtility(m.Quality, m.Utility, m.QualityUtility)} ({against}); {ReportText.MetricThresholds(m.Thresholds)}"));
+        }
     }
 
     public static ExitCode Verify(string report, string? artifact, string? baseDirectory, string? publicKeyFile, bool integrityOnly, bool json)
@@ -200,13 +224,15 @@ internal static class Verbs
     {
         if (!DiagnosticCodes.All.TryGetValue(code, out var descriptor))
         {
-            Console.Error.WriteLine($"Unknown code '{code}'. Codes: {string.Join(", ", DiagnosticCodes.All.Keys.Order(StringComparer.Ordinal))}");
-            return ExitCode.InvalidInput;
+            // An unknown code is a wrong command line, not an invalid input file: it exits as every other usage error does.
+            Console.Error.WriteLine(TextSafety.Printable($"Unknown code '{code}'. Codes: {string.Join(", ", DiagnosticCodes.All.Keys.Order(StringComparer.Ordinal))}"));
+            return ExitCode.Usage;
         }
 
-        Console.WriteLine($"{descriptor.Code} ({descriptor.Severity.ToString().ToLowerInvariant()}): {descriptor.Title}");
+        // The same section as the help page, so the terminal and the page cannot drift apart.
+        Console.Write(DiagnosticHelp.Text(descriptor));
         Console.WriteLine();
-        Console.WriteLine(descriptor.Help);
+        Console.WriteLine($"Online: {DiagnosticHelp.Link(descriptor.Code)}");
         return ExitCode.Pass;
     }
 

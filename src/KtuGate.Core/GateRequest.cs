@@ -28,6 +28,10 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     /// <summary>Where Remediate writes the remediated artifact (same file name as the input); the report folder when null.</summary>
     public string? OutputDirectory { get; init; }
 
+    /// <summary>Whether Remediate also writes the model's manifest beside the remediated artifact (<c>MODEL.ktu.json</c>), so that the output can be checked on its own; <c>ktu unlearn</c> asks for it.</summary>
+    /// <remarks>Relative paths the manifest names are rebased to the new folder; a manifest already there is left alone, and another input there is never overwritten (KTU5050).</remarks>
+    public bool ManifestBesideOutput { get; init; }
+
     /// <summary>Which execution provider to ask ONNX Runtime for.</summary>
     public ExecutionProviderPreference ExecutionProvider { get; init; } = ExecutionProviderPreference.Auto;
 

@@ -22,13 +22,16 @@ internal static class KtuLog
         var column = d.Location?.Column ?? 0;
         var code = TextSafety.Printable(d.Code);
         var message = TextSafety.Printable(d.Message);
+
+        // The help keyword is the code (what IDEs search for); the link opens the code's section of the help page.
+        var helpLink = DiagnosticCodes.All.ContainsKey(d.Code) ? DiagnosticHelp.Link(d.Code).AbsoluteUri : null;
         switch (d.Severity)
         {
             case DiagnosticSeverity.Error:
-                log.LogError(null, code, code, file, line, column, 0, 0, "{0}", message);
+                log.LogError(null, code, code, helpLink, file, line, column, 0, 0, "{0}", message);
                 break;
             case DiagnosticSeverity.Warning:
-                log.LogWarning(null, code, code, file, line, column, 0, 0, "{0}", message);
+                log.LogWarning(null, code, code, helpLink, file, line, column, 0, 0, "{0}", message);
                 break;
             default:
                 log.LogMessage(null, code, code, file, line, column, 0, 0, MessageImportance.Normal, "{0}", message);

@@ -520,7 +520,14 @@ public sealed partial class KtuRunGate : ToolTask
             var failed = model.Clauses.Count(c => !c.Passed);
             KtuLog.Message(Log, MessageImportance.High, "KtuGate: {0} on {1}: {2} of {3} clauses hold.", model.Artifact.Path, report.Environment.ExecutionProvider,
                 (model.Clauses.Count - failed).ToString(CultureInfo.InvariantCulture), model.Clauses.Count.ToString(CultureInfo.InvariantCulture));
+            if (ReportText.Remediation(model) is { } remediation)
+            {
+                // The log says what was shipped in place of the input, and how it fared, without opening the report.
+                KtuLog.Message(Log, MessageImportance.High, "KtuGate: {0}: {1}.", model.Remediation!.Original.Path, remediation);
+            }
         }
+
+        KtuLog.Message(Log, MessageImportance.High, "KtuGate: next step: {0}", ReportText.NextStep(report));
 
         KtuLog.Message(Log, MessageImportance.High, "KtuGate: verdict {0}; report {1}", report.Verdict,
             File.Exists(ReportFile) ? Path.GetFullPath(ReportFile!) : "not written");

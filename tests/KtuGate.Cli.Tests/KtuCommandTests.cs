@@ -83,14 +83,23 @@ public sealed class KtuCommandTests
     }
 
     [Fact]
-    public void Explain_prints_the_help_of_a_code()
+    public void Explain_prints_the_code_s_section_of_the_help_page_and_an_unknown_code_is_a_usage_error()
     {
+        var page = File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "docs", "diagnostics.md"));
+        var start = page.IndexOf("## KTU3001\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/diagnostics.md has no section for KTU3001");
+        var section = page[start..(page.IndexOf("\n## ", start, StringComparison.Ordinal) + 1)];
+
         var (exit, stdout, _) = Ktu(TestPaths.RepoRoot, "explain", "ktu3001");
         Assert.Equal(0, exit);
-        Assert.StartsWith("KTU3001 (error): Forbidden knowledge still present", stdout, StringComparison.Ordinal);
+        Assert.StartsWith(section, stdout, StringComparison.Ordinal);
         Assert.Contains("upper bound", stdout, StringComparison.Ordinal);
+        Assert.Contains("docs/diagnostics.md#ktu3001", stdout, StringComparison.Ordinal);
 
-        Assert.Equal(2, Ktu(TestPaths.RepoRoot, "explain", "KTU0000").ExitCode);
+        // A code that does not exist is a wrong command line (64), not an invalid input file (2).
+        var unknown = Ktu(TestPaths.RepoRoot, "explain", "KTU0000");
+        Assert.Equal(64, unknown.ExitCode);
+        Assert.Contains("Unknown code 'KTU0000'", unknown.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -154,6 +163,80 @@ public sealed class KtuCommandTests
         var check = Ktu(TestPaths.Sample(), "check", "-m", Path.Combine(temp.Path, "out", "fashion-classifier.onnx"), "--manifest", "artifacts/fashion-classifier.ktu.json",
             "-p", "policies/retire-sneaker.ktu.json", "--report-dir", Path.Combine(temp.Path, "check"), "--execution-provider", "cpu");
         Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
+    }
+
+    [Fact]
+    public void Unlearn_writes_the_manifest_beside_the_edited_model_and_prints_q_u_against_the_original()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "out");
+        var result = Ktu(TestPaths.Sample(), "unlearn", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", Path.Combine(temp.Path, "report"), "--output-dir", output, "--execution-provider", "cpu");
+
+        Assert.True(result.ExitCode == 0, result.Stdout + result.Stderr);
+        Assert.Matches(@"retire-sneaker: Q [0-9.]+, U [0-9.]+, Q-U [0-9.]+ \(against the original\); no metric thresholds", result.Stdout);
+
+        // The output folder holds a model that can be checked on its own: its manifest beside it, naming the same schema.
+        var manifest = Path.Combine(output, "fashion-classifier.ktu.json");
+        Assert.True(File.Exists(manifest), "no manifest beside the edited model");
+        Assert.Contains("\"$schema\": \"" + Path.GetRelativePath(output, Path.Combine(TestPaths.RepoRoot, "policies", "ktu-manifest.schema.json")).Replace('\\', '/'), File.ReadAllText(manifest), StringComparison.Ordinal);
+        var check = Ktu(TestPaths.Sample(), "check", "-m", Path.Combine(output, "fashion-classifier.onnx"), "-p", "policies/retire-sneaker.ktu.json",
+            "--report-dir", Path.Combine(temp.Path, "check"), "--execution-provider", "cpu");
+        Assert.True(check.ExitCode == 0, check.Stdout + check.Stderr);
+    }
+
+    [Fact]
+    public void Unlearn_that_fails_prints_each_setting_s_q_u_and_leaves_no_output_folder()
+    {
+        // A sneaker edit cannot make every T-shirt recognised: no setting meets the policy.
+        using var temp = new TempFolder();
+        var project = temp.CopySampleProject();
+        temp.CopyExemplars("sneaker", Path.Combine("project", "policies", "all-sneakers"), 300);
+        File.WriteAllText(Path.Combine(project, "policies", "qu.ktu.json"), """
+            {
+              "ktuPolicy": 1,
+              "id": "qu-out-of-reach",
+              "forget": [ { "concept": "sneaker", "level": "fine", "maxAccuracy": 0.05 } ],
+              "retain": [ { "concept": "sneaker", "level": "coarse", "minAccuracy": 0.9 }, { "concept": "t-shirt", "minAccuracy": 1.0 } ],
+              "concepts": {
+                "footwear": {}, "tops": {},
+                "sneaker": { "parent": "footwear", "exemplars": ["all-sneakers/*.png"] },
+                "t-shirt": { "parent": "tops", "exemplars": ["exemplars/t-shirt/*.png"] }
+              },
+              "metrics": { "minQU": 0.9999 },
+              "remedy": { "allowed": true, "methods": ["closed-form"] }
+            }
+            """);
+
+        var result = Ktu(project, "unlearn", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/qu.ktu.json",
+            "--report-dir", Path.Combine(temp.Path, "report"), "--output-dir", Path.Combine(temp.Path, "out", "edited"), "--execution-provider", "cpu");
+
+        Assert.True(result.ExitCode == 1, result.Stdout + result.Stderr);
+        Assert.Contains("error KTU4001", result.Stderr, StringComparison.Ordinal);
+        Assert.Matches(@"closed-form [^\n]*: Q [0-9.]+, U [0-9.]+, Q-U [0-9.]+ against the original; [1-9]\d* threshold\(s\) missed", result.Stdout);
+        Assert.Contains("qu-out-of-reach: Q -, U -, Q-U - (no baseline to compare with); Q-U >= 0.9999", result.Stdout, StringComparison.Ordinal);
+
+        // The search judged every setting against the original: the original's own "no baseline" is not reported as if it mattered.
+        Assert.DoesNotContain("KTU3004", result.Stdout + result.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(temp.Path, "out")), "a failed unlearn left its output folder behind");
+    }
+
+    [Fact]
+    public void Unlearn_never_writes_the_manifest_copy_over_another_input()
+    {
+        using var temp = new TempFolder();
+        var project = temp.CopySampleProject();
+        var policy = Path.Combine(project, "policies", "fashion-classifier.ktu.json");
+        File.Move(Path.Combine(project, "policies", "retire-sneaker.ktu.json"), policy);
+        var before = File.ReadAllBytes(policy);
+
+        var result = Ktu(project, "unlearn", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/fashion-classifier.ktu.json",
+            "--report-dir", Path.Combine(temp.Path, "report"), "--output-dir", "policies", "--execution-provider", "cpu");
+
+        Assert.True(result.ExitCode == 2, result.Stdout + result.Stderr);
+        Assert.Contains("error KTU5050", result.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(policy));
+        Assert.False(File.Exists(Path.Combine(project, "policies", "fashion-classifier.onnx")));
     }
 
     [Fact]

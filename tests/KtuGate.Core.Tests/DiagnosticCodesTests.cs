@@ -32,4 +32,34 @@ public sealed class DiagnosticCodesTests
 
         Assert.Equal(DiagnosticCodes.All.Count, rows.Count);
     }
+
+    [Fact]
+    public void Help_page_has_a_section_for_every_code_and_none_without_one()
+    {
+        var path = Path.Combine(TestPaths.RepoRoot, DiagnosticHelp.DocumentPath);
+        var committed = File.Exists(path) ? File.ReadAllText(path) : string.Empty;
+        var expected = DiagnosticHelp.Document();
+        if (Environment.GetEnvironmentVariable("KTU_UPDATE_SNAPSHOTS") == "1" && committed != expected)
+        {
+            // Rewriting is for review: the run that rewrites the page still fails.
+            File.WriteAllText(path, expected);
+            Assert.Fail($"{DiagnosticHelp.DocumentPath} rewritten; review the diff and run the tests again.");
+        }
+
+        var sections = Regex.Matches(committed, @"^## (KTU\d{4})$", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(DiagnosticCodes.All.Keys.Order(StringComparer.Ordinal), sections);
+        Assert.Equal(expected, committed);
+    }
+
+    [Fact]
+    public void Help_links_point_at_the_code_s_section_of_the_page()
+    {
+        foreach (var code in DiagnosticCodes.All.Keys)
+        {
+            var link = DiagnosticHelp.Link(code);
+            Assert.True(link.IsAbsoluteUri);
+            Assert.EndsWith(DiagnosticHelp.DocumentPath, link.GetLeftPart(UriPartial.Path), StringComparison.Ordinal);
+            Assert.Equal("#" + code.ToLowerInvariant(), link.Fragment);
+        }
+    }
 }

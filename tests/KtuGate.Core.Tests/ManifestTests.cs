@@ -97,4 +97,27 @@ public sealed class ManifestTests
         Assert.Equal(("KTU2020", 2, 20), (d.Code, d.Location!.Line, d.Location.Column));
         Assert.Contains("\\uDFFF", d.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_manifest_copied_to_another_folder_names_the_same_text_tower_and_schema()
+    {
+        using var temp = new TempFolder();
+        var source = Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip", "artifacts", "fashion-clip.ktu.json");
+        var diagnostics = new DiagnosticBag();
+        var original = ManifestParser.Load(source, diagnostics)!;
+        var copyPath = Path.Combine(temp.Path, "a", "b", "fashion-clip.ktu.json");
+
+        var bytes = ManifestParser.Relocated(File.ReadAllBytes(source), Path.GetDirectoryName(source)!, Path.GetDirectoryName(copyPath)!);
+        var copy = ManifestParser.Parse(bytes, copyPath, diagnostics);
+
+        Assert.Empty(diagnostics.Items);
+        Assert.Equal(original.TextTower!.Model, copy!.TextTower!.Model);
+        Assert.Equal(original.TextTower.Vocabulary, copy.TextTower.Vocabulary);
+        Assert.Equal(original.Labels, copy.Labels);
+        var schema = System.Text.Json.JsonDocument.Parse(bytes).RootElement.GetProperty("$schema").GetString()!;
+        Assert.True(File.Exists(Path.Combine(temp.Path, "a", "b", schema)), schema);
+
+        // Moved nowhere, it is the same text, comments and all.
+        Assert.Equal(File.ReadAllBytes(source), ManifestParser.Relocated(File.ReadAllBytes(source), Path.GetDirectoryName(source)!, Path.GetDirectoryName(source)!));
+    }
 }

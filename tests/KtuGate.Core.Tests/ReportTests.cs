@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
 using Json.Schema;
+using KtuGate.Diagnostics;
 using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Tests;
@@ -16,6 +17,9 @@ public sealed class ReportTests
     private static readonly DateTimeOffset s_fixedTime = new(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
 
     private static string Data(params string[] parts) => Path.Combine([AppContext.BaseDirectory, "Data", .. parts]);
+
+    // A fixed checkout folder keeps the SARIF snapshot the same on every machine.
+    private static readonly SourceRoots s_fixedRoots = new("/repo/samples/FashionGate", "/repo");
 
     private static GateReport FixedReport() => ReportJson.Deserialize(File.ReadAllBytes(Data("reports", "fixed-report.json")));
 
@@ -80,10 +84,49 @@ public sealed class ReportTests
         Assert.Equal("KtuGate", (string?)run["tool"]!["driver"]!["name"]);
         var result = Assert.Single(run["results"]!.AsArray(), r => (string?)r!["ruleId"] == "KTU3001")!;
         var location = result["locations"]![0]!["physicalLocation"]!;
-        Assert.Equal("policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
+        Assert.Equal("samples/FashionGate/policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
         Assert.Equal(6, (int)location["region"]!["startLine"]!);
         Assert.Equal("error", (string?)result["level"]);
         Assert.Contains(run["tool"]!["driver"]!["rules"]!.AsArray(), r => (string?)r!["id"] == "KTU3001" && ((string?)r["help"]!["text"])!.Length > 20);
+        Assert.All(run["tool"]!["driver"]!["rules"]!.AsArray(), r => Assert.Equal(DiagnosticHelp.Link((string)r!["id"]!).AbsoluteUri, (string?)r["helpUri"]));
+    }
+
+    [Fact]
+    public void Sarif_from_a_project_in_a_subfolder_of_a_repository_resolves_to_the_policy_line()
+    {
+        using var temp = new TempFolder();
+        var (init, output) = ExternalTools.Run("git", "init", "-q", temp.Path);
+        Assert.True(init == 0, output);
+        var project = temp.CopySampleProject();
+        RunSample(Path.Combine(temp.Path, "out"), Path.Combine(project, "policies", "retire-sneaker.ktu.json"), baseDirectory: project);
+
+        var run = JsonNode.Parse(File.ReadAllText(Path.Combine(temp.Path, "out", "ktu-report.sarif")))!["runs"]![0]!;
+        var baseUri = new Uri((string)run["originalUriBaseIds"]!["REPOROOT"]!["uri"]!);
+        Assert.Equal(new Uri(temp.Path + "/").AbsoluteUri, baseUri.AbsoluteUri);
+        var result = Assert.Single(run["results"]!.AsArray(), r => (string?)r!["ruleId"] == "KTU3001")!;
+        var location = result["locations"]![0]!["physicalLocation"]!;
+        Assert.Equal("REPOROOT", (string?)location["artifactLocation"]!["uriBaseId"]);
+        Assert.Equal("project/policies/retire-sneaker.ktu.json", (string?)location["artifactLocation"]!["uri"]);
+
+        // Resolved as a SARIF viewer does, the URI names the policy, and the line is the violated clause.
+        var file = new Uri(baseUri, (string)location["artifactLocation"]!["uri"]!).LocalPath;
+        var line = File.ReadAllLines(file)[(int)location["region"]!["startLine"]! - 1];
+        Assert.Contains("\"concept\": \"sneaker\", \"level\": \"fine\", \"maxAccuracy\"", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Source_roots_fall_back_to_the_project_folder_outside_a_repository()
+    {
+        using var temp = new TempFolder();
+        var project = Directory.CreateDirectory(Path.Combine(temp.Path, "a", "b")).FullName;
+        Directory.CreateDirectory(Path.Combine(temp.Path, "a", ".git"));
+        Assert.Equal(Path.Combine(temp.Path, "a"), SourceRoots.Find(project).Repository);
+        Assert.Equal("b/policies/p.ktu.json", SourceRoots.Find(project).InRepository("policies/p.ktu.json"));
+        Assert.Null(SourceRoots.Find(project).InRepository("../../elsewhere.ktu.json"));
+
+        // /tmp holds no repository: without one (and outside a CI workspace) the project folder is the root.
+        var alone = Directory.CreateDirectory(Path.Combine(temp.Path, "alone")).FullName;
+        Assert.Equal(alone, SourceRoots.Find(alone).Repository);
     }
 
     [Fact]
@@ -94,7 +137,7 @@ public sealed class ReportTests
         {
             Diagnostics = report.Diagnostics.Select(d => d with { Message = d.Message.Replace("0.987", "0.912", StringComparison.Ordinal) }).ToList(),
         };
-        static string Fingerprint(GateReport r) => (string)JsonNode.Parse(SarifRenderer.Render(r))!["runs"]![0]!["results"]![0]!["partialFingerprints"]!["ktuDiagnostic/v1"]!;
+        static string Fingerprint(GateReport r) => (string)JsonNode.Parse(SarifRenderer.Render(r, s_fixedRoots))!["runs"]![0]!["results"]![0]!["partialFingerprints"]!["ktuDiagnostic/v1"]!;
         Assert.Equal(Fingerprint(report), Fingerprint(moved));
     }
 
@@ -114,11 +157,83 @@ public sealed class ReportTests
     }
 
     [Fact]
+    public void Junit_has_metric_thresholds_times_and_undecided_thresholds_as_errors_never_skipped()
+    {
+        var report = FixedReport();
+        var model = report.Models[0];
+        var at = new ReportLocation("policies/retire-sneaker.ktu.json", 20, 3);
+        var undecided = model.Clauses[1] with { Passed = false, Status = "not-checked", Codes = ["KTU3004"] };
+        var metrics = new PolicyMetricsReport("retire-sneaker", null, null, null, null, null, null, 0.99, 0.9, 0.94, new MetricThresholdsInfo(null, null, 0.97, null, null, at), false);
+        var judged = report with
+        {
+            Models = [model with { Clauses = [model.Clauses[0], undecided, .. model.Clauses.Skip(2)], Metrics = [metrics] }],
+            Diagnostics = [.. report.Diagnostics, new ReportDiagnostic("KTU3005", "error", "'retire-sneaker': Q-U 0.94 is below the required 0.97", at.File, at.Line, at.Column),
+                new ReportDiagnostic("KTU3004", "error", "'sneaker': maxDrop is measured against a baseline model, and none was given", undecided.Location.File, undecided.Location.Line, undecided.Location.Column)],
+        };
+
+        var xml = XDocument.Parse(Encoding.UTF8.GetString(JUnitRenderer.Render(judged)));
+
+        Assert.Empty(xml.Descendants("skipped"));
+        Assert.All(xml.Descendants("testcase").Concat(xml.Descendants("testsuite")), e => Assert.Equal("0", (string?)e.Attribute("time")));
+        Assert.Equal(("7", "2", "1"), ((string?)xml.Root!.Attribute("tests"), (string?)xml.Root.Attribute("failures"), (string?)xml.Root.Attribute("errors")));
+        var metricCase = Assert.Single(xml.Descendants("testcase"), c => (string?)c.Attribute("name") == "metrics");
+        Assert.Equal("Q-U >= 0.97", (string?)metricCase.Descendants("property").Single(p => (string?)p.Attribute("name") == "threshold").Attribute("value"));
+        Assert.Equal("KTU3005", (string?)metricCase.Element("failure")!.Attribute("type"));
+        Assert.Equal(("policies/retire-sneaker.ktu.json", "20"), ((string?)metricCase.Attribute("file"), (string?)metricCase.Attribute("line")));
+        var notChecked = Assert.Single(xml.Descendants("testcase"), c => c.Element("error") is not null);
+        Assert.Equal("KTU3004", (string?)notChecked.Element("error")!.Attribute("type"));
+        Assert.Equal("not-checked", (string?)notChecked.Descendants("property").Single(p => (string?)p.Attribute("name") == "status").Attribute("value"));
+    }
+
+    [Fact]
+    public void Markdown_has_no_relative_links_which_a_job_summary_cannot_resolve()
+    {
+        var md = Encoding.UTF8.GetString(MarkdownRenderer.Render(FixedReport()));
+        Assert.DoesNotMatch(@"\]\((?!https?://)", md);
+        Assert.Contains("`ktu-report.html` (HTML)", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Markdown_leads_with_the_verdict()
     {
         var md = Encoding.UTF8.GetString(MarkdownRenderer.Render(FixedReport()));
         Assert.StartsWith("## ❌ KtuGate FAIL: 5 of 6 clauses hold\n", md, StringComparison.Ordinal);
         Assert.Contains("| **FAIL** KTU3001 | retire-sneaker | forget sneaker (fine) | 0.987 (95% CI 0.966-0.995, n=300) | - | upper bound &lt;= 0.05 |", md, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Markdown_says_the_next_step_and_what_remediation_did()
+    {
+        var report = FixedReport();
+        var md = Encoding.UTF8.GetString(MarkdownRenderer.Render(report));
+        Assert.Contains("**Next step:** the failing forget clauses' policies allow remediation (retire-sneaker): build with -p:KtuGateMode=Remediate or run ktu unlearn", md, StringComparison.Ordinal);
+        Assert.DoesNotContain("**Remediation:**", md, StringComparison.Ordinal);
+
+        var model = report.Models[0];
+        var site = new EditSiteInfo("/fc2/Gemm", "/relu/Relu_output_0", "fc2.weight", "fc2.bias", 128, 10);
+        var tried = new[]
+        {
+            new RemediationAttemptInfo("nhl-kl", "lr=0.001 kl=4 steps=150", false, 1, 0.91, ["KTU3001 'sneaker' is still known"]),
+            new RemediationAttemptInfo("nhl-kl", "lr=0.003 kl=1 steps=40", true, 0, 0.994, []) { Probed = true },
+        };
+        var remediated = report with
+        {
+            Verdict = "pass",
+            Mode = "remediate",
+            Models = [model with { Remediation = new RemediationReport("nhl-kl", site, model.Artifact, new FileDigest("gated/fashion-classifier.onnx", new string('a', 64)), 300, 1200, tried) }],
+        };
+        md = Encoding.UTF8.GetString(MarkdownRenderer.Render(remediated));
+        Assert.Contains("**Remediation:** remediated with nhl-kl at /fc2/Gemm (lr=0.003 kl=1 steps=40, after 2 settings), Q-U 0.994 against the original; wrote gated/fashion-classifier.onnx.", md, StringComparison.Ordinal);
+        Assert.Contains("**Next step:** ship the remediated artifact named above (not the original) with this report", md, StringComparison.Ordinal);
+
+        var failed = remediated with
+        {
+            Verdict = "fail",
+            Models = [model with { Remediation = new RemediationReport("nhl-kl", site, model.Artifact, null, 300, 1200, [tried[0]]) }],
+        };
+        md = Encoding.UTF8.GetString(MarkdownRenderer.Render(failed));
+        Assert.Contains("**Remediation:** remediation with nhl-kl at /fc2/Gemm tried 1 setting, none met every threshold (best Q-U 0.91 against the original); nothing written.", md, StringComparison.Ordinal);
+        Assert.Contains("**Next step:** no remediation setting met every threshold (KTU4001)", md, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -164,7 +279,7 @@ public sealed class ReportTests
         {
             "ktu-report.md" => MarkdownRenderer.Render(report),
             "ktu-report.html" => HtmlRenderer.Render(report, path => File.ReadAllBytes(TestPaths.Sample(path.Split('/')))),
-            "ktu-report.sarif" => SarifRenderer.Render(report),
+            "ktu-report.sarif" => SarifRenderer.Render(report, s_fixedRoots),
             _ => JUnitRenderer.Render(report),
         };
 

@@ -21,8 +21,8 @@ internal static class DotnetBuild
     public static Result Exec(string workingDirectory, IEnumerable<string> arguments, string binlog = "")
         => ExecFile("dotnet", workingDirectory, arguments, binlog);
 
-    /// <summary>Runs a program with the test host's MSBuild settings removed, collecting all its output.</summary>
-    public static Result ExecFile(string program, string workingDirectory, IEnumerable<string> arguments, string binlog = "")
+    /// <summary>Runs a program with the test host's MSBuild settings removed (and <paramref name="environment"/> added), collecting all its output.</summary>
+    public static Result ExecFile(string program, string workingDirectory, IEnumerable<string> arguments, string binlog = "", IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo(program)
         {
@@ -45,6 +45,10 @@ internal static class DotnetBuild
         start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["MSBUILDDISABLENODEREUSE"] = arguments.Contains("-nodeReuse:true") ? "0" : "1";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
 
         var output = new StringBuilder();
         using var stdoutClosed = new ManualResetEventSlim();
@@ -87,11 +91,11 @@ internal static class DotnetBuild
         }
     }
 
-    /// <summary>Writes a model-release project that uses the gate built from this repository, as a package user would.</summary>
-    public static void WriteProject(TempFolder folder, string projectXmlItems)
+    /// <summary>Writes a model-release project that uses the gate built from this repository, as a package user would; in <paramref name="subfolder"/> of the folder where one is given.</summary>
+    public static void WriteProject(TempFolder folder, string projectXmlItems, string subfolder = "")
     {
         var build = Path.Combine(TestPaths.RepoRoot, "src", "KtuGate.Tasks", "build");
-        folder.File("Directory.Build.props", $"""
+        folder.File(Path.Combine(subfolder, "Directory.Build.props"), $"""
             <Project>
               <PropertyGroup>
                 <KtuGateTasksAssembly>{TestPaths.TasksAssembly}</KtuGateTasksAssembly>
@@ -101,12 +105,12 @@ internal static class DotnetBuild
               <Import Project="{Path.Combine(build, "KtuGate.props")}" />
             </Project>
             """);
-        folder.File("Directory.Build.targets", $"""
+        folder.File(Path.Combine(subfolder, "Directory.Build.targets"), $"""
             <Project>
               <Import Project="{Path.Combine(build, "KtuGate.targets")}" />
             </Project>
             """);
-        folder.File("Release.csproj", $"""
+        folder.File(Path.Combine(subfolder, "Release.csproj"), $"""
             <Project Sdk="Microsoft.Build.NoTargets/3.7.0">
               <PropertyGroup>
                 <TargetFramework>net10.0</TargetFramework>
@@ -116,7 +120,7 @@ internal static class DotnetBuild
               </ItemGroup>
             </Project>
             """);
-        var artifacts = Path.Combine(folder.Path, "artifacts");
+        var artifacts = Path.Combine(folder.Path, subfolder, "artifacts");
         Directory.CreateDirectory(artifacts);
         File.Copy(TestPaths.SampleModel, Path.Combine(artifacts, "fashion-classifier.onnx"));
         File.Copy(TestPaths.SampleManifest, Path.Combine(artifacts, "fashion-classifier.ktu.json"));

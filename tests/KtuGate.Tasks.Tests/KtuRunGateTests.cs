@@ -106,6 +106,37 @@ public sealed class KtuRunGateTests
     }
 
     [Fact]
+    public void Errors_carry_a_help_link_to_their_code_s_section_of_the_help_page()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, temp.Path);
+        task.Mode = "Sometimes";
+        Assert.False(task.Execute());
+
+        var error = Assert.Single(engine.Errors);
+        Assert.Equal("KTU5005", error.HelpKeyword);
+        Assert.Equal(KtuGate.Diagnostics.DiagnosticHelp.DocumentUri + "#ktu5005", error.HelpLink);
+    }
+
+    [Fact]
+    public void Remediation_is_named_in_the_build_log_with_its_method_setting_and_q_u()
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, Path.Combine(temp.Path, "ktu"));
+        task.Mode = "Remediate";
+        task.OutputDirectory = Path.Combine(temp.Path, "gated");
+
+        Assert.True(task.Execute(), string.Join("\n", engine.Errors.Select(e => e.Message)));
+
+        var line = Assert.Single(engine.Messages, m => m.Message!.StartsWith("KtuGate: artifacts/fashion-classifier.onnx: remediated with ", StringComparison.Ordinal));
+        Assert.Equal(Microsoft.Build.Framework.MessageImportance.High, line.Importance);
+        Assert.Matches(@"remediated with closed-form at /fc2/Gemm \(ridge=[^,]+, after \d+ settings?\), Q-U [0-9.]+ against the original; wrote ", line.Message);
+        Assert.Contains(engine.Messages, m => m.Message!.StartsWith("KtuGate: next step: ship the remediated artifact", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Missing_engine_is_KTU5002()
     {
         using var temp = new TempFolder();

@@ -401,6 +401,11 @@ public static class DiagnosticCodes
         "ONNX Runtime failed running '{0}': {1}",
         "The model asked ONNX Runtime for something it could not do while probing, most often more memory than the machine has (a shape computed at run time). Check the model's shapes, or lower the batch size (--batch-size).");
 
+    /// <summary>KTU5050: the manifest copy <c>ktu unlearn</c> writes beside the remediated artifact would land on another input of the run.</summary>
+    public static readonly DiagnosticDescriptor ManifestCopyOverwritesInput = new("KTU5050", E, "Manifest copy would overwrite an input",
+        "The manifest written beside the remediated '{1}' would replace '{0}', which this run reads; refused",
+        "ktu unlearn writes MODEL.ktu.json beside the edited MODEL.onnx so that the output can be checked on its own, and never over a policy, manifest, model or baseline it reads. Choose another --output-dir.");
+
     /// <summary>KTU6001: a file no longer has the digest the report recorded.</summary>
     public static readonly DiagnosticDescriptor DigestMismatch = new("KTU6001", E, "File changed since the report",
         "{0} '{1}' no longer matches the report: recorded sha256 {2}, now {3}",

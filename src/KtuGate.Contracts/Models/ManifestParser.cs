@@ -24,6 +24,50 @@ public static class ManifestParser
     public static string DefaultPathFor(string artifactPath)
         => Path.ChangeExtension(artifactPath, ".ktu.json");
 
+    /// <summary>
+    /// A manifest's bytes for a copy placed in <paramref name="toFolder"/>: the same text where it names no file by a relative path,
+    /// else rewritten (comments dropped) with each relative path it names (<c>$schema</c>, the text tower's model and vocabulary) made
+    /// relative to the new folder, so the copy names the same files.
+    /// </summary>
+    /// <param name="utf8">The manifest as read (already checked by <see cref="Load"/>).</param>
+    /// <param name="fromFolder">The folder the manifest was read from.</param>
+    /// <param name="toFolder">The folder the copy goes to.</param>
+    public static byte[] Relocated(byte[] utf8, string fromFolder, string toFolder)
+    {
+        var root = System.Text.Json.Nodes.JsonNode.Parse(utf8, null, new System.Text.Json.JsonDocumentOptions
+        {
+            CommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+            AllowTrailingCommas = true,
+        })!.AsObject();
+        var moved = false;
+        void Rebase(System.Text.Json.Nodes.JsonObject? owner, string name)
+        {
+            if (owner?[name] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var path)
+                && !Path.IsPathRooted(path) && !Uri.TryCreate(path, UriKind.Absolute, out _))
+            {
+                var rebased = Path.GetRelativePath(toFolder, Path.GetFullPath(Path.Combine(fromFolder, path))).Replace('\\', '/');
+                moved |= rebased != path;
+                owner[name] = rebased;
+            }
+        }
+
+        Rebase(root, "$schema");
+        Rebase(root["textTower"] as System.Text.Json.Nodes.JsonObject, "model");
+        Rebase(root["textTower"] as System.Text.Json.Nodes.JsonObject, "vocab");
+        if (!moved)
+        {
+            return utf8;
+        }
+
+        var text = root.ToJsonString(new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true,
+            Encoder = Reporting.InertJsonEncoder.Instance,
+            NewLine = "\n",
+        });
+        return System.Text.Encoding.UTF8.GetBytes(text + "\n");
+    }
+
     /// <summary>Reads and checks a manifest file.</summary>
     /// <returns>The manifest, or null when it has errors.</returns>
     public static ModelManifest? Load(string path, DiagnosticBag diagnostics)

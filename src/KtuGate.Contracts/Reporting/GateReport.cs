@@ -117,6 +117,12 @@ public sealed record RemediationAttemptInfo(string Method, string Settings, bool
 {
     /// <summary>Whether the edited artifact was written and probed with ONNX Runtime (otherwise it was judged from the edit site's recorded inputs only).</summary>
     public bool Probed { get; init; }
+
+    /// <summary>Quality (Q) of the policy with the lowest Q-U, against the original; null where no policy's Q-U was measured.</summary>
+    public double? Quality { get; init; }
+
+    /// <summary>Utility (U) of the policy with the lowest Q-U, against the original; null where no policy's Q-U was measured.</summary>
+    public double? Utility { get; init; }
 }
 
 /// <summary>The seed paper's metrics for one policy on one model; see the README for their definitions.</summary>

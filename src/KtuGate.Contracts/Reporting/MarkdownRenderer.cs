@@ -3,7 +3,7 @@ using static KtuGate.Reporting.TextSafety;
 
 namespace KtuGate.Reporting;
 
-/// <summary>Renders a short Markdown summary for a pull-request comment or a CI step summary: verdict first.</summary>
+/// <summary>Renders a short Markdown summary for a pull-request comment or a CI step summary: verdict first, and no relative links (they do not resolve there).</summary>
 public static class MarkdownRenderer
 {
     /// <summary>The file name in the report folder.</summary>
@@ -25,6 +25,11 @@ public static class MarkdownRenderer
             }
 
             md.Append(" on ").Append(Markdown(report.Environment.ExecutionProvider)).Append(".\n\n");
+            if (ReportText.Remediation(model) is { } remediation)
+            {
+                md.Append("**Remediation:** ").Append(Markdown(remediation)).Append(".\n\n");
+            }
+
             md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");
             foreach (var clause in model.Clauses)
             {
@@ -55,6 +60,8 @@ public static class MarkdownRenderer
             }
         }
 
+        md.Append("**Next step:** ").Append(Markdown(ReportText.NextStep(report))).Append("\n\n");
+
         var shown = report.Diagnostics.Where(d => d.Severity != "info").ToList();
         if (shown.Count > 0)
         {
@@ -67,8 +74,11 @@ public static class MarkdownRenderer
             md.Append('\n');
         }
 
-        md.Append("Details: [HTML report](").Append(HtmlRenderer.FileName).Append(") · [JSON](").Append(ReportJson.FileName)
-            .Append(") · [SARIF](").Append(SarifRenderer.FileName).Append("). KtuGate ").Append(Markdown(report.Tool.Version))
+        // No links: a job summary or a pull-request comment has no folder to resolve a relative link against (GitHub drops or breaks
+        // them), and an absolute one would tie the report to one host. The files are named; CI keeps them as the run's artifact.
+        md.Append("Details: `").Append(HtmlRenderer.FileName).Append("` (HTML), `").Append(ReportJson.FileName).Append("`, `")
+            .Append(SarifRenderer.FileName).Append("` and `").Append(JUnitRenderer.FileName)
+            .Append("` beside this file (in CI, the run's gate report artifact). KtuGate ").Append(Markdown(report.Tool.Version))
             .Append(", generated ").Append(Markdown(report.GeneratedAt)).Append(".\n");
         return Encoding.UTF8.GetBytes(md.ToString());
     }

@@ -29,6 +29,67 @@ public static class ReportText
                 clause.MaxDrop is null ? null : $"drop <= {Number(clause.MaxDrop)}",
             }.OfType<string>());
 
+    /// <summary>A policy's metric thresholds, e.g. "Q-U &gt;= 0.99, general drop &lt;= 0.01", or "no metric thresholds".</summary>
+    public static string MetricThresholds(MetricThresholdsInfo? t)
+    {
+        var parts = t is null ? [] : new[]
+        {
+            t.MinQuality is null ? null : $"Q >= {Number(t.MinQuality)}",
+            t.MinUtility is null ? null : $"U >= {Number(t.MinUtility)}",
+            t.MinQU is null ? null : $"Q-U >= {Number(t.MinQU)}",
+            t.MinGeneralAccuracy is null ? null : $"general >= {Number(t.MinGeneralAccuracy)}",
+            t.MaxGeneralDrop is null ? null : $"general drop <= {Number(t.MaxGeneralDrop)}",
+        }.OfType<string>().ToArray();
+        return parts.Length == 0 ? "no metric thresholds" : string.Join(", ", parts);
+    }
+
+    /// <summary>Q, U and Q-U as a line reads them, e.g. "Q 0.998, U 0.991, Q-U 0.994" ("-" for one not measured).</summary>
+    public static string QualityUtility(double? quality, double? utility, double? qualityUtility)
+        => $"Q {Number(quality)}, U {Number(utility)}, Q-U {Number(qualityUtility)}";
+
+    /// <summary>
+    /// What remediation did to a model, e.g. "remediated with nhl-kl at /fc2/Gemm (lr=0.003 kl=1 steps=40, after 2 settings), Q-U 0.994
+    /// against the original; wrote gated/model.onnx", or that no setting met every threshold; null where it did not run.
+    /// </summary>
+    public static string? Remediation(ModelReport model)
+    {
+        if (model.Remediation is not { } r)
+        {
+            return null;
+        }
+
+        if (r.Output is null)
+        {
+            var best = r.Tried.Select(t => t.QualityUtility).Where(q => q is not null).DefaultIfEmpty(null).Max();
+            return $"remediation with {r.Method} at {r.Site.Node} tried {Settings(r.Tried.Count)}, none met every threshold (best Q-U {Number(best)} against the original); nothing written";
+        }
+
+        var chosen = r.Tried[^1];
+        return $"remediated with {r.Method} at {r.Site.Node} ({chosen.Settings}, after {Settings(r.Tried.Count)}), Q-U {Number(chosen.QualityUtility)} against the original; wrote {r.Output.Path}";
+    }
+
+    /// <summary>What to do next, from the verdict and what failed, e.g. "build with KtuGateMode=Remediate (or run ktu unlearn): ...".</summary>
+    public static string NextStep(GateReport report)
+    {
+        var remediations = report.Models.Select(m => m.Remediation).OfType<RemediationReport>().ToList();
+        var failedForget = report.Models.SelectMany(m => m.Clauses).Where(c => c.Status == "fail" && c.Kind == "forget").Select(c => c.Policy).ToHashSet(StringComparer.Ordinal);
+        var remediable = report.Policies.Where(p => p.RemedyAllowed && failedForget.Contains(p.Id)).ToList();
+        return report.Verdict switch
+        {
+            "pass" => remediations.Any(r => r.Output is not null)
+                ? "ship the remediated artifact named above (not the original) with this report; check both later with ktu verify ktu-report.json."
+                : "ship the artifact with this report; check both later with ktu verify ktu-report.json.",
+            "insufficient-evidence" => "add exemplars where a threshold was not shown (KTU3006 says how many) or give a baseline where one was not checked (KTU3004); until then the gate does not pass.",
+            "error" => "fix the input errors listed below; what they concern was not judged.",
+            _ when remediations.Any(r => r.Output is null) => "no remediation setting met every threshold (KTU4001): try other methods (ktu unlearn --method), more exemplars, or ask the policy's owner about its thresholds; the settings tried are in the HTML and JSON reports.",
+            _ when report.Mode != "remediate" && remediable.Count > 0 => $"the failing forget clauses' policies allow remediation ({string.Join(", ", remediable.Select(p => p.Id))}): build with -p:KtuGateMode=Remediate or run ktu unlearn to unlearn them, then gate the result.",
+            _ when failedForget.Count > 0 => "the policy does not allow remediation: retrain or edit the model so it no longer knows the concept, or ask the policy's owner.",
+            _ => "a retained concept or metric threshold is missed: remediation only unlearns, so fix the model (or the edit) so that it keeps what the policy retains.",
+        };
+    }
+
+    private static string Settings(int count) => count == 1 ? "1 setting" : $"{count} settings";
+
     /// <summary>What a clause checks, e.g. "forget sneaker (fine)".</summary>
     public static string Clause(ClauseReport clause) => $"{clause.Kind} {clause.Concept} ({clause.Level})";
 

@@ -43,7 +43,7 @@ public static class ReportWriter
         var json = ReportJson.Serialize(report);
         var renderings = new (string Name, byte[] Bytes)[]
         {
-            (SarifRenderer.FileName, SarifRenderer.Render(report)),
+            (SarifRenderer.FileName, SarifRenderer.Render(report, SourceRoots.Find(baseDirectory))),
             (MarkdownRenderer.FileName, MarkdownRenderer.Render(report)),
             (HtmlRenderer.FileName, HtmlRenderer.Render(report, path => ReadExemplar(baseDirectory, path))),
             (JUnitRenderer.FileName, JUnitRenderer.Render(report)),

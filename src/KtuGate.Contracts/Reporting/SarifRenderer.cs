@@ -15,13 +15,20 @@ public static class SarifRenderer
     /// <summary>The tool's information URI recorded in SARIF.</summary>
     public const string InformationUri = "urn:ktugate:tool";
 
-    /// <summary>The base id that relative locations are resolved against: the model-release project's folder.</summary>
-    public const string BaseId = "PROJECTROOT";
+    /// <summary>The base id that result locations are resolved against: the repository root, as code scanning expects.</summary>
+    public const string BaseId = "REPOROOT";
 
     /// <summary>The SARIF log as UTF-8 JSON.</summary>
-    public static byte[] Render(GateReport report)
+    /// <param name="report">The report; its paths are relative to <see cref="SourceRoots.Project"/>.</param>
+    /// <param name="roots">The project and repository folders: result URIs are relative to the repository root, which <c>originalUriBaseIds</c> gives as an absolute URI.</param>
+    /// <remarks>A diagnostic without a file, or whose file lies outside the repository, has no place to annotate and is left out (it is in every other rendering).</remarks>
+    public static byte[] Render(GateReport report, SourceRoots roots)
     {
-        var located = report.Diagnostics.Where(d => d.File is not null && !Path.IsPathRooted(d.File)).ToList();
+        ArgumentNullException.ThrowIfNull(roots);
+        var located = report.Diagnostics
+            .Select(d => (Diagnostic: d, Uri: d.File is null || Path.IsPathRooted(d.File) ? null : roots.InRepository(d.File)))
+            .Where(x => x.Uri is not null)
+            .ToList();
         var rules = DiagnosticCodes.All.Values.OrderBy(d => d.Code, StringComparer.Ordinal).ToList();
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, NewLine = "\n" }))
@@ -50,14 +57,15 @@ public static class SarifRenderer
 
             w.WriteStartObject("originalUriBaseIds");
             w.WriteStartObject(BaseId);
-            Message(w, "description", "The model-release project's folder; policy and manifest paths are relative to it.");
+            w.WriteString("uri", roots.RepositoryUri.AbsoluteUri);
+            Message(w, "description", "The repository root (the folder holding .git) that result URIs are relative to.");
             w.WriteEndObject();
             w.WriteEndObject();
 
             w.WriteStartArray("results");
-            foreach (var d in located)
+            foreach (var (d, uri) in located)
             {
-                Result(w, d, rules);
+                Result(w, d, uri!, rules);
             }
 
             w.WriteEndArray();
@@ -77,6 +85,7 @@ public static class SarifRenderer
         w.WriteString("name", RuleName(rule.Title));
         Message(w, "shortDescription", rule.Title + ".");
         Message(w, "fullDescription", rule.Help);
+        w.WriteString("helpUri", DiagnosticHelp.Link(rule.Code).AbsoluteUri);
         w.WriteStartObject("help");
         w.WriteString("text", rule.Help);
         w.WriteString("markdown", $"**{rule.Code}: {rule.Title}.** {rule.Help} Run `ktu explain {rule.Code}` for this text.");
@@ -88,7 +97,7 @@ public static class SarifRenderer
     }
 
     /// <summary>One located diagnostic as a SARIF result.</summary>
-    private static void Result(Utf8JsonWriter w, ReportDiagnostic d, List<DiagnosticDescriptor> rules)
+    private static void Result(Utf8JsonWriter w, ReportDiagnostic d, string uri, List<DiagnosticDescriptor> rules)
     {
         w.WriteStartObject();
         w.WriteString("ruleId", d.Code);
@@ -99,7 +108,7 @@ public static class SarifRenderer
         w.WriteStartObject();
         w.WriteStartObject("physicalLocation");
         w.WriteStartObject("artifactLocation");
-        w.WriteString("uri", Uri.EscapeDataString(d.File!).Replace("%2F", "/", StringComparison.Ordinal));
+        w.WriteString("uri", Uri.EscapeDataString(uri).Replace("%2F", "/", StringComparison.Ordinal));
         w.WriteString("uriBaseId", BaseId);
         w.WriteEndObject();
         if (d.Line > 0)

@@ -56,8 +56,16 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             return c.Verified;
         }
 
+        var manifest = ManifestCopy(outputPath);
+        if (manifest is { Conflict: true })
+        {
+            return c.Verified;
+        }
+
         // Candidates and the external-data files they refer to live in a staging folder of this run's own inside the output folder
-        // (so that publishing is a rename); it is removed on every way out: success, failure, an exception or cancellation.
+        // (so that publishing is a rename); it is removed on every way out: success, failure, an exception or cancellation. Folders
+        // this run created for it go too unless something was published there: a failed run leaves no empty output folder behind.
+        var created = Missing(outputDirectory);
         var staging = Path.Combine(outputDirectory, $"{StagingPrefix}{Environment.ProcessId}.{Guid.NewGuid():N}");
         var externals = OnnxGraph.ExternalFiles(c.Plan.Model);
         try
@@ -68,11 +76,82 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             }
 
             var search = Search(problem, Path.Combine(staging, Path.GetFileName(c.Input.Artifact)));
-            return Finish(search, problem, staging, externals, outputPath);
+            var published = manifest is { Bytes: { } bytes } ? StageManifest(staging, externals, outputPath, bytes) : externals;
+            return Finish(search, problem, staging, externals, published, outputPath);
         }
         finally
         {
             RemoveStaging(staging);
+            RemoveEmpty(created);
+        }
+    }
+
+    /// <summary>
+    /// Where the request asks for it (<c>ktu unlearn</c>), the model's manifest for a copy beside the edited artifact, so that the
+    /// output can be checked on its own; null bytes where the manifest already lies there. A conflict (KTU5050) where that path is
+    /// another input of the run, which is never overwritten.
+    /// </summary>
+    private (byte[]? Bytes, bool Conflict)? ManifestCopy(string outputPath)
+    {
+        if (!c.Request.ManifestBesideOutput)
+        {
+            return null;
+        }
+
+        var target = Path.GetFullPath(ManifestParser.DefaultPathFor(outputPath));
+        var source = Path.GetFullPath(c.Input.Manifest ?? ManifestParser.DefaultPathFor(c.Input.Artifact));
+        if (string.Equals(target, source, StringComparison.Ordinal))
+        {
+            return (null, false);
+        }
+
+        var inputs = c.Request.Models.SelectMany(m => new[] { m.Artifact, m.Manifest ?? ManifestParser.DefaultPathFor(m.Artifact), m.Baseline })
+            .Concat(c.Request.Policies).OfType<string>().Select(Path.GetFullPath);
+        if (inputs.Contains(target, StringComparer.Ordinal))
+        {
+            c.Diagnostics.Add(DiagnosticCodes.ManifestCopyOverwritesInput, new SourceLocation(target), target, c.Input.Artifact);
+            return (null, true);
+        }
+
+        return (ManifestParser.Relocated(File.ReadAllBytes(source), Path.GetDirectoryName(source)!, Path.GetDirectoryName(target)!), false);
+    }
+
+    /// <summary>Writes the manifest copy into the staging folder, to be published with the external data, before the artifact; returns the files to publish.</summary>
+    private static List<string> StageManifest(string staging, IReadOnlyList<string> externals, string outputPath, byte[] manifest)
+    {
+        var name = Path.GetFileName(ManifestParser.DefaultPathFor(outputPath));
+        File.WriteAllBytes(Path.Combine(staging, name), manifest);
+        return [.. externals, name];
+    }
+
+    /// <summary>The folders from <paramref name="folder"/> up that do not exist yet, deepest first.</summary>
+    private static List<string> Missing(string folder)
+    {
+        var missing = new List<string>();
+        for (var dir = Path.GetFullPath(folder); !string.IsNullOrEmpty(dir) && !Directory.Exists(dir); dir = Path.GetDirectoryName(dir))
+        {
+            missing.Add(dir);
+        }
+
+        return missing;
+    }
+
+    /// <summary>Removes the folders this run created where they are still empty (nothing was published into them), deepest first.</summary>
+    private static void RemoveEmpty(List<string> created)
+    {
+        foreach (var dir in created)
+        {
+            try
+            {
+                if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+                {
+                    Directory.Delete(dir);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Another process put something there meanwhile; what it put there is not this run's to remove.
+            }
         }
     }
 
@@ -206,7 +285,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => judge.Judge(Candidate(c.Site, w, b)).Missed.Count == 0 : null);
                 if (judge.Judge(Candidate(c.Site, newWeight, newBias)) is { Missed.Count: > 0 } rejected)
                 {
-                    tried.Add(new RemediationAttemptInfo(method, settingsText, false, rejected.Missed.Count, LowestQualityUtility(rejected.Result), rejected.Missed) { Probed = judge.Probes });
+                    tried.Add(Attempt(method, settingsText, rejected.Missed, rejected.Result, judge.Probes));
                     continue;
                 }
 
@@ -216,7 +295,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 var trial = new DiagnosticBag();
                 var judged = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest, c.Input.Artifact), c.Manifest, c.Policies, untimed, c.BaseDirectory, trial, c.CancellationToken, shared);
                 var missed = Missed(trial, judged);
-                tried.Add(new RemediationAttemptInfo(method, settingsText, missed.Count == 0, missed.Count, LowestQualityUtility(judged), missed) { Probed = true });
+                tried.Add(Attempt(method, settingsText, missed, judged, probed: true));
                 if (missed.Count == 0)
                 {
                     c.Diagnostics.AddRange(trial.Items);
@@ -236,8 +315,20 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         return new SearchResult(tried, null, null, null, judgedInMemory);
     }
 
-    /// <summary>Reports a search that found nothing (KTU4001), or publishes the chosen artifact and reports it with the search.</summary>
-    private Checked Finish(SearchResult search, UnlearningProblem problem, string staging, IReadOnlyList<string> externals, string outputPath)
+    /// <summary>One setting's outcome, with Q, U and Q-U of the policy it did worst on (judged against the original).</summary>
+    private static RemediationAttemptInfo Attempt(string method, string settings, IReadOnlyList<string> missed, Checked judged, bool probed)
+    {
+        var weakest = judged.Report?.Metrics.Where(m => m.QualityUtility is not null).MinBy(m => m.QualityUtility);
+        return new RemediationAttemptInfo(method, settings, missed.Count == 0, missed.Count, LowestQualityUtility(judged), missed)
+        {
+            Probed = probed,
+            Quality = weakest?.Quality,
+            Utility = weakest?.Utility,
+        };
+    }
+
+    /// <summary>Reports a search that found nothing (KTU4001), or publishes the chosen artifact (<paramref name="published"/>: its external data and manifest copy, moved in first) and reports it with the search.</summary>
+    private Checked Finish(SearchResult search, UnlearningProblem problem, string staging, IReadOnlyList<string> externals, IReadOnlyList<string> published, string outputPath)
     {
         var (site, input, digests) = (c.Site, c.Input, c.Options.Digests);
         var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
@@ -249,10 +340,16 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             c.Diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
                 $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
             var none = new RemediationReport(triedMethods, siteInfo, original, null, problem.Forget.Count, problem.Retain.Count, tried) { JudgedInMemory = search.JudgedInMemory, HeldOutExemplars = HeldOutCount() };
-            return c.Verified with { Report = c.Verified.Report! with { Remediation = none } };
+
+            // Every setting was judged against the original as baseline: the verify pass's "no baseline" (KTU3004) on the metrics says
+            // nothing about them (KTU4001 and each setting's Q-U say what they missed); one the settings missed too is kept.
+            var missedToo = tried.SelectMany(t => t.Missed).ToHashSet(StringComparer.Ordinal);
+            var judgements = tried.Count == 0 ? c.Verified.Judgements
+                : [.. c.Verified.Judgements.Where(d => d.Code != DiagnosticCodes.BaselineMissing.Code || missedToo.Contains($"{d.Code} {d.Message}"))];
+            return c.Verified with { Report = c.Verified.Report! with { Remediation = none }, Judgements = judgements };
         }
 
-        if (Publish(staging, externals, outputPath, search.Bytes) is { } publishProblem)
+        if (Publish(staging, published, outputPath, search.Bytes) is { } publishProblem)
         {
             c.Diagnostics.Add(DiagnosticCodes.RemediationWriteFailed, new SourceLocation(input.Artifact), outputPath, publishProblem);
             return c.Verified;

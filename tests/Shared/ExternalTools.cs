@@ -1,7 +1,6 @@
 using System.Diagnostics;
-using KtuGate.Tests;
 
-namespace KtuGate.Core.Tests;
+namespace KtuGate.Tests;
 
 /// <summary>The real validators the report tests use, installed on first use where the machine lacks them (CI installs them up front).</summary>
 internal static class ExternalTools
