@@ -1,4 +1,5 @@
 using KtuGate.Diagnostics;
+using KtuGate.Kinds.DualEncoder;
 using KtuGate.Models;
 using KtuGate.Probing;
 using KtuGate.Tests;
@@ -111,8 +112,9 @@ public sealed class ManifestTests
         var copy = ManifestParser.Parse(bytes, copyPath, diagnostics);
 
         Assert.Empty(diagnostics.Items);
-        Assert.Equal(original.TextTower!.Model, copy!.TextTower!.Model);
-        Assert.Equal(original.TextTower.Vocabulary, copy.TextTower.Vocabulary);
+        var (was, now) = (original.SectionAs<DualEncoderSection>().TextTower, copy!.SectionAs<DualEncoderSection>().TextTower);
+        Assert.Equal(was.Model, now.Model);
+        Assert.Equal(was.Vocabulary, now.Vocabulary);
         Assert.Equal(original.Labels, copy.Labels);
         var schema = System.Text.Json.JsonDocument.Parse(bytes).RootElement.GetProperty("$schema").GetString()!;
         Assert.True(File.Exists(Path.Combine(temp.Path, "a", "b", schema)), schema);

@@ -24,8 +24,11 @@ public abstract record ManifestSection
 /// <param name="Fields">The top-level manifest fields the section owns; another kind's manifest may not have them.</param>
 /// <param name="Read">Reads the section from the manifest's top object and the manifest's path (paths in it are relative to
 /// the manifest); null when it has errors, which it has reported.</param>
-internal sealed record ManifestSectionReader(ModelKind Kind, IReadOnlyList<string> Fields, Func<ObjectReader, string, ManifestSection?> Read)
+/// <param name="Paths">Where the section holds file paths relative to the manifest, each as the top-level object and the field in
+/// it (e.g. <c>("textTower", "model")</c>): what a copy of the manifest in another folder must rebase.</param>
+internal sealed record ManifestSectionReader(ModelKind Kind, IReadOnlyList<string> Fields, Func<ObjectReader, string, ManifestSection?> Read,
+    IReadOnlyList<(string Object, string Field)> Paths)
 {
     /// <summary>The reader of a kind whose manifest has no fields of its own.</summary>
-    public static ManifestSectionReader Without(ModelKind kind) => new(kind, [], (_, _) => ManifestSection.None);
+    public static ManifestSectionReader Without(ModelKind kind) => new(kind, [], (_, _) => ManifestSection.None, []);
 }

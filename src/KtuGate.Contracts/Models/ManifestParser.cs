@@ -52,8 +52,10 @@ public static class ManifestParser
         }
 
         Rebase(root, "$schema");
-        Rebase(root["textTower"] as System.Text.Json.Nodes.JsonObject, "model");
-        Rebase(root["textTower"] as System.Text.Json.Nodes.JsonObject, "vocab");
+        foreach (var (owner, field) in ManifestKinds.SectionReaders.SelectMany(r => r.Paths))
+        {
+            Rebase(root[owner] as System.Text.Json.Nodes.JsonObject, field);
+        }
         if (!moved)
         {
             return utf8;

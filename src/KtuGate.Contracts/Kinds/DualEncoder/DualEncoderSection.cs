@@ -15,7 +15,8 @@ public sealed record DualEncoderSection(TextTowerSpec TextTower, IReadOnlyList<s
     public override IReadOnlyList<string> InputFiles => [TextTower.Model, TextTower.Vocabulary];
 
     /// <summary>Reads <c>textTower</c> (required) and <c>prompts</c> (default: "a photo of a {}").</summary>
-    internal static ManifestSectionReader Reader { get; } = new(ModelKind.DualEncoder, ["textTower", "prompts"], Read);
+    internal static ManifestSectionReader Reader { get; } = new(ModelKind.DualEncoder, ["textTower", "prompts"], Read,
+        [("textTower", "model"), ("textTower", "vocab")]);
 
     private static DualEncoderSection? Read(ObjectReader top, string manifestPath)
     {
