@@ -313,6 +313,16 @@ public static class DiagnosticCodes
         "The remediated artifact '{0}' cannot be written: {1}; nothing was written",
         "Remediation writes the edited artifact and its external-data files into KtuOutputDir (--output-dir) whole or not at all. Check that the folder is writable and that nothing (a folder, a read-only file) stands where those files go.");
 
+    /// <summary>KTU4010: a node between the trained weights and the loss that KtuGate cannot differentiate.</summary>
+    public static readonly DiagnosticDescriptor GradientRuleMissing = new("KTU4010", E, "No gradient through a node",
+        "Node '{0}' ({1}) lies between the trained weights and the loss, but {2}; no gradient model was built",
+        "Deep remediation differentiates the ONNX graph op by op (the README lists the ops it covers) and refuses rather than give a wrong or zero gradient. Train only weights that lie above this node (nearer the loss), or export the model with covered ops and attributes.");
+
+    /// <summary>KTU4011: the model, the weights to train or the loss cannot make a gradient model.</summary>
+    public static readonly DiagnosticDescriptor GradientModelInvalid = new("KTU4011", E, "Model cannot be differentiated",
+        "The model cannot be differentiated: {0}",
+        "Deep remediation trains float32 or float64 initializers of a model with default-domain opset 13 or later, through a loss computed from the model's outputs. Re-export the model at opset 13 or later, or choose weights that are float initializers of the model.");
+
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
         "CUDA execution provider not available ({0}); probing on CPU",
