@@ -78,11 +78,11 @@ internal sealed class ConvolutionRules : GradientRuleFamily
             // Windows that overlap the padding average fewer elements: count them by pooling ones with the padding counted.
             var ones = g.Op("ConstantOfShape", [g.ShapeOf(x)], GradientGraph.Attr("value", g.ScalarTensor(1)));
             var share = g.Op("AveragePool", [ones], GradientGraph.Attr("kernel_shape", kernel), GradientGraph.Attr("strides", strides), GradientGraph.Attr("pads", pads), GradientGraph.Attr("count_include_pad", 1));
-            scaled = g.Op("Div", [d[0]!, g.Op("Mul", [share, g.Scalar(size)])]);
+            scaled = g.Op("Div", [d[0]!, g.Op("Mul", [share, g.Scalar(size, share)])]);
         }
         else
         {
-            scaled = g.Op("Div", [d[0]!, g.Scalar(size)]);
+            scaled = g.Op("Div", [d[0]!, g.Scalar(size, d[0]!)]);
         }
 
         var planes = g.Op("Concat", [g.Int64s([-1, 1]), g.Op("Slice", [g.ShapeOf(scaled), g.Int64s([2]), g.Int64s([long.MaxValue])])], GradientGraph.Attr("axis", 0));

@@ -34,7 +34,7 @@ internal sealed class ElementwiseRules : GradientRuleFamily
             if (g.Needs(n.Input[0]))
             {
                 var b = g.Op("CastLike", [n.Input[1], n.Input[0]]);
-                da = g.ReduceTo(g.Op("Mul", [d[0]!, g.Op("Mul", [b, g.Op("Pow", [n.Input[0], g.Op("Sub", [b, g.Scalar(1)])])])]), n.Input[0]);
+                da = g.ReduceTo(g.Op("Mul", [d[0]!, g.Op("Mul", [b, g.Op("Pow", [n.Input[0], g.Op("Sub", [b, g.Scalar(1, n.Input[0])])])])]), n.Input[0]);
             }
 
             if (g.Needs(n.Input[1]))
@@ -49,7 +49,7 @@ internal sealed class ElementwiseRules : GradientRuleFamily
         yield return new("Identity", FirstOnly, (g, n, d) => [d[0]]);
 
         // y = √a: ∂y/∂a = 1/(2y).
-        yield return new("Sqrt", FirstOnly, (g, n, d) => [g.Op("Div", [g.Op("Mul", [d[0]!, g.Scalar(0.5)]), n.Output[0]])]);
+        yield return new("Sqrt", FirstOnly, (g, n, d) => [g.Op("Div", [g.Op("Mul", [d[0]!, g.Scalar(0.5, d[0]!)]), n.Output[0]])]);
         yield return new("Exp", FirstOnly, (g, n, d) => [g.Op("Mul", [d[0]!, n.Output[0]])]);
         yield return new("Log", FirstOnly, (g, n, d) => [g.Op("Div", [d[0]!, n.Input[0]])]);
 
@@ -64,8 +64,8 @@ internal sealed class ElementwiseRules : GradientRuleFamily
         yield return new("Where", (n, i) => i > 0, (g, n, d) =>
         [
             null,
-            g.Needs(n.Input[1]) ? g.ReduceTo(g.Op("Where", [n.Input[0], d[0]!, g.Scalar(0)]), n.Input[1]) : null,
-            g.Needs(n.Input[2]) ? g.ReduceTo(g.Op("Where", [n.Input[0], g.Scalar(0), d[0]!]), n.Input[2]) : null,
+            g.Needs(n.Input[1]) ? g.ReduceTo(g.Op("Where", [n.Input[0], d[0]!, g.Scalar(0, d[0]!)]), n.Input[1]) : null,
+            g.Needs(n.Input[2]) ? g.ReduceTo(g.Op("Where", [n.Input[0], g.Scalar(0, d[0]!), d[0]!]), n.Input[2]) : null,
         ]);
 
         // Ops whose outputs are shapes, indices, masks or constants: no input carries a gradient.

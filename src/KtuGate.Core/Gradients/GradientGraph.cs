@@ -12,6 +12,7 @@ internal sealed class GradientGraph
     private readonly Dictionary<string, string> _shapes = [];
     private readonly Dictionary<(long[] Values, bool Scalar), string> _int64s = new(Int64Key.Comparer);
     private readonly Dictionary<double, string> _scalars = [];
+    private readonly Dictionary<(double, string), string> _typedScalars = [];
     private int _next;
 
     public GradientGraph(IEnumerable<string> taken, HashSet<string> requiresGradient, int elementType)
@@ -83,20 +84,25 @@ internal sealed class GradientGraph
         return tensor.Name;
     }
 
-    /// <summary>A scalar constant of the trained weights' element type.</summary>
-    public string Scalar(double value)
+    /// <summary>A scalar constant of the element type of <paramref name="like"/> (a loss may run in float64 over a float32 model).</summary>
+    public string Scalar(double value, string like)
     {
-        if (_scalars.TryGetValue(value, out var name))
+        if (!_scalars.TryGetValue(value, out var name))
         {
-            return name;
+            var tensor = ScalarTensor(value);
+            tensor.Dims.Clear();
+            tensor.Name = name = Fresh("const");
+            Constants.Add(tensor);
+            _scalars[value] = name;
         }
 
-        var tensor = ScalarTensor(value);
-        tensor.Dims.Clear();
-        tensor.Name = Fresh("const");
-        Constants.Add(tensor);
-        _scalars[value] = tensor.Name;
-        return tensor.Name;
+        if (!_typedScalars.TryGetValue((value, like), out var typed))
+        {
+            typed = Op("CastLike", [name, like]);
+            _typedScalars[(value, like)] = typed;
+        }
+
+        return typed;
     }
 
     /// <summary>A one-element tensor of the element type holding <paramref name="value"/> (ConstantOfShape's value attribute).</summary>
@@ -158,7 +164,7 @@ internal sealed class GradientGraph
     public string ScatterAdd(string source, string flatIndices, string gradient)
     {
         var shape = ShapeOf(source);
-        var zeros = ZerosOfShape(Op("Reshape", [Op("ReduceProd", [shape], Attr("keepdims", 0)), Int64s([1])]));
+        var zeros = Op("CastLike", [ZerosOfShape(Op("Reshape", [Op("ReduceProd", [shape], Attr("keepdims", 0)), Int64s([1])])), gradient]);
         var scattered = Op("ScatterElements", [zeros, Op("Reshape", [flatIndices, Int64s([-1])]), Op("Reshape", [gradient, Int64s([-1])])], Attr("reduction", "add"));
         return Op("Reshape", [scattered, shape]);
     }

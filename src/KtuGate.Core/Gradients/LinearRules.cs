@@ -43,7 +43,7 @@ internal sealed class LinearRules : GradientRuleFamily
 
             if (n.InputAt(2) is { } c && g.Needs(c))
             {
-                dc = g.ReduceTo(beta == 1f ? dy : g.Op("Mul", [dy, g.Scalar(beta)]), c);
+                dc = g.ReduceTo(beta == 1f ? dy : g.Op("Mul", [dy, g.Scalar(beta, dy)]), c);
             }
 
             return [da, db, dc];

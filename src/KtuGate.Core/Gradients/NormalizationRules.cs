@@ -25,7 +25,7 @@ internal sealed class NormalizationRules : GradientRuleFamily
 
             var centred = g.Op("Sub", [x, Mean(x)]);
             var variance = Mean(g.Op("Mul", [centred, centred]));
-            var inverse = g.Op("Reciprocal", [g.Op("Sqrt", [g.Op("Add", [variance, g.Scalar(n.Float("epsilon", 1e-5f))])])]);
+            var inverse = g.Op("Reciprocal", [g.Op("Sqrt", [g.Op("Add", [variance, g.Scalar(n.Float("epsilon", 1e-5f), variance)])])]);
             var normalized = g.Op("Mul", [centred, inverse]);
             string? dx = null;
             if (g.Needs(x))
@@ -49,7 +49,7 @@ internal sealed class NormalizationRules : GradientRuleFamily
             string Channel(string v) => g.Op("Reshape", [v, g.ChannelShape(scale, x)]);
             string PerChannel(string t) => g.SumPerChannel(t, scale, x);
 
-            var inverse = g.Op("Reciprocal", [g.Op("Sqrt", [g.Op("Add", [variance, g.Scalar(n.Float("epsilon", 1e-5f))])])]);
+            var inverse = g.Op("Reciprocal", [g.Op("Sqrt", [g.Op("Add", [variance, g.Scalar(n.Float("epsilon", 1e-5f), variance)])])]);
             var k = g.Op("Mul", [scale, inverse]);
             var centred = g.Op("Sub", [x, Channel(mean)]);
             var dx = g.Needs(x) ? g.Op("Mul", [dy, Channel(k)]) : null;
@@ -59,7 +59,7 @@ internal sealed class NormalizationRules : GradientRuleFamily
 
             // ∂y/∂var = (x − mean)·scale·(−½)·(var + ε)^(−3/2).
             var dVariance = g.Needs(variance)
-                ? g.Op("Mul", [PerChannel(g.Op("Mul", [dy, centred])), g.Op("Mul", [k, g.Op("Mul", [g.Op("Mul", [inverse, inverse]), g.Scalar(-0.5)])])])
+                ? g.Op("Mul", [PerChannel(g.Op("Mul", [dy, centred])), g.Op("Mul", [k, g.Op("Mul", [g.Op("Mul", [inverse, inverse]), g.Scalar(-0.5, inverse)])])])
                 : null;
             return [dx, dScale, g.Needs(bias) ? dBias : null, dMean, dVariance];
         }, n => n.Int("training_mode", 0) != 0 || n.Output.Count > 1 ? "BatchNormalization in training mode" : null);

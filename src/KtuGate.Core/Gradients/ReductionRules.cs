@@ -20,6 +20,14 @@ internal sealed class ReductionRules : GradientRuleFamily
             return [g.Op("Div", [spread, count])];
         }, AxesAsInput);
 
+        // The gradient goes to every element equal to the maximum (each of them where there are ties, as ONNX Runtime's training build does).
+        yield return new("ReduceMax", FirstOnly, (g, n, d) =>
+        {
+            var axes = AxesAttribute(g, n);
+            var isMax = g.Op("Equal", [n.Input[0], Spread(g, n, n.Output[0], axes)]);
+            return [g.Op("Where", [isMax, Spread(g, n, d[0]!, axes), g.Scalar(0, d[0]!)])];
+        }, AxesAsInput);
+
         // y = √Σx²: dx = dy · x / y.
         yield return new("ReduceL2", FirstOnly, (g, n, d) =>
         {

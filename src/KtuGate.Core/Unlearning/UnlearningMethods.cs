@@ -8,10 +8,10 @@ public static class UnlearningMethods
     public static IReadOnlyList<UnlearningMethod> All { get; } =
     [
         new ClosedFormMethod(),
-        new GradientMethod("nhl-kl", "the seed paper's negative hinge loss on the forbidden score with KL retention, by gradient steps", GradientEdit.NegativeHinge, [4.0, 1.0]),
-        new GradientMethod("ga", "gradient ascent on the forbidden classes' log-probability, no retention term", GradientEdit.Ascent, [0.0]),
-        new GradientMethod("ga-kl", "gradient ascent with KL retention", GradientEdit.Ascent, [4.0, 1.0]),
-        new GradientMethod("npo-kl", "negative preference optimisation with KL retention", GradientEdit.NegativePreference, [4.0, 1.0]),
+        new GradientMethod("nhl-kl", "the seed paper's negative hinge loss on the forbidden score with KL retention, by gradient steps", GradientEdit.NegativeHinge, [4.0, 1.0], ForgetTerm.NegativeHinge),
+        new GradientMethod("ga", "gradient ascent on the forbidden classes' log-probability, no retention term", GradientEdit.Ascent, [0.0], ForgetTerm.Ascent),
+        new GradientMethod("ga-kl", "gradient ascent with KL retention", GradientEdit.Ascent, [4.0, 1.0], ForgetTerm.Ascent),
+        new GradientMethod("npo-kl", "negative preference optimisation with KL retention", GradientEdit.NegativePreference, [4.0, 1.0], ForgetTerm.NegativePreference),
     ];
 
     /// <summary>Every method's name, in the order of <see cref="All"/>.</summary>

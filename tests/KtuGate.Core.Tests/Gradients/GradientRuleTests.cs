@@ -61,6 +61,7 @@ public sealed class GradientRuleTests
             [Random(Float64, "a", [2, 3, 2], r), Int64s("zero", [1], [0]), Int64s("minus1", [1], [-1])], "y", "a"),
         ["ReduceSum"] = r => F64([Node("ReduceSum", ["a", "axes"], ["y"], Attr("keepdims", 0L))], [Random(Float64, "a", [2, 3, 4], r), Int64s("axes", [1], [1])], "y", "a"),
         ["ReduceMean"] = r => F64([Node("ReduceMean", ["a"], ["y"], Attr("axes", new long[] { -1 }))], [Random(Float64, "a", [2, 3, 4], r)], "y", "a"),
+        ["ReduceMax"] = r => F64([Node("ReduceMax", ["a"], ["y"], Attr("axes", new long[] { 1 }), Attr("keepdims", 0L))], [Random(Float64, "a", [2, 3, 4], r)], "y", "a"),
         ["ReduceL2"] = r => F64([Node("ReduceL2", ["a"], ["y"], Attr("axes", new long[] { 1 }), Attr("keepdims", 0L))], [Random(Float64, "a", [2, 3, 4], r)], "y", "a"),
         ["LayerNormalization"] = r => F64([Node("LayerNormalization", ["a", "scale", "bias"], ["y"], Attr("axis", -1L))],
             [Random(Float64, "a", [2, 3, 4], r), Random(Float64, "scale", [4], r), Random(Float64, "bias", [4], r)], "y", "a", "scale", "bias"),
