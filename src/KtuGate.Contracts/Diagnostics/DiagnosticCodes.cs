@@ -323,6 +323,11 @@ public static class DiagnosticCodes
         "The model cannot be differentiated: {0}",
         "Deep remediation trains float32 or float64 initializers of a model with default-domain opset 13 or later, through a loss computed from the model's outputs. Re-export the model at opset 13 or later, or choose weights that are float initializers of the model.");
 
+    /// <summary>KTU4012: a remedy scope entry that names nothing in the model.</summary>
+    public static readonly DiagnosticDescriptor ScopeNamesNothing = new("KTU4012", E, "Scope names nothing in the model",
+        "Scope entry '{0}' names no node and no float initializer (by name or prefix) of the model",
+        "A scope is \"last\" (the last linear layer), \"all\" (every float weight) or a list of node names and initializer-name prefixes (such as \"conv2\" for conv2.weight and conv2.bias). Check the names against the model (Netron shows them).");
+
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
         "CUDA execution provider not available ({0}); probing on CPU",
