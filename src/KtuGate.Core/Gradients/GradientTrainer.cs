@@ -37,6 +37,8 @@ public sealed class GradientTrainer : IDisposable
             _state[weight.Name] = (values, (float[])values.Clone(), new float[values.Length], new float[values.Length], [.. weight.Dims]);
         }
 
+        // The engine's ONNX Runtime environment (quiet logging) must exist before a session creates the default one.
+        _ = Probing.SessionFactory.OnnxRuntimeVersion;
         _session = options is null ? new InferenceSession(model.Model.ToByteArray()) : new InferenceSession(model.Model.ToByteArray(), options);
     }
 

@@ -14,6 +14,9 @@ public sealed class DeepEditTests
 {
     private static readonly string[] s_classifierWeights = ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"];
 
+    /// <summary>The engine creates ONNX Runtime's environment (with its logging options) before any session here does, as in a gate run.</summary>
+    public DeepEditTests() => _ = KtuGate.Probing.SessionFactory.OnnxRuntimeVersion;
+
     [Theory]
     [InlineData(new[] { "last" }, new[] { "fc2.weight", "fc2.bias" })]
     [InlineData(new[] { "conv2" }, new[] { "conv2.weight", "conv2.bias" })]
@@ -80,21 +83,8 @@ public sealed class DeepEditTests
         var before = (Forget: Accuracy(original, heldForget), Retain: Accuracy(original, heldOutRetain));
 
         var batch = forget.Concat(retain.Select(r => r.Image)).ToList();
-        var n = batch.Count;
-        var reference = Logits(original, batch, null).Select(Softmax).ToList();
-        var isForget = Enumerable.Range(0, n).Select(k => k < forget.Count ? 1.0 : 0).ToArray();
-        const double klWeight = 1;
-        var feeds = new Dictionary<string, Func<OrtValue>>
-        {
-            ["image"] = () => OrtValue.CreateTensorValueFromMemory(batch.SelectMany(x => x).ToArray(), [n, 1, 28, 28]),
-            [MethodLoss.Forbidden] = () => OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, n).SelectMany(k => Enumerable.Range(0, classes).Select(c => k < forget.Count && c == sneaker ? 1.0 : 0)).ToArray(), [n, classes]),
-            [MethodLoss.Allowed] = () => OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, n).SelectMany(k => Enumerable.Range(0, classes).Select(c => k < forget.Count && allowed.Contains(c) ? 1.0 : 0)).ToArray(), [n, classes]),
-            [MethodLoss.Reference] = () => OrtValue.CreateTensorValueFromMemory(reference.SelectMany(r => r).ToArray(), [n, classes]),
-            [MethodLoss.IsForget] = () => OrtValue.CreateTensorValueFromMemory((double[])isForget.Clone(), [n]),
-            [MethodLoss.ForgetWeight] = () => OrtValue.CreateTensorValueFromMemory(isForget.Select(f => f / forget.Count).ToArray(), [n]),
-            [MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(isForget.Select(f => (1 - f) * klWeight / retain.Count).ToArray(), [n]),
-            [MethodLoss.CoarseWeight] = () => OrtValue.CreateTensorValueFromMemory(isForget.Select(f => f * klWeight / forget.Count).ToArray(), [n]),
-        };
+        var reference = Logits(original, batch, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)])).ToList();
+        var feeds = DeepEditFeeds.For(batch, forget.Count, classes, sneaker, allowed, reference, klWeight: 1);
 
         using var trainer = new GradientTrainer(built!);
         var first = trainer.Loss(feeds);
@@ -172,12 +162,4 @@ public sealed class DeepEditTests
 
     private static IEnumerable<int> Predict(InferenceSession session, IReadOnlyList<float[]> images, IReadOnlyDictionary<string, float[]>? weights)
         => Logits(session, images, weights).Select(l => Array.IndexOf(l, l.Max()));
-
-    private static double[] Softmax(float[] z)
-    {
-        var max = z.Max();
-        var e = z.Select(x => Math.Exp(x - max)).ToArray();
-        var sum = e.Sum();
-        return [.. e.Select(x => x / sum)];
-    }
 }

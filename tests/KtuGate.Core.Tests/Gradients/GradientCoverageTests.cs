@@ -17,6 +17,9 @@ public sealed class GradientCoverageTests
     private static readonly string[] s_miniLmOps =
         ["Add", "Cast", "Concat", "Constant", "Div", "Erf", "Gather", "Gemm", "MatMul", "Mul", "Pow", "ReduceMean", "Reshape", "Shape", "Slice", "Softmax", "Sqrt", "Sub", "Tanh", "Transpose", "Unsqueeze"];
 
+    /// <summary>The engine creates ONNX Runtime's environment (with its logging options) before any session here does, as in a gate run.</summary>
+    public GradientCoverageTests() => _ = KtuGate.Probing.SessionFactory.OnnxRuntimeVersion;
+
     private static string ClipModel => Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip", "artifacts", "fashion-clip.onnx");
 
     private static string MiniLm => Path.Combine(TestPaths.RepoRoot, "artifacts", "minilm", "model.onnx");

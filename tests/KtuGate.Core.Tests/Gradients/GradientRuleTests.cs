@@ -83,6 +83,9 @@ public sealed class GradientRuleTests
         ["GlobalAveragePool (float32)"] = r => new(Float32, [Node("GlobalAveragePool", ["a"], ["y"])], [Random(Float32, "a", [2, 3, 4, 4], r)], "y", ["a"]),
     };
 
+    /// <summary>The engine creates ONNX Runtime's environment (with its logging options) before any session here does, as in a gate run.</summary>
+    public GradientRuleTests() => _ = KtuGate.Probing.SessionFactory.OnnxRuntimeVersion;
+
     public static TheoryData<string> Cases() => [.. s_cases.Keys];
 
     [Theory]
