@@ -135,6 +135,18 @@ public sealed class GradientRuleTests
         Check(Float64, model, "y", ["a", "unused"]);
     }
 
+    [Fact]
+    public void A_gradient_into_an_output_the_rule_does_not_read_is_refused()
+    {
+        var r = new Random(6);
+        var model = Model([Node("LayerNormalization", ["a", "scale"], ["y", "mean"], Attr("axis", -1L)), Node("Mul", ["y", "mean"], ["z"])],
+            [Random(Float64, "a", [2, 3], r), Random(Float64, "scale", [3], r)], "z");
+        var diagnostics = new DiagnosticBag();
+
+        Assert.Null(GradientBuilder.Build(model, ["a"], CubicLoss("z"), diagnostics));
+        Assert.Contains(diagnostics.Items, d => d.Code == "KTU4010" && d.Message.Contains("output 1 ('mean')", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("missing", "is not an initializer")]
     [InlineData("index", "is not float32 or float64")]
