@@ -313,6 +313,21 @@ public static class DiagnosticCodes
         "The remediated artifact '{0}' cannot be written: {1}; nothing was written",
         "Remediation writes the edited artifact and its external-data files into KtuOutputDir (--output-dir) whole or not at all. Check that the folder is writable and that nothing (a folder, a read-only file) stands where those files go.");
 
+    /// <summary>KTU4010: a node between the trained weights and the loss that KtuGate cannot differentiate.</summary>
+    public static readonly DiagnosticDescriptor GradientRuleMissing = new("KTU4010", E, "No gradient through a node",
+        "Node '{0}' ({1}) lies between the trained weights and the loss, but {2}; no gradient model was built",
+        "Deep remediation differentiates the ONNX graph op by op (the README lists the ops it covers) and refuses rather than give a wrong or zero gradient. Train only weights that lie above this node (nearer the loss), or export the model with covered ops and attributes.");
+
+    /// <summary>KTU4011: the model, the weights to train or the loss cannot make a gradient model.</summary>
+    public static readonly DiagnosticDescriptor GradientModelInvalid = new("KTU4011", E, "Model cannot be differentiated",
+        "The model cannot be differentiated: {0}",
+        "Deep remediation trains float32 or float64 initializers of a model with default-domain opset 13 or later, through a loss computed from the model's outputs. Re-export the model at opset 13 or later, or choose weights that are float initializers of the model.");
+
+    /// <summary>KTU4012: a remedy scope entry that names nothing in the model.</summary>
+    public static readonly DiagnosticDescriptor ScopeNamesNothing = new("KTU4012", E, "Scope names nothing in the model",
+        "Scope entry '{0}' names no node and no float initializer (by name or prefix) of the model",
+        "A scope is \"last\" (the last linear layer), \"all\" (every float weight) or a list of node names and initializer-name prefixes (such as \"conv2\" for conv2.weight and conv2.bias). Check the names against the model (Netron shows them).");
+
     /// <summary>KTU4020: too few exemplars of a concept are held out from the edit to judge it on them.</summary>
     public static readonly DiagnosticDescriptor HeldOutTooFew = new("KTU4020", E, "Too few held-out exemplars",
         "'{0}': {1} of its {2} exemplars are held out from the edit (remedy.holdOut {3}); {4}: insufficient evidence, the artifact was not edited",

@@ -46,54 +46,17 @@ public static class GradientEdit
         double[,] weight, double[] bias, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale,
         IReadOnlyList<GradientExample> examples, GradientSettings settings, double margin, Func<double[,], double[], bool>? accept = null)
     {
-        var loss = UnlearningMethods.Gradient(settings.Method).Loss;
         var outputs = weight.GetLength(0);
         var inputs = weight.GetLength(1);
-        var n = inputs + 1;
-        var theta = new float[outputs * n];
-        for (var o = 0; o < outputs; o++)
-        {
-            for (var i = 0; i < inputs; i++)
-            {
-                theta[o * n + i] = (float)weight[o, i];
-            }
-
-            theta[o * n + inputs] = (float)bias[o];
-        }
-
+        var theta = Pack(weight, bias);
         var original = (float[])theta.Clone();
-        var reference = new List<double[]>(examples.Count);
-        for (var start = 0; start < examples.Count; start += Block)
-        {
-            reference.AddRange(Forward(original, examples, start, Math.Min(Block, examples.Count - start), outputs, n)
-                .Select(y => Softmax(ScoresOf(y, directions, normalize, scale))));
-        }
-        var forgetCount = Math.Max(1, examples.Count(e => e.Forbidden is not null));
-        var retainCount = Math.Max(1, examples.Count(e => e.Forbidden is null));
+        var reference = References(original, examples, directions, normalize, scale, outputs);
         var m = new double[theta.Length];
         var v = new double[theta.Length];
         var grad = new float[theta.Length];
-
-        // The examples are split into a fixed number of chunks, each summing its own gradient (in parallel), added up in chunk order:
-        // the result does not depend on how many cores run it.
-        var chunks = Enumerable.Range(0, Chunks).Select(c => (Start: c * examples.Count / Chunks, End: (c + 1) * examples.Count / Chunks, Grad: new float[theta.Length])).ToArray();
         for (var step = 1; step <= settings.Steps; step++)
         {
-            Parallel.ForEach(chunks, chunk =>
-            {
-                Array.Clear(chunk.Grad);
-                for (var start = chunk.Start; start < chunk.End; start += Block)
-                {
-                    AccumulateBlock(theta, examples, reference, start, Math.Min(Block, chunk.End - start), directions, groupOfClass, normalize, scale,
-                        settings, loss, margin, forgetCount, retainCount, outputs, n, chunk.Grad);
-                }
-            });
-
-            Array.Clear(grad);
-            foreach (var chunk in chunks)
-            {
-                TensorPrimitives.Add(grad, chunk.Grad, grad);
-            }
+            Gradient(theta, examples, reference, directions, groupOfClass, normalize, scale, settings, margin, outputs, grad);
 
             // AdamW, its weight decay pulling towards the original weights rather than towards zero.
             const double b1 = 0.9, b2 = 0.999, eps = 1e-8, decay = 1e-3;
@@ -122,6 +85,95 @@ public static class GradientEdit
 
     /// <summary>How often <see cref="Optimize"/> asks whether the weights so far will do.</summary>
     public const int CheckpointInterval = 10;
+
+    /// <summary>The gradient of the method's loss with respect to the weight and bias at <paramref name="weight"/>, <paramref name="bias"/>, the KL terms' reference being the original weights' distributions: what one step of <see cref="Optimize"/> follows.</summary>
+    /// <param name="originalWeight">The original weight, [out, in], whose distributions the KL terms keep.</param>
+    /// <param name="originalBias">The original bias.</param>
+    /// <param name="weight">The weight the gradient is taken at, [out, in].</param>
+    /// <param name="bias">The bias it is taken at.</param>
+    /// <param name="directions">Per class, its direction in the site's output space.</param>
+    /// <param name="groupOfClass">Per class, its coarse group (-1 for none).</param>
+    /// <param name="normalize">Whether scores use the unit-length output.</param>
+    /// <param name="scale">The score scale.</param>
+    /// <param name="examples">Forget and retain exemplars.</param>
+    /// <param name="settings">The method and its settings.</param>
+    /// <param name="margin">The hinge margin, in score units.</param>
+    /// <returns>∂L/∂W ([out, in]) and ∂L/∂b.</returns>
+    public static (double[,] Weight, double[] Bias) GradientAt(
+        double[,] originalWeight, double[] originalBias, double[,] weight, double[] bias, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass,
+        bool normalize, double scale, IReadOnlyList<GradientExample> examples, GradientSettings settings, double margin)
+    {
+        var outputs = weight.GetLength(0);
+        var reference = References(Pack(originalWeight, originalBias), examples, directions, normalize, scale, outputs);
+        var theta = Pack(weight, bias);
+        var grad = new float[theta.Length];
+        Gradient(theta, examples, reference, directions, groupOfClass, normalize, scale, settings, margin, outputs, grad);
+        return Unpack(grad, outputs, weight.GetLength(1));
+    }
+
+    /// <summary>Θ = [W b], row by row, as float32.</summary>
+    private static float[] Pack(double[,] weight, double[] bias)
+    {
+        var outputs = weight.GetLength(0);
+        var inputs = weight.GetLength(1);
+        var n = inputs + 1;
+        var theta = new float[outputs * n];
+        for (var o = 0; o < outputs; o++)
+        {
+            for (var i = 0; i < inputs; i++)
+            {
+                theta[o * n + i] = (float)weight[o, i];
+            }
+
+            theta[o * n + inputs] = (float)bias[o];
+        }
+
+        return theta;
+    }
+
+    /// <summary>The original weights' class distribution for each example (the KL terms' reference).</summary>
+    private static List<double[]> References(float[] original, IReadOnlyList<GradientExample> examples, IReadOnlyList<double[]> directions, bool normalize, double scale, int outputs)
+    {
+        var n = original.Length / outputs;
+        var reference = new List<double[]>(examples.Count);
+        for (var start = 0; start < examples.Count; start += Block)
+        {
+            reference.AddRange(Forward(original, examples, start, Math.Min(Block, examples.Count - start), outputs, n)
+                .Select(y => Softmax(ScoresOf(y, directions, normalize, scale))));
+        }
+
+        return reference;
+    }
+
+    /// <summary>Writes the loss's gradient with respect to Θ into <paramref name="grad"/>.</summary>
+    /// <remarks>
+    /// The examples are split into a fixed number of chunks, each summing its own gradient (in parallel), added up in chunk order:
+    /// the result does not depend on how many cores run it.
+    /// </remarks>
+    private static void Gradient(
+        float[] theta, IReadOnlyList<GradientExample> examples, IReadOnlyList<double[]> reference, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass,
+        bool normalize, double scale, GradientSettings settings, double margin, int outputs, float[] grad)
+    {
+        var loss = UnlearningMethods.Gradient(settings.Method).Loss;
+        var n = theta.Length / outputs;
+        var forgetCount = Math.Max(1, examples.Count(e => e.Forbidden is not null));
+        var retainCount = Math.Max(1, examples.Count(e => e.Forbidden is null));
+        var chunks = Enumerable.Range(0, Chunks).Select(c => (Start: c * examples.Count / Chunks, End: (c + 1) * examples.Count / Chunks, Grad: new float[theta.Length])).ToArray();
+        Parallel.ForEach(chunks, chunk =>
+        {
+            for (var start = chunk.Start; start < chunk.End; start += Block)
+            {
+                AccumulateBlock(theta, examples, reference, start, Math.Min(Block, chunk.End - start), directions, groupOfClass, normalize, scale,
+                    settings, loss, margin, forgetCount, retainCount, outputs, n, chunk.Grad);
+            }
+        });
+
+        Array.Clear(grad);
+        foreach (var chunk in chunks)
+        {
+            TensorPrimitives.Add(grad, chunk.Grad, grad);
+        }
+    }
 
     private static (double[,] Weight, double[] Bias) Unpack(float[] theta, int outputs, int inputs)
     {

@@ -16,10 +16,14 @@ internal delegate void ForgetLoss(double[] z, double[] p, double[] pRef, Gradien
 /// <param name="name">The method's name.</param>
 /// <param name="loss">Its forget loss.</param>
 /// <param name="klWeights">The KL retention weights tried, strongest first (0: none).</param>
-internal sealed class GradientMethod(string name, ForgetLoss loss, IReadOnlyList<double> klWeights) : UnlearningMethod(name)
+/// <param name="term">The same forget loss, as <see cref="MethodLoss"/> writes it into a loss sub-graph.</param>
+internal sealed class GradientMethod(string name, ForgetLoss loss, IReadOnlyList<double> klWeights, ForgetTerm term) : UnlearningMethod(name)
 {
     /// <summary>The forget loss.</summary>
     public ForgetLoss Loss { get; } = loss;
+
+    /// <summary>The forget loss's term in a loss sub-graph.</summary>
+    public ForgetTerm Term { get; } = term;
 
     /// <summary>The settings tried, gentlest first.</summary>
     public IReadOnlyList<GradientSettings> Search { get; } =
