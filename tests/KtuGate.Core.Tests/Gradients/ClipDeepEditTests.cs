@@ -1,6 +1,7 @@
 using System.Globalization;
 using KtuGate.Diagnostics;
 using KtuGate.Gradients;
+using KtuGate.Kinds.DualEncoder;
 using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;
@@ -33,7 +34,7 @@ public sealed class ClipDeepEditTests
         var manifest = ManifestParser.Load(Path.Combine(s_root, "artifacts", "fashion-clip.ktu.json"), diagnostics)!;
         var modelPath = Path.Combine(s_root, "artifacts", "fashion-clip.onnx");
         var model = OnnxGraph.Load(modelPath, diagnostics)!;
-        using var tower = TextTower.Open(manifest.TextTower!, ExecutionProviderPreference.Cpu, diagnostics)!;
+        using var tower = TextTower.Open(manifest.SectionAs<DualEncoderSection>().TextTower, ExecutionProviderPreference.Cpu, diagnostics)!;
         Assert.True(tower is not null, string.Join("; ", diagnostics.Items));
         var (fine, coarse) = DualEncoderProbe.Directions(manifest, tower!);
         var labels = manifest.Labels.ToList();
