@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What each package weighs, and what installing or restoring it costs on disk.
 #
-# Packs KtuGate, KtuGate.Cuda and KtuGate.Tool (one package per platform plus the pointer package) into a
+# Packs KtuGate, KtuGate.Cuda, KtuGate.Tool (one package per platform plus the pointer package) and KtuGate.Templates into a
 # temporary feed, then measures, each in a fresh package folder (NUGET_PACKAGES) so that nothing already
 # cached is counted or missed:
 #   - every .nupkg's size (nuget.org refuses packages over 250 MB);
@@ -21,6 +21,7 @@ feed="$work/feed"
 dotnet pack "$repo/src/KtuGate.Tasks" -c Release -o "$feed" -p:Version="$version" -nologo -v:q >/dev/null
 dotnet pack "$repo/src/KtuGate.Cuda" -c Release -o "$feed" -p:Version="$version" -nologo -v:q >/dev/null
 dotnet pack "$repo/src/KtuGate.Cli" -c Release -o "$feed" -p:Version="$version" -nologo -v:q >/dev/null
+dotnet pack "$repo/src/KtuGate.Templates" -c Release -o "$feed" -p:Version="$version" -nologo -v:q >/dev/null
 
 mb() { awk -v b="$1" 'BEGIN { printf "%.2f", b / 1048576 }'; }
 bytes() { du -sb "$1" | cut -f1; }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 using KtuGate.Tests;
 
 namespace KtuGate.EndToEnd.Tests;
@@ -17,6 +18,7 @@ public sealed class PackageFeed : IDisposable
         {
             ("KtuGate.Tasks", "--no-build"),
             ("KtuGate.Cuda", $"-p:Version={Version}"),
+            ("KtuGate.Templates", $"-p:Version={Version}"),
             ("KtuGate.Cli", $"-p:ToolPackageRuntimeIdentifiers={RuntimeInformation.RuntimeIdentifier}"),
         })
         {
@@ -70,6 +72,15 @@ public sealed class PackageTests(PackageFeed feed) : IClassFixture<PackageFeed>
         }
         """;
 
+    /// <summary>The local feed in addition to the machine's usual sources, which serve what KtuGate.Cuda depends on.</summary>
+    private void AddFeed(TempFolder folder) => folder.File("nuget.config", $"""
+        <configuration>
+          <packageSources>
+            <add key="ktugate-local" value="{feed.Folder.Path}" />
+          </packageSources>
+        </configuration>
+        """);
+
     private TempFolder NewUserProject(string framework = "net10.0")
     {
         var project = new TempFolder();
@@ -79,14 +90,7 @@ public sealed class PackageTests(PackageFeed feed) : IClassFixture<PackageFeed>
         var created = DotnetBuild.Exec(project.Path, ["new", "classlib", "-n", "ModelRelease", "-o", ".", "--framework", template]);
         Assert.True(created.ExitCode == 0, created.Output);
 
-        // The local feed in addition to the machine's usual sources, which serve KtuGate's own dependencies.
-        project.File("nuget.config", $"""
-            <configuration>
-              <packageSources>
-                <add key="ktugate-local" value="{feed.Folder.Path}" />
-              </packageSources>
-            </configuration>
-            """);
+        AddFeed(project);
         var csproj = Path.Combine(project.Path, "ModelRelease.csproj");
         File.WriteAllText(csproj, File.ReadAllText(csproj).Replace($"<TargetFramework>{template}</TargetFramework>", $"<TargetFramework>{framework}</TargetFramework>", StringComparison.Ordinal));
         File.WriteAllText(csproj, File.ReadAllText(csproj).Replace("</Project>", $"""
@@ -216,4 +220,50 @@ public sealed class PackageTests(PackageFeed feed) : IClassFixture<PackageFeed>
 
     private static long FolderSize(string folder) =>
         new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
+
+    [Fact]
+    public void The_ktugate_template_installs_from_the_feed_and_the_project_it_makes_is_gated()
+    {
+        using var work = new TempFolder();
+        AddFeed(work);
+
+        // A hive of its own: the machine's installed templates are neither used nor changed.
+        var hive = Path.Combine(work.Path, "template-hive");
+        var install = DotnetBuild.Exec(work.Path, ["new", "install", $"KtuGate.Templates::{feed.Version}", "--add-source", feed.Folder.Path, "--debug:custom-hive", hive]);
+        Assert.True(install.ExitCode == 0, install.Output);
+        var created = DotnetBuild.Exec(work.Path, ["new", "ktugate", "-n", "FashionRelease", "-o", "FashionRelease", "--debug:custom-hive", hive]);
+        Assert.True(created.ExitCode == 0, created.Output);
+        var project = Path.Combine(work.Path, "FashionRelease");
+        Assert.True(File.Exists(Path.Combine(project, "FashionRelease.csproj")), created.Output);
+        Assert.Contains($"Include=\"KtuGate\" Version=\"{feed.Version}\"", File.ReadAllText(Path.Combine(project, "FashionRelease.csproj")), StringComparison.Ordinal);
+        Assert.True(Directory.Exists(Path.Combine(project, "policies", "exemplars", "label-0")));
+        foreach (var file in new[] { "artifacts/model.ktu.json", "policies/forget-label-0.ktu.json" })
+        {
+            var schema = Regex.Match(File.ReadAllText(Path.Combine(project, file)), "\"\\$schema\": \"([^\"]+)\"").Groups[1].Value;
+            Assert.True(File.Exists(Path.Combine(project, Path.GetDirectoryName(file)!, schema)), $"{file}: $schema '{schema}' does not resolve");
+        }
+
+        // Until the model is there, the build fails: nothing is passed unchecked.
+        var empty = DotnetBuild.Run(project, "template-empty");
+        Assert.True(empty.ExitCode == 1, empty.Output);
+        Assert.Contains("error KTU5007", empty.Output, StringComparison.Ordinal);
+
+        // With a model and exemplars in place the gate probes it and judges the template's policy at its forget clause (the
+        // template's generic preprocessing is not the sample's, so the sample model is judged as it fares under it).
+        File.Copy(TestPaths.SampleModel, Path.Combine(project, "artifacts", "model.onnx"));
+        foreach (var file in Directory.GetFiles(TestPaths.Sample("policies", "exemplars", "t-shirt"), "*.png").Order(StringComparer.Ordinal).Take(80))
+        {
+            File.Copy(file, Path.Combine(project, "policies", "exemplars", "label-0", Path.GetFileName(file)));
+        }
+
+        foreach (var file in Directory.GetFiles(TestPaths.Sample("policies", "exemplars", "trouser"), "*.png").Order(StringComparer.Ordinal).Take(40))
+        {
+            File.Copy(file, Path.Combine(project, "policies", "exemplars", "label-1", Path.GetFileName(file)));
+        }
+
+        var gated = DotnetBuild.Run(project, "template-gated");
+        Assert.True(gated.ExitCode == 1, gated.Output);
+        Assert.Matches(@"policies/forget-label-0\.ktu\.json\(12,5\): error KTU300[16]: 'label-0' is (still known|not shown forgotten)", gated.Output);
+        Assert.Contains("KtuGate: verdict ", gated.Output, StringComparison.Ordinal);
+    }
 }

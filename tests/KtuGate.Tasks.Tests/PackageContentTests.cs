@@ -11,6 +11,7 @@ public sealed class PackageContentTests
         "src/KtuGate.Tasks/KtuGate.Tasks.csproj",
         "src/KtuGate.Cli/KtuGate.Cli.csproj",
         "src/KtuGate.Cuda/KtuGate.Cuda.csproj",
+        "src/KtuGate.Templates/KtuGate.Templates.csproj",
     };
 
     private static string Property(XDocument project, string name) =>
