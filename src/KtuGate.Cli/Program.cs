@@ -87,8 +87,16 @@ var initModel = new Argument<string>("model") { Description = "The ONNX model to
 var initLabels = new Option<string?>("--labels") { Description = "Comma-separated label names, in output order; default: label-0, label-1, ..." };
 var initPolicyDir = new Option<string>("--policy-dir") { Description = "Where the drafted policy goes.", DefaultValueFactory = _ => "policies" };
 var initForce = new Option<bool>("--force") { Description = "Overwrite files that exist." };
-var init = new Command("init", "Draft a manifest (beside the model) and a policy, reading the model's inputs and outputs from the ONNX file.") { initModel, initLabels, initPolicyDir, initForce };
-init.SetAction(parse => (int)Verbs.Run(() => Verbs.Init(parse.GetValue(initModel)!, parse.GetValue(initLabels), parse.GetValue(initPolicyDir)!, parse.GetValue(initForce))));
+var initKind = new Option<string>("--kind") { Description = "The manifest kind to draft: " + string.Join(", ", KtuGate.Kinds.ManifestKinds.Supported.Select(KtuGate.Kinds.ManifestKinds.NameOf)) + " (a CLIP-style image tower).", DefaultValueFactory = _ => "classifier" };
+initKind.AcceptOnlyFromAmong([.. KtuGate.Kinds.ManifestKinds.Supported.Select(KtuGate.Kinds.ManifestKinds.NameOf)]);
+var initTextTower = new Option<string?>("--text-tower") { Description = "dual-encoder: the text tower's ONNX file (its output is read from it); default: a placeholder to fill in." };
+var initVocab = new Option<string?>("--vocab") { Description = "dual-encoder: the text tower's WordPiece vocabulary; default: a placeholder to fill in." };
+var init = new Command("init", "Draft a manifest (beside the model) and a policy, reading the model's inputs and outputs from the ONNX file; the JSON Schemas are copied beside the policy.")
+{
+    initModel, initLabels, initPolicyDir, initForce, initKind, initTextTower, initVocab,
+};
+init.SetAction(parse => (int)Verbs.Run(() => Verbs.Init(
+    parse.GetValue(initModel)!, parse.GetValue(initLabels), parse.GetValue(initPolicyDir)!, parse.GetValue(initForce), parse.GetValue(initKind)!, parse.GetValue(initTextTower), parse.GetValue(initVocab))));
 
 var codeArgument = new Argument<string>("code") { Description = "A diagnostic code, e.g. KTU3001." };
 var explain = new Command("explain", "Say what a diagnostic code means and how to fix it.") { codeArgument };

@@ -192,19 +192,47 @@ internal static class Verbs
         return failed ? ExitCode.InvalidInput : ExitCode.Pass;
     }
 
-    public static ExitCode Init(string model, string? labels, string policyDir, bool force)
+    public static ExitCode Init(string model, string? labels, string policyDir, bool force, string kindName = "classifier", string? textTower = null, string? vocab = null)
     {
         var diagnostics = new DiagnosticBag();
         var names = labels?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var draft = ManifestScaffold.Create(model, names, diagnostics);
+        var manifestPath = ManifestParser.DefaultPathFor(model);
+        var policyPath = Path.Combine(policyDir, Path.GetFileNameWithoutExtension(model) + ".ktu.json");
+
+        // The schemas ship beside ktu; the drafts name copies in the policy folder, so that editors find them in any checkout.
+        var schemaDir = Path.Combine(policyDir, "schemas");
+        var schemaFiles = new[] { "ktu-manifest.schema.json", "ktu-policy.schema.json" }
+            .Select(name => (Shipped: Path.Combine(AppContext.BaseDirectory, "schemas", name), Copy: Path.Combine(schemaDir, name)))
+            .ToList();
+        if (schemaFiles.FirstOrDefault(f => !File.Exists(f.Shipped)) is { Shipped: not null } missing)
+        {
+            Console.Error.WriteLine(DiagnosticCodes.SchemaNotShipped.Create(null, missing.Shipped));
+            return ExitCode.InvalidInput;
+        }
+
+        string RelativeTo(string from, string target) =>
+            Path.GetRelativePath(Path.GetDirectoryName(Path.GetFullPath(from))!, Path.GetFullPath(target)).Replace('\\', '/');
+
+        ManifestScaffold.TextTowerDraft? tower = null;
+        if (textTower is not null)
+        {
+            if (ManifestScaffold.TextTowerOutput(textTower, diagnostics) is not { } output)
+            {
+                Print(diagnostics.Items);
+                return ExitCode.InvalidInput;
+            }
+
+            tower = new ManifestScaffold.TextTowerDraft(RelativeTo(manifestPath, textTower), vocab is null ? "text-tower/vocab.txt" : RelativeTo(manifestPath, vocab), output);
+        }
+
+        var draft = ManifestScaffold.Create(model, kindName, names, tower,
+            (RelativeTo(manifestPath, schemaFiles[0].Copy), RelativeTo(policyPath, schemaFiles[1].Copy)), diagnostics);
         Print(diagnostics.Items);
         if (draft is null)
         {
             return ExitCode.InvalidInput;
         }
 
-        var manifestPath = ManifestParser.DefaultPathFor(model);
-        var policyPath = Path.Combine(policyDir, Path.GetFileNameWithoutExtension(model) + ".ktu.json");
         var existing = new[] { manifestPath, policyPath }.Where(File.Exists).ToList();
         if (existing.Count > 0 && !force)
         {
@@ -212,10 +240,16 @@ internal static class Verbs
             return ExitCode.InvalidInput;
         }
 
+        // A schema copy an author changed stays unless --force: it still resolves.
+        foreach (var (shipped, copy) in schemaFiles.Where(f => !File.Exists(f.Copy) || force))
+        {
+            AtomicFile.Write(copy, File.ReadAllBytes(shipped));
+        }
+
         AtomicFile.Write(manifestPath, Encoding.UTF8.GetBytes(draft.Manifest));
         AtomicFile.Write(policyPath, Encoding.UTF8.GetBytes(draft.Policy));
-        Console.WriteLine($"Wrote {manifestPath} ({draft.Labels.Count} labels) and {policyPath}.");
-        Console.WriteLine("Next: name the labels and coarse groups in the manifest, put exemplars under the policy's exemplars/ folder,");
+        Console.WriteLine($"Wrote {manifestPath} ({kindName}, {draft.Labels.Count} labels) and {policyPath}, with their schemas in {schemaDir}.");
+        Console.WriteLine("Next: check what the manifest's opening comment asks, put exemplars under the policy's exemplars/ folder,");
         Console.WriteLine($"then run: ktu validate -p {policyPath} --manifest {manifestPath}");
         return ExitCode.Pass;
     }

@@ -9,7 +9,7 @@ public sealed class KtuCommandTests
     private static (int ExitCode, string Stdout, string Stderr) Ktu(string workingDirectory, params string[] arguments)
         => KtuWith(workingDirectory, new Dictionary<string, string>(), arguments);
 
-    private static (int ExitCode, string Stdout, string Stderr) KtuWith(string workingDirectory, Dictionary<string, string> environment, params string[] arguments)
+    internal static (int ExitCode, string Stdout, string Stderr) KtuWith(string workingDirectory, Dictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (key, value) in environment)

@@ -416,6 +416,21 @@ public static class DiagnosticCodes
         "ONNX Runtime failed running '{0}': {1}",
         "The model asked ONNX Runtime for something it could not do while probing, most often more memory than the machine has (a shape computed at run time). Check the model's shapes, or lower the batch size (--batch-size).");
 
+    /// <summary>KTU5040: the CUDA execution provider was required, but the ONNX Runtime in use is the CPU-only build.</summary>
+    public static readonly DiagnosticDescriptor GpuRuntimeNotInstalled = new("KTU5040", E, "GPU runtime not installed",
+        "Execution provider 'cuda' was requested, but the ONNX Runtime in use ({0}) is the CPU-only build (providers: {1}); nothing was probed",
+        "KtuGate ships the CPU build of ONNX Runtime. For CUDA, reference the KtuGate.Cuda package next to KtuGate (it brings the GPU runtime and sets KtuOnnxRuntimeDirectory), or point the environment variable KTU_ONNXRUNTIME_DIR at the native folder of Microsoft.ML.OnnxRuntime.Gpu.Linux for ktu; or use KtuExecutionProvider=auto or cpu.");
+
+    /// <summary>KTU5041: the ONNX Runtime folder named by KtuOnnxRuntimeDirectory (KTU_ONNXRUNTIME_DIR) does not hold the library.</summary>
+    public static readonly DiagnosticDescriptor OnnxRuntimeDirectoryInvalid = new("KTU5041", E, "ONNX Runtime folder unusable",
+        "The ONNX Runtime folder '{0}' (KTU_ONNXRUNTIME_DIR) cannot be used: {1}; nothing was probed",
+        "KtuOnnxRuntimeDirectory (the environment variable KTU_ONNXRUNTIME_DIR for ktu) must name a folder holding the native ONNX Runtime library of the same version as the engine's, such as the runtimes/linux-x64/native folder of Microsoft.ML.OnnxRuntime.Gpu.Linux. Restore the KtuGate.Cuda package again, or unset it to use the CPU runtime KtuGate ships.");
+
+    /// <summary>KTU5042: the JSON Schemas that ship beside ktu are missing, so `ktu init` could not name one that resolves.</summary>
+    public static readonly DiagnosticDescriptor SchemaNotShipped = new("KTU5042", E, "Schema not installed",
+        "The schema '{0}' that ships beside ktu is missing; nothing was drafted",
+        "ktu init copies the policy and manifest JSON Schemas from its own folder (schemas/) next to the files it drafts, so that their $schema resolves. Reinstall KtuGate.Tool (or the KtuGate package, whose engine carries them).");
+
     /// <summary>KTU5050: the manifest copy <c>ktu unlearn</c> writes beside the remediated artifact would land on another input of the run.</summary>
     public static readonly DiagnosticDescriptor ManifestCopyOverwritesInput = new("KTU5050", E, "Manifest copy would overwrite an input",
         "The manifest written beside the remediated '{1}' would replace '{0}', which this run reads; refused",

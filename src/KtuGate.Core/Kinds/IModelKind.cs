@@ -30,9 +30,22 @@ internal interface IModelKind
     /// <returns>Null, or the words KTU4001 adds after "no edit site", e.g. " whose output is the classifier's scores".</returns>
     string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput);
 
+    /// <summary>What <c>ktu init</c> drafts for a model of this kind whose output is <paramref name="outputWidth"/> wide.</summary>
+    /// <param name="outputWidth">The width of the model's float [batch, n] output.</param>
+    /// <param name="labels">The labels the user named, or null for placeholders.</param>
+    /// <param name="textTower">A text tower the user named, or null (kinds that take none ignore it).</param>
+    KindDraft Draft(int outputWidth, IReadOnlyList<string>? labels, ManifestScaffold.TextTowerDraft? textTower);
+
     /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
     KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
 }
+
+/// <summary>A kind's part of a drafted manifest.</summary>
+/// <param name="Labels">The labels to write (placeholders where the user named none).</param>
+/// <param name="Problem">Why the labels do not fit the model, or null.</param>
+/// <param name="Note">The draft's opening comment: what the author must check.</param>
+/// <param name="Sections">Manifest lines that go after <c>output</c> (each a property with its trailing comma), e.g. a text tower.</param>
+internal sealed record KindDraft(IReadOnlyList<string> Labels, string? Problem, string Note, IReadOnlyList<string> Sections);
 
 /// <summary>A kind's resources for one model in one run: it makes the model's probes and reads what they return.</summary>
 internal abstract class KindSession : IDisposable

@@ -15,12 +15,30 @@ public static class ManifestScaffold
     /// <param name="Labels">The placeholder labels, one per model output score.</param>
     public sealed record Draft(string Manifest, string Policy, IReadOnlyList<string> Labels);
 
+    /// <summary>What a dual encoder's draft says about its text tower.</summary>
+    /// <param name="Model">The text tower's ONNX file, relative to the manifest (or a placeholder to replace).</param>
+    /// <param name="Vocab">Its WordPiece vocabulary, relative to the manifest (or a placeholder).</param>
+    /// <param name="Output">The tower output that holds token embeddings.</param>
+    public sealed record TextTowerDraft(string Model, string Vocab, string Output);
+
     /// <summary>Reads the model's first float image input and its first float <c>[batch, K]</c> output.</summary>
     /// <param name="modelPath">The ONNX model.</param>
     /// <param name="labels">Label names to use, or null for <c>label-0</c> … <c>label-(K-1)</c>.</param>
     /// <param name="diagnostics">Why no draft could be made.</param>
     /// <returns>The draft, or null.</returns>
-    public static Draft? Create(string modelPath, IReadOnlyList<string>? labels, DiagnosticBag diagnostics)
+    public static Draft? Create(string modelPath, IReadOnlyList<string>? labels, DiagnosticBag diagnostics) =>
+        Create(modelPath, "classifier", labels, null, null, diagnostics);
+
+    /// <summary>Drafts the manifest of a model of the given kind: a classifier (one score per label) or a dual encoder's image tower.</summary>
+    /// <param name="modelPath">The ONNX model.</param>
+    /// <param name="kind">The name of the manifest kind to draft; one of <see cref="Kinds.ManifestKinds.Supported"/>.</param>
+    /// <param name="labels">Label names; null for placeholders (a classifier's count comes from its output).</param>
+    /// <param name="textTower">A dual encoder's text tower, or null for placeholders to fill in.</param>
+    /// <param name="schemas">The <c>$schema</c> values to write (manifest, policy), or null for none.</param>
+    /// <param name="diagnostics">Why no draft could be made.</param>
+    /// <returns>The draft, or null.</returns>
+    public static Draft? Create(
+        string modelPath, string kind, IReadOnlyList<string>? labels, TextTowerDraft? textTower, (string Manifest, string Policy)? schemas, DiagnosticBag diagnostics)
     {
         if (!File.Exists(modelPath))
         {
@@ -31,6 +49,13 @@ public static class ManifestScaffold
         // ONNX Runtime reads external data itself: the same checks as a gate run come first.
         if (Onnx.ModelFile.Load(modelPath, null, Onnx.ModelLimits.Default, diagnostics) is null)
         {
+            return null;
+        }
+
+        Probing.OnnxRuntimeLibrary.EnsureSelected();
+        if (Probing.OnnxRuntimeLibrary.Problem is { } problem)
+        {
+            diagnostics.Add(DiagnosticCodes.OnnxRuntimeDirectoryInvalid, null, Probing.OnnxRuntimeLibrary.Directory, problem);
             return null;
         }
 
@@ -62,14 +87,15 @@ public static class ManifestScaffold
                 return null;
             }
 
-            var count = output.Value.Dimensions[1];
-            labels ??= Enumerable.Range(0, count).Select(i => string.Create(CultureInfo.InvariantCulture, $"label-{i}")).ToList();
-            if (labels.Count != count)
+            var kindDraft = (Kinds.ModelKinds.Find(kind) ?? throw new ArgumentException($"'{kind}' is not a kind this KtuGate probes", nameof(kind)))
+                .Draft((int)output.Value.Dimensions[1], labels, textTower);
+            if (kindDraft.Problem is { } labelProblem)
             {
-                diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, new SourceLocation(modelPath), $"Output '{output.Key}' has {count} scores, but {labels.Count} labels were given");
+                diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, new SourceLocation(modelPath), $"Output '{output.Key}' {labelProblem}");
                 return null;
             }
 
+            labels = kindDraft.Labels;
             var dims = input.Value.Dimensions;
             var nhwc = dims[1] is not (1 or 3) && dims[3] is 1 or 3;
             var channels = nhwc ? dims[3] : dims[1];
@@ -80,29 +106,77 @@ public static class ManifestScaffold
 
             var manifest = new StringBuilder()
                 .AppendLine("{")
-                .AppendLine($"  // Drafted by 'ktu init' from {Path.GetFileName(modelPath)}. Check preprocess (mean/std), name the labels, group them under coarse concepts.")
+                .AppendLine($"  // Drafted by 'ktu init' from {Path.GetFileName(modelPath)}. {kindDraft.Note}");
+            if (schemas is { } schema)
+            {
+                manifest.AppendLine($"  \"$schema\": {Quote(schema.Manifest)},");
+            }
+
+            manifest
                 .AppendLine("  \"ktuManifest\": 1,")
-                .AppendLine("  \"kind\": \"classifier\",")
+                .AppendLine($"  \"kind\": {Quote(kind)},")
                 .AppendLine($"  \"input\": {{ \"name\": {Quote(input.Key)}, \"shape\": [{shape}], \"layout\": \"{(nhwc ? "NHWC" : "NCHW")}\" }},")
                 .AppendLine($"  \"preprocess\": {{ \"color\": \"{color}\", \"scale\": 0.00392156862745098, \"mean\": [{zeros}], \"std\": [{ones}] }},")
-                .AppendLine($"  \"output\": {{ \"name\": {Quote(output.Key)} }},")
+                .AppendLine($"  \"output\": {{ \"name\": {Quote(output.Key)} }},");
+            foreach (var section in kindDraft.Sections)
+            {
+                manifest.AppendLine("  " + section);
+            }
+
+            manifest
                 .AppendLine($"  \"labels\": [{string.Join(", ", labels.Select(Quote))}],")
                 .AppendLine("  \"coarse\": {}")
-                .AppendLine("}")
-                .ToString();
+                .AppendLine("}");
 
-            var policy = DraftPolicy(labels);
-            return new Draft(manifest, policy, labels);
+            var policy = DraftPolicy(labels, schemas?.Policy);
+            return new Draft(manifest.ToString(), policy, labels);
+        }
+    }
+
+    /// <summary>The first float output of a text tower (its token embeddings), read from the ONNX file.</summary>
+    /// <param name="towerPath">The text tower's ONNX file.</param>
+    /// <param name="diagnostics">Why it could not be read.</param>
+    /// <returns>The output's name, or null.</returns>
+    public static string? TextTowerOutput(string towerPath, DiagnosticBag diagnostics)
+    {
+        if (!File.Exists(towerPath))
+        {
+            diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(towerPath), towerPath);
+            return null;
+        }
+
+        if (Onnx.ModelFile.Load(towerPath, null, Onnx.ModelLimits.Default, diagnostics) is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+            using var session = new InferenceSession(towerPath, options);
+            var output = session.OutputMetadata.FirstOrDefault(o => o.Value.ElementDataType == TensorElementType.Float);
+            if (output.Key is null)
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, new SourceLocation(towerPath), "The text tower has no float output (token embeddings)");
+            }
+
+            return output.Key;
+        }
+        catch (OnnxRuntimeException e)
+        {
+            diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(towerPath), e.Message.ReplaceLineEndings(" "));
+            return null;
         }
     }
 
     /// <summary>A policy that forgets the first label and keeps the others, for the user to rewrite.</summary>
-    private static string DraftPolicy(IReadOnlyList<string> labels)
+    private static string DraftPolicy(IReadOnlyList<string> labels, string? schema)
     {
         var first = labels[0];
         var policy = new StringBuilder()
             .AppendLine("{")
             .AppendLine("  // Drafted by 'ktu init'. Name the concept to forget and those to keep, and put exemplar images under exemplars/.")
+            .Append(schema is null ? "" : $"  \"$schema\": {Quote(schema)},{Environment.NewLine}")
             .AppendLine("  \"ktuPolicy\": 1,")
             .AppendLine($"  \"id\": {Quote("forget-" + first)},")
             .AppendLine("  \"request\": { \"requestedBy\": \"who asked\", \"reason\": \"why the model must not know it\" },")

@@ -37,11 +37,38 @@ public static class SessionFactory
 
     /// <summary>Makes session options for the preferred provider and says which provider they use.</summary>
     /// <param name="preference">What the user asked for.</param>
-    /// <param name="diagnostics">Receives KTU5001 when CUDA was wanted but not loaded, or KTU5004 when it was required.</param>
+    /// <param name="diagnostics">
+    /// Receives KTU5001 when CUDA was wanted but not loaded, KTU5004 when it was required, KTU5040 when it was required from
+    /// the CPU-only runtime, or KTU5041 when the ONNX Runtime folder named by KTU_ONNXRUNTIME_DIR cannot be used.
+    /// </param>
     /// <param name="provider">The provider the options use, or null when none could be made.</param>
     public static SessionOptions? CreateOptions(ExecutionProviderPreference preference, DiagnosticBag diagnostics, out string? provider)
     {
+        OnnxRuntimeLibrary.EnsureSelected();
+        if (OnnxRuntimeLibrary.Problem is { } problem)
+        {
+            // A runtime asked for by folder and not found must not turn, unnoticed, into the shipped CPU build.
+            diagnostics.Add(DiagnosticCodes.OnnxRuntimeDirectoryInvalid, null, OnnxRuntimeLibrary.Directory, problem);
+            provider = null;
+            return null;
+        }
+
         EnsureQuietEnvironment();
+        if (preference != ExecutionProviderPreference.Cpu && !OrtEnv.Instance().GetAvailableProviders().Contains(Cuda))
+        {
+            // The CPU-only build has no CUDA provider to load: say so, rather than quote the build's own error.
+            var providers = string.Join(", ", OrtEnv.Instance().GetAvailableProviders());
+            if (preference == ExecutionProviderPreference.Cuda)
+            {
+                diagnostics.Add(DiagnosticCodes.GpuRuntimeNotInstalled, null, OnnxRuntimeVersion, providers);
+                provider = null;
+                return null;
+            }
+
+            diagnostics.Add(DiagnosticCodes.CudaUnavailable, null, "the CPU-only ONNX Runtime is installed; the KtuGate.Cuda package brings the GPU one");
+            preference = ExecutionProviderPreference.Cpu;
+        }
+
         var options = new SessionOptions
         {
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
@@ -92,7 +119,11 @@ public static class SessionFactory
     }
 
     // ONNX Runtime logs a failed CUDA load to stderr as an error; KtuGate reports it as KTU5001 instead, once.
-    private static void EnsureQuietEnvironment() => _ = s_environment.Value;
+    private static void EnsureQuietEnvironment()
+    {
+        OnnxRuntimeLibrary.EnsureSelected();
+        _ = s_environment.Value;
+    }
 
     private static string FirstLine(string message)
     {

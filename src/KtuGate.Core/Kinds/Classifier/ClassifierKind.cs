@@ -24,6 +24,18 @@ internal sealed class ClassifierKind : IModelKind
         => siteOutput != manifest.Output.Name || site.Outputs != manifest.Labels.Count ? " whose output is the classifier's scores" : null;
 
     /// <inheritdoc/>
+    /// <remarks>One label per score: the output's width is the label count.</remarks>
+    public KindDraft Draft(int outputWidth, IReadOnlyList<string>? labels, ManifestScaffold.TextTowerDraft? textTower)
+    {
+        labels ??= [.. Enumerable.Range(0, outputWidth).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"label-{i}"))];
+        return new KindDraft(
+            labels,
+            labels.Count != outputWidth ? $"has {outputWidth} scores, but {labels.Count} labels were given" : null,
+            "Check preprocess (mean/std), name the labels, group them under coarse concepts.",
+            []);
+    }
+
+    /// <inheritdoc/>
     public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics) => new Session(manifest);
 
     private sealed class Session(ModelManifest manifest) : KindSession

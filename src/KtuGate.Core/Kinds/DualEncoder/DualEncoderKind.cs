@@ -24,6 +24,26 @@ internal sealed class DualEncoderKind : IModelKind
     public string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput) => null;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// The output is an embedding, whose width says nothing about the labels; the text tower (named, or placeholders) turns each
+    /// label's prompts into the embeddings it is compared with.
+    /// </remarks>
+    public KindDraft Draft(int outputWidth, IReadOnlyList<string>? labels, ManifestScaffold.TextTowerDraft? textTower)
+    {
+        var tower = textTower ?? new ManifestScaffold.TextTowerDraft("text-tower/model.onnx", "text-tower/vocab.txt", "last_hidden_state");
+        return new KindDraft(
+            labels ?? ["label-a", "label-b"],
+            null,
+            "This is the image tower of a dual encoder. Check preprocess (mean/std), the text tower and the prompts the model was trained with, name the labels, group them under coarse concepts.",
+            [
+                $"\"textTower\": {{ \"model\": {Json(tower.Model)}, \"vocab\": {Json(tower.Vocab)}, \"output\": {Json(tower.Output)}, \"pooling\": \"mean\", \"normalize\": true }},",
+                "\"prompts\": [\"a photo of a {}\"],",
+            ]);
+    }
+
+    private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
+
+    /// <inheritdoc/>
     public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
         => new Session(manifest, manifest.Section is DualEncoderSection section ? TextTower.Open(section.TextTower, provider, diagnostics, limits) : null);
 
