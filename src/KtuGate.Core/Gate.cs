@@ -133,7 +133,7 @@ public static class Gate
         GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request, string baseDirectory, DigestCache digests,
         DiagnosticBag local, CancellationToken cancellationToken)
     {
-        using var kind = ModelKinds.Of(manifest).Open(manifest, request.ExecutionProvider, request.Limits, local);
+        using var kind = ModelKinds.Of(manifest).Open(manifest, input.Artifact, request.ExecutionProvider, request.Limits, local);
         var options = new CheckOptions { Kind = kind, Digests = digests };
 
         // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars;

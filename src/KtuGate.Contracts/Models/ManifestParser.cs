@@ -20,6 +20,9 @@ public static class ManifestParser
         .. ManifestKinds.SectionReaders.SelectMany(r => r.Fields), "editSite",
     ];
 
+    /// <summary>The common fields only a model that takes images has.</summary>
+    private static readonly string[] s_imageFields = ["input", "preprocess", "labels", "coarse"];
+
     /// <summary>The manifest path KtuGate looks for beside an artifact when none is named: <c>model.onnx</c> → <c>model.ktu.json</c>.</summary>
     public static string DefaultPathFor(string artifactPath)
         => Path.ChangeExtension(artifactPath, ".ktu.json");
@@ -54,17 +57,28 @@ public static class ManifestParser
         }
 
         var section = ReadSection(top, path, kindName);
-        var input = ReadInput(top);
-        var preprocess = ReadPreprocess(top, input);
+
+        // A kind whose model takes text has no image input, preprocessing or labels: its section says what it reads instead.
+        var feedsImages = kindName is null || ManifestKinds.SectionReaders.FirstOrDefault(r => r.Kind == ManifestKinds.Reserved[kindName])?.FeedsImages != false;
+        if (!feedsImages)
+        {
+            foreach (var name in s_imageFields.Where(n => top.Get(n) is not null))
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, top.Get(name)!.Location, $"'{name}' belongs to the manifest of a model that takes images, not a {kindName}");
+            }
+        }
+
+        var input = feedsImages ? ReadInput(top) : null;
+        var preprocess = feedsImages ? ReadPreprocess(top, input) : null;
         OutputSpec? output = null;
         if (top.Object("output", "'output'", true, "name") is { } o && o.String("name", required: true) is { } outputName)
         {
             output = new OutputSpec(outputName, o.Location);
         }
 
-        var labels = ReadLabels(top);
-        var coarse = ReadCoarse(top, labels, diagnostics);
-        if (diagnostics.HasErrors || kindName is null || section is null || input is null || preprocess is null || output is null)
+        var labels = feedsImages ? ReadLabels(top) : [];
+        var coarse = feedsImages ? ReadCoarse(top, labels, diagnostics) : [];
+        if (diagnostics.HasErrors || kindName is null || section is null || (feedsImages && (input is null || preprocess is null)) || output is null)
         {
             return null;
         }

@@ -31,7 +31,12 @@ internal interface IModelKind
     string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput);
 
     /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
-    KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
+    /// <param name="manifest">The model's manifest.</param>
+    /// <param name="artifact">The model artifact (a kind whose artifact is its encoder reads it here).</param>
+    /// <param name="provider">Where ONNX Runtime runs.</param>
+    /// <param name="limits">What a model may declare.</param>
+    /// <param name="diagnostics">Receives the problems.</param>
+    KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
 }
 
 /// <summary>A kind's resources for one model in one run: it makes the model's probes and reads what they return.</summary>

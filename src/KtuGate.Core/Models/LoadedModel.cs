@@ -121,12 +121,21 @@ public sealed class LoadedModel : IDisposable
 
     private bool CheckAgainstModel(DiagnosticBag diagnostics)
     {
+        // Only image models are opened here; a kind whose model takes text runs it through its own session (its section names the inputs).
+        if (Manifest.Input is not { } imageInput)
+        {
+            diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, new SourceLocation(Manifest.Path),
+                $"The manifest describes no image input; a {ManifestKinds.NameOf(Manifest.Kind)} model is not run as an image model");
+            return false;
+        }
+
         var ok = true;
-        var inputLocation = Manifest.Input.Location;
-        if (!Session.InputMetadata.TryGetValue(Manifest.Input.Name, out var input))
+
+        var inputLocation = imageInput.Location;
+        if (!Session.InputMetadata.TryGetValue(imageInput.Name, out var input))
         {
             diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
-                $"The model has no input '{Manifest.Input.Name}'; its inputs are: {Describe(Session.InputMetadata)}");
+                $"The model has no input '{imageInput.Name}'; its inputs are: {Describe(Session.InputMetadata)}");
             ok = false;
         }
         else
@@ -134,13 +143,13 @@ public sealed class LoadedModel : IDisposable
             if (input.ElementDataType != TensorElementType.Float)
             {
                 diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
-                    $"Input '{Manifest.Input.Name}' is {input.ElementDataType}; KtuGate feeds float32 images");
+                    $"Input '{imageInput.Name}' is {input.ElementDataType}; KtuGate feeds float32 images");
                 ok = false;
             }
-            else if (!ShapeMatches(input.Dimensions, Manifest.Input.Shape))
+            else if (!ShapeMatches(input.Dimensions, imageInput.Shape))
             {
                 diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
-                    $"Input '{Manifest.Input.Name}' has shape {Shape(input.Dimensions)} in the model, but the manifest says {Shape(Manifest.Input.Shape)}");
+                    $"Input '{imageInput.Name}' has shape {Shape(input.Dimensions)} in the model, but the manifest says {Shape(imageInput.Shape)}");
                 ok = false;
             }
         }

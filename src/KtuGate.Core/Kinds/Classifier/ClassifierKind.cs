@@ -24,7 +24,7 @@ internal sealed class ClassifierKind : IModelKind
         => siteOutput != manifest.Output.Name || site.Outputs != manifest.Labels.Count ? " whose output is the classifier's scores" : null;
 
     /// <inheritdoc/>
-    public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics) => new Session(manifest);
+    public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics) => new Session(manifest);
 
     private sealed class Session(ModelManifest manifest) : KindSession
     {
