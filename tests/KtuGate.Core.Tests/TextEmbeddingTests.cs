@@ -162,18 +162,40 @@ public sealed class TextEmbeddingTests
     }
 
     [Fact]
-    public void Gating_the_sample_fails_closed_after_reading_the_encoder_and_the_facts()
+    public void Gating_the_sample_fails_with_KTU3001_at_the_forget_clause_and_keeps_the_siblings()
     {
         using var temp = new TempFolder();
-        var result = Gate.Run(new GateRequest([new GateModelInput(MiniLm, Facts("artifacts", "minilm.ktu.json"))], [Facts("policies", "forget-eiffel-tower.ktu.json")], temp.Path)
+        var policy = Facts("policies", "forget-eiffel-tower.ktu.json");
+        var result = Gate.Run(new GateRequest([new GateModelInput(MiniLm, Facts("artifacts", "minilm.ktu.json"))], [policy], temp.Path)
         {
             ExecutionProvider = ExecutionProviderPreference.Cpu,
         });
+        var errors = result.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        var d = Assert.Single(errors, d => d.Code == "KTU3001");
+        Assert.True(errors.Count == 1, string.Join("\n", result.Diagnostics));
+        Assert.Equal(GateOutcome.Violated, result.Outcome);
+        Assert.Equal((policy, 14), (d.Location!.File, d.Location.Line));
+        Assert.Contains("'eiffel-tower' is still known: fine accuracy 1.000", d.Message, StringComparison.Ordinal);
+        var verdicts = result.Report.Models.Single().Clauses;
+        Assert.Equal(8, verdicts.Count);
+        Assert.All(verdicts.Where(v => v.Kind == "retain"), v => Assert.True(v.Passed, v.Concept));
+    }
+
+    [Fact]
+    public void Remediating_the_sample_fails_closed_with_no_edit_site_and_writes_nothing()
+    {
+        using var temp = new TempFolder();
+        var output = Path.Combine(temp.Path, "out");
+        var result = Gate.Run(new GateRequest([new GateModelInput(MiniLm, Facts("artifacts", "minilm.ktu.json"))], [Facts("policies", "forget-eiffel-tower.ktu.json")], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            Mode = GateMode.Remediate,
+            OutputDirectory = output,
+        });
         Assert.NotEqual(GateOutcome.Pass, result.Outcome);
-        var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU2044");
-        Assert.Equal(Facts("artifacts", "minilm.ktu.json"), d.Location!.File);
-        Assert.Contains("386 facts", d.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain(result.Diagnostics, d => d.Code is "KTU2041" or "KTU2042" or "KTU2043" or "KTU9001");
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU4003" && d.Message.Contains("text encoder", StringComparison.Ordinal));
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3001");
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
     }
 
     [Fact]

@@ -242,11 +242,6 @@ public static class DiagnosticCodes
         "Relations: {0}",
         "The relations file is one JSON object: per relation, subjectTemplates (each with {subject} once), optional paraphrases, objectTemplate (with {object} once) and coarse (the relation that gives an object's parent).");
 
-    /// <summary>KTU2044: a text-embedding model, read and checked, whose facts this version does not yet probe in a gate run.</summary>
-    public static readonly DiagnosticDescriptor TextEmbeddingNotGated = new("KTU2044", E, "Text-embedding model not judged",
-        "'{0}' is a text-embedding model: its manifest, encoder and {1} facts were read and checked, but this KtuGate does not yet judge policies on a text encoder's facts in a gate run; the model was not judged",
-        "Fact probes of a text encoder (KtuGate.Kinds.TextEmbedding.FactProbe) are not yet wired into the gate (issue #13): a build that gates a text-embedding model fails rather than pass unchecked. Remove the KtuModel item or gate the model with a later KtuGate.");
-
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
         "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",

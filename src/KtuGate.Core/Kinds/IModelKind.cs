@@ -17,8 +17,11 @@ internal interface IModelKind
     /// <summary>The manifest's kind value this implements.</summary>
     ModelKind Kind { get; }
 
-    /// <summary>What the model's output must be, for the message when it is not float32 [batch, n].</summary>
+    /// <summary>What the model's output must be, for the message when it is not float32 of one of <see cref="OutputRanks"/>.</summary>
     string OutputRule { get; }
+
+    /// <summary>The ranks the model's output may have ([batch, n] by default).</summary>
+    IReadOnlyList<int> OutputRanks => [2];
 
     /// <summary>Why the model's output width does not fit the manifest, or null when it does (or is not fixed).</summary>
     string? OutputWidthProblem(ModelManifest manifest, int width);
@@ -44,6 +47,12 @@ internal abstract class KindSession : IDisposable
 {
     /// <summary>Whether the model can be probed at all (a dual encoder whose text tower would not open cannot).</summary>
     public virtual bool CanProbe => true;
+
+    /// <summary>
+    /// The manifest the gate binds policies' concepts to and measures with: the parsed one, or one whose labels and coarse groups
+    /// the kind read elsewhere (a text encoder's are its facts' subjects).
+    /// </summary>
+    public virtual ModelManifest Labelled(ModelManifest manifest) => manifest;
 
     /// <summary>Checks the open model against what the kind needs beyond the manifest (e.g. the embedding width).</summary>
     public virtual void CheckModel(LoadedModel model, DiagnosticBag diagnostics)

@@ -121,16 +121,13 @@ public sealed class LoadedModel : IDisposable
 
     private bool CheckAgainstModel(DiagnosticBag diagnostics)
     {
-        // Only image models are opened here; a kind whose model takes text runs it through its own session (its section names the inputs).
+        // A kind whose model takes text names its inputs in its section and checks them when it opens its encoder.
         if (Manifest.Input is not { } imageInput)
         {
-            diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, new SourceLocation(Manifest.Path),
-                $"The manifest describes no image input; a {ManifestKinds.NameOf(Manifest.Kind)} model is not run as an image model");
-            return false;
+            return CheckOutput(diagnostics);
         }
 
         var ok = true;
-
         var inputLocation = imageInput.Location;
         if (!Session.InputMetadata.TryGetValue(imageInput.Name, out var input))
         {
@@ -154,6 +151,12 @@ public sealed class LoadedModel : IDisposable
             }
         }
 
+        return CheckOutput(diagnostics) && ok;
+    }
+
+    private bool CheckOutput(DiagnosticBag diagnostics)
+    {
+        var ok = true;
         var outputLocation = Manifest.Output.Location;
         if (!Session.OutputMetadata.TryGetValue(Manifest.Output.Name, out var output))
         {
@@ -161,7 +164,7 @@ public sealed class LoadedModel : IDisposable
                 $"The model has no output '{Manifest.Output.Name}'; its outputs are: {Describe(Session.OutputMetadata)}");
             ok = false;
         }
-        else if (output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2)
+        else if (output.ElementDataType != TensorElementType.Float || !ModelKinds.Of(Manifest).OutputRanks.Contains(output.Dimensions.Length))
         {
             diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
                 $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; {ModelKinds.Of(Manifest).OutputRule}");

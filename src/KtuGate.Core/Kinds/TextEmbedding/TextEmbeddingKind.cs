@@ -6,17 +6,26 @@ using KtuGate.Probing;
 namespace KtuGate.Kinds.TextEmbedding;
 
 /// <summary>
-/// A text-embedding model (a sentence encoder such as all-MiniLM-L6-v2): the artifact is the encoder, and its knowledge is facts,
-/// probed by <see cref="FactProbe"/>. A gate run reads and checks the manifest, the encoder and the fact set, then refuses to judge
-/// (KTU2044): fact probes are not yet wired into the gate's clauses, and a build must fail rather than pass what was not checked.
+/// A text-embedding model (a sentence encoder such as all-MiniLM-L6-v2): the artifact is the encoder, and its knowledge is facts.
+/// A policy's concept is an entity, bound by its names to a fact subject of the manifest's fact set; its exemplars are fact files,
+/// probed by <see cref="FactProbe"/> (fine: the object ranks first among the relation's candidates; coarse: the object's parent).
 /// </summary>
 internal sealed class TextEmbeddingKind : IModelKind
 {
+    /// <summary>The label that counts a probe whose fact's object did not rank first.</summary>
+    public const string NotKnown = "(fact not known)";
+
+    /// <summary>The coarse group that counts a probe whose parent did not rank first.</summary>
+    public const string ParentNotKnown = "(parent not known)";
+
     /// <inheritdoc/>
     public ModelKind Kind => ModelKind.TextEmbedding;
 
     /// <inheritdoc/>
     public string OutputRule => "a text encoder's output must be float32 token states [batch, tokens, dim] or embeddings [batch, dim]";
+
+    /// <inheritdoc/>
+    public IReadOnlyList<int> OutputRanks => [2, 3];
 
     /// <inheritdoc/>
     public string? OutputWidthProblem(ModelManifest manifest, int width) => null;
@@ -30,33 +39,52 @@ internal sealed class TextEmbeddingKind : IModelKind
     public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
     {
         var section = manifest.SectionAs<TextEmbeddingSection>();
-        var local = new DiagnosticBag();
-        var facts = FactSet.Load(section.Relations, section.FactFiles, local);
-        var encoder = TextTower.Open(section.Encoder(artifact, manifest.Output.Name), provider, local, limits, DiagnosticCodes.TextEncoderInvalid);
-        diagnostics.AddRange(local.Items);
-        if (!local.HasErrors && facts is not null)
-        {
-            diagnostics.Add(DiagnosticCodes.TextEmbeddingNotGated, new SourceLocation(manifest.Path), Path.GetFileName(artifact), facts.Facts.Count);
-        }
-
-        return new Session(encoder);
+        var facts = FactSet.Load(section.Relations, section.FactFiles, diagnostics);
+        var encoder = TextTower.Open(section.Encoder(artifact, manifest.Output.Name), provider, diagnostics, limits, DiagnosticCodes.TextEncoderInvalid);
+        return new Session(encoder, facts);
     }
 
-    /// <summary>The encoder, open for the run; nothing is probed through the gate yet.</summary>
-    private sealed class Session(TextTower? encoder) : KindSession
+    /// <summary>The encoder and the fact set, open for the run so that each text is embedded once.</summary>
+    private sealed class Session(TextTower? encoder, FactSet? facts) : KindSession
     {
-        public override bool CanProbe => false;
+        private readonly FactProbe? _probe = encoder is null || facts is null ? null : new FactProbe(encoder, facts);
+
+        public override bool CanProbe => _probe is not null;
+
+        /// <summary>The fact subjects as labels (a concept binds by its names), each its own coarse group, and the "not known" label and group last.</summary>
+        public override ModelManifest Labelled(ModelManifest manifest)
+        {
+            if (facts is null)
+            {
+                return manifest;
+            }
+
+            List<string> labels = [.. facts.Facts.Select(f => f.Subject).Distinct(StringComparer.Ordinal), NotKnown];
+            var groups = labels.Select(l => new CoarseGroup(l == NotKnown ? ParentNotKnown : $"{l} (parent)", [l])).ToList();
+            return new ModelManifest(manifest.Path, manifest.Kind, manifest.Input, manifest.Preprocess, manifest.Output, labels, groups)
+            {
+                EditSite = manifest.EditSite,
+                Section = manifest.Section,
+            };
+        }
 
         public override IConceptProbe Probe(LoadedModel model, int batchSize, Perturbation perturbation, SiteActivations? record)
-            => throw new InvalidOperationException(NotWired);
+        {
+            var labels = model.Manifest.Labels.Count;
+
+            // Robustness for text: the relation's paraphrased wordings stand in for mirrored and noisy images.
+            return new FactConceptProbe(Facts, facts!, labels, labels, perturbation == Perturbation.None ? FactWordings.Templates : FactWordings.Paraphrases);
+        }
 
         public override SiteProbe SiteProbe(SiteActivations activations, double[,] weight, double[] bias)
-            => throw new InvalidOperationException(NotWired);
+            => throw new InvalidOperationException(NoEdit);
 
-        public override ScoreSpace Space() => throw new InvalidOperationException(NotWired);
+        public override ScoreSpace Space() => throw new InvalidOperationException(NoEdit);
 
         public override void Dispose() => encoder?.Dispose();
 
-        private const string NotWired = "A text-embedding model is not probed through the gate yet (KTU2044 fails the run first).";
+        private FactProbe Facts => _probe ?? throw new InvalidOperationException("The text encoder or its facts did not open; it cannot be probed.");
+
+        private const string NoEdit = "A text encoder has no edit site an unlearning method supports (KTU4003 stops remediation first).";
     }
 }
