@@ -56,6 +56,17 @@ public sealed class TextEmbeddingTests
         Assert.Equal([section.Vocabulary, Facts("facts", "relations.json"), Facts("facts", "facts.jsonl")], section.InputFiles);
     }
 
+    [Fact]
+    public void Manifest_schema_takes_a_text_embedding_manifest_and_refuses_an_image_field_in_it()
+    {
+        var schema = global::Json.Schema.JsonSchema.FromText(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "policies", "ktu-manifest.schema.json")));
+        var options = new System.Text.Json.JsonDocumentOptions { CommentHandling = System.Text.Json.JsonCommentHandling.Skip };
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Facts("artifacts", "minilm.ktu.json")), documentOptions: options)!;
+        Assert.True(schema.Evaluate(manifest).IsValid);
+        manifest["labels"] = new System.Text.Json.Nodes.JsonArray("Paris");
+        Assert.False(schema.Evaluate(manifest).IsValid);
+    }
+
     public static TheoryData<string, string, string, int> BadManifests => new()
     {
         // What is wrong, the text replaced in the sample manifest, the code, the line it is reported at.
