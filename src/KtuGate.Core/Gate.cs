@@ -132,7 +132,10 @@ public static class Gate
         GateModelInput input, ModelManifest manifest, IReadOnlyList<Policy> policies, GateRequest request, string baseDirectory, DigestCache digests,
         DiagnosticBag local, CancellationToken cancellationToken)
     {
-        using var kind = ModelKinds.Of(manifest).Open(manifest, request.ExecutionProvider, request.Limits, local);
+        using var kind = ModelKinds.Of(manifest).Open(manifest, input.Artifact, request.ExecutionProvider, request.Limits, local);
+
+        // Concepts are bound to, and measured with, the labels the kind gives (a text encoder's fact subjects).
+        manifest = kind.Labelled(manifest);
         var options = new CheckOptions { Kind = kind, Digests = digests };
 
         // Remediate records the edit site's inputs while it verifies, so that remediation needs no second pass over the exemplars;

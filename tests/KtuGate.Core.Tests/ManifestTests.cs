@@ -19,10 +19,10 @@ public sealed class ManifestTests
         Assert.Empty(diagnostics.Items);
         Assert.NotNull(manifest);
         Assert.Equal(ModelKind.Classifier, manifest.Kind);
-        Assert.Equal("image", manifest.Input.Name);
+        Assert.Equal("image", manifest.Input!.Name);
         Assert.Equal([-1L, 1, 28, 28], manifest.Input.Shape);
         Assert.Equal((1, 28, 28), (manifest.Input.Channels, manifest.Input.Height, manifest.Input.Width));
-        Assert.Equal(ColorMode.Grayscale, manifest.Preprocess.Color);
+        Assert.Equal(ColorMode.Grayscale, manifest.Preprocess!.Color);
         Assert.Equal(10, manifest.Labels.Count);
         Assert.Equal("footwear", manifest.Coarse[manifest.CoarseOfLabel[manifest.Labels.ToList().IndexOf("sneaker")]].Name);
     }

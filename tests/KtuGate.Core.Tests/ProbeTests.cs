@@ -106,8 +106,8 @@ public sealed class ProbeTests
         var diagnostics = new DiagnosticBag();
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
         var buffer = new float[28 * 28];
-        Assert.Null(ImageDecoder.TryDecode(path, manifest.Input, manifest.Preprocess, buffer));
-        var white = (float)((255 * manifest.Preprocess.Scale - 0.2860) / 0.3530);
+        Assert.Null(ImageDecoder.TryDecode(path, manifest.Input!, manifest.Preprocess!, buffer));
+        var white = (float)((255 * manifest.Preprocess!.Scale - 0.2860) / 0.3530);
         Assert.All(buffer, v => Assert.Equal(white, v, 3));
     }
 
@@ -140,7 +140,7 @@ public sealed class ProbeTests
         File.WriteAllBytes(path, Png(8192, 8192));
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, new DiagnosticBag())!;
 
-        var error = ImageDecoder.TryDecode(path, manifest.Input, manifest.Preprocess, new float[28 * 28]);
+        var error = ImageDecoder.TryDecode(path, manifest.Input!, manifest.Preprocess!, new float[28 * 28]);
 
         Assert.Equal("the image data is truncated", error);
     }

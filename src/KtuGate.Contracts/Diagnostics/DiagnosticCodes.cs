@@ -227,6 +227,21 @@ public static class DiagnosticCodes
         "'{0}' cannot be read: {1}; the model was not judged",
         "Every file a gate run reads (exemplars, general probe files, manifests, text tower files, policies) is digested into the report and the build's inputs list, and must be a regular, readable file. Replace a FIFO, device or folder by the file meant, or fix its permissions.");
 
+    /// <summary>KTU2041: a text-embedding model's encoder (the artifact with its tokenizer) cannot be used.</summary>
+    public static readonly DiagnosticDescriptor TextEncoderInvalid = new("KTU2041", E, "Text encoder cannot be used",
+        "Text encoder: {0}",
+        "A text-embedding manifest names its tokenizer (type wordpiece and a BERT WordPiece vocabulary, relative to the manifest) and the artifact's inputs (token ids and attention mask, int64) and output (token states [batch, tokens, dim] or pooled [batch, dim]).");
+
+    /// <summary>KTU2042: a fact file that cannot be read, or a line of it that is not a valid fact record.</summary>
+    public static readonly DiagnosticDescriptor FactRecordInvalid = new("KTU2042", E, "Invalid fact record",
+        "Fact: {0}",
+        "A fact file is JSON Lines: one object per line, {\"relation\": ..., \"subject\": ..., \"aliases\": [...], \"object\": ...}, its relation defined in the manifest's relations file. Fix the line shown.");
+
+    /// <summary>KTU2043: a relations file that cannot be read or defines a relation wrongly.</summary>
+    public static readonly DiagnosticDescriptor RelationsInvalid = new("KTU2043", E, "Invalid relations file",
+        "Relations: {0}",
+        "The relations file is one JSON object: per relation, subjectTemplates (each with {subject} once), optional paraphrases, objectTemplate (with {object} once) and coarse (the relation that gives an object's parent).");
+
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
         "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",

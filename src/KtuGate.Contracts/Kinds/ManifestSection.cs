@@ -31,4 +31,7 @@ internal sealed record ManifestSectionReader(ModelKind Kind, IReadOnlyList<strin
 {
     /// <summary>The reader of a kind whose manifest has no fields of its own.</summary>
     public static ManifestSectionReader Without(ModelKind kind) => new(kind, [], (_, _) => ManifestSection.None, []);
+
+    /// <summary>Whether the kind's model takes images, so that its manifest has <c>input</c>, <c>preprocess</c>, <c>labels</c> and <c>coarse</c> (true unless the kind says otherwise).</summary>
+    public bool FeedsImages { get; init; } = true;
 }

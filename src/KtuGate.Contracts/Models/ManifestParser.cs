@@ -20,6 +20,9 @@ public static class ManifestParser
         .. ManifestKinds.SectionReaders.SelectMany(r => r.Fields), "editSite",
     ];
 
+    /// <summary>The common fields only a model that takes images has.</summary>
+    private static readonly string[] s_imageFields = ["input", "preprocess", "labels", "coarse"];
+
     /// <summary>The manifest path KtuGate looks for beside an artifact when none is named: <c>model.onnx</c> → <c>model.ktu.json</c>.</summary>
     public static string DefaultPathFor(string artifactPath)
         => Path.ChangeExtension(artifactPath, ".ktu.json");
@@ -42,13 +45,33 @@ public static class ManifestParser
         var moved = false;
         void Rebase(System.Text.Json.Nodes.JsonObject? owner, string name)
         {
-            if (owner?[name] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var path)
-                && !Path.IsPathRooted(path) && !Uri.TryCreate(path, UriKind.Absolute, out _))
+            if (owner?[name] is System.Text.Json.Nodes.JsonArray items)
             {
-                var rebased = Path.GetRelativePath(toFolder, Path.GetFullPath(Path.Combine(fromFolder, path))).Replace('\\', '/');
-                moved |= rebased != path;
+                // A list of paths (a text encoder's fact files): each rebased the same way.
+                for (var i = 0; i < items.Count; i++)
+                {
+                    if (items[i] is System.Text.Json.Nodes.JsonValue item && item.TryGetValue<string>(out var each) && Rebased(each) is { } rebasedItem)
+                    {
+                        items[i] = rebasedItem;
+                    }
+                }
+            }
+            else if (owner?[name] is System.Text.Json.Nodes.JsonValue value && value.TryGetValue<string>(out var path) && Rebased(path) is { } rebased)
+            {
                 owner[name] = rebased;
             }
+        }
+
+        string? Rebased(string path)
+        {
+            if (Path.IsPathRooted(path) || Uri.TryCreate(path, UriKind.Absolute, out _))
+            {
+                return null;
+            }
+
+            var rebased = Path.GetRelativePath(toFolder, Path.GetFullPath(Path.Combine(fromFolder, path))).Replace('\\', '/');
+            moved |= rebased != path;
+            return rebased;
         }
 
         Rebase(root, "$schema");
@@ -100,17 +123,28 @@ public static class ManifestParser
         }
 
         var section = ReadSection(top, path, kindName);
-        var input = ReadInput(top);
-        var preprocess = ReadPreprocess(top, input);
+
+        // A kind whose model takes text has no image input, preprocessing or labels: its section says what it reads instead.
+        var feedsImages = kindName is null || ManifestKinds.SectionReaders.FirstOrDefault(r => r.Kind == ManifestKinds.Reserved[kindName])?.FeedsImages != false;
+        if (!feedsImages)
+        {
+            foreach (var name in s_imageFields.Where(n => top.Get(n) is not null))
+            {
+                top.Report(DiagnosticCodes.ManifestInvalid, top.Get(name)!.Location, $"'{name}' belongs to the manifest of a model that takes images, not a {kindName}");
+            }
+        }
+
+        var input = feedsImages ? ReadInput(top) : null;
+        var preprocess = feedsImages ? ReadPreprocess(top, input) : null;
         OutputSpec? output = null;
         if (top.Object("output", "'output'", true, "name") is { } o && o.String("name", required: true) is { } outputName)
         {
             output = new OutputSpec(outputName, o.Location);
         }
 
-        var labels = ReadLabels(top);
-        var coarse = ReadCoarse(top, labels, diagnostics);
-        if (diagnostics.HasErrors || kindName is null || section is null || input is null || preprocess is null || output is null)
+        var labels = feedsImages ? ReadLabels(top) : [];
+        var coarse = feedsImages ? ReadCoarse(top, labels, diagnostics) : [];
+        if (diagnostics.HasErrors || kindName is null || section is null || (feedsImages && (input is null || preprocess is null)) || output is null)
         {
             return null;
         }

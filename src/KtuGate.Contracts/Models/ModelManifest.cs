@@ -6,16 +6,16 @@ namespace KtuGate.Models;
 /// <summary>What a model artifact is and how to run it: the manifest beside the ONNX file.</summary>
 /// <param name="Path">The manifest file as given.</param>
 /// <param name="Kind">The model kind.</param>
-/// <param name="Input">The tensor the probes feed.</param>
-/// <param name="Preprocess">How an exemplar becomes that tensor.</param>
+/// <param name="Input">The image tensor the probes feed, or null for a kind whose model takes text (its section names its inputs).</param>
+/// <param name="Preprocess">How an exemplar image becomes that tensor, or null for a kind whose model takes text.</param>
 /// <param name="Output">The tensor the probes read.</param>
-/// <param name="Labels">The fine labels, in output order.</param>
+/// <param name="Labels">The fine labels, in output order (none for a kind whose knowledge is not labels, e.g. facts).</param>
 /// <param name="Coarse">Coarse groups: each names the fine labels that belong to it.</param>
 public sealed record ModelManifest(
     string Path,
     ModelKind Kind,
-    InputSpec Input,
-    PreprocessSpec Preprocess,
+    InputSpec? Input,
+    PreprocessSpec? Preprocess,
     OutputSpec Output,
     IReadOnlyList<string> Labels,
     IReadOnlyList<CoarseGroup> Coarse)

@@ -17,8 +17,11 @@ internal interface IModelKind
     /// <summary>The manifest's kind value this implements.</summary>
     ModelKind Kind { get; }
 
-    /// <summary>What the model's output must be, for the message when it is not float32 [batch, n].</summary>
+    /// <summary>What the model's output must be, for the message when it is not float32 of one of <see cref="OutputRanks"/>.</summary>
     string OutputRule { get; }
+
+    /// <summary>The ranks the model's output may have ([batch, n] by default).</summary>
+    IReadOnlyList<int> OutputRanks => [2];
 
     /// <summary>Why the model's output width does not fit the manifest, or null when it does (or is not fixed).</summary>
     string? OutputWidthProblem(ModelManifest manifest, int width);
@@ -37,7 +40,12 @@ internal interface IModelKind
     KindDraft Draft(int outputWidth, IReadOnlyList<string>? labels, ManifestScaffold.TextTowerDraft? textTower);
 
     /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
-    KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
+    /// <param name="manifest">The model's manifest.</param>
+    /// <param name="artifact">The model artifact (a kind whose artifact is its encoder reads it here).</param>
+    /// <param name="provider">Where ONNX Runtime runs.</param>
+    /// <param name="limits">What a model may declare.</param>
+    /// <param name="diagnostics">Receives the problems.</param>
+    KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics);
 }
 
 /// <summary>A kind's part of a drafted manifest.</summary>
@@ -52,6 +60,12 @@ internal abstract class KindSession : IDisposable
 {
     /// <summary>Whether the model can be probed at all (a dual encoder whose text tower would not open cannot).</summary>
     public virtual bool CanProbe => true;
+
+    /// <summary>
+    /// The manifest the gate binds policies' concepts to and measures with: the parsed one, or one whose labels and coarse groups
+    /// the kind read elsewhere (a text encoder's are its facts' subjects).
+    /// </summary>
+    public virtual ModelManifest Labelled(ModelManifest manifest) => manifest;
 
     /// <summary>Checks the open model against what the kind needs beyond the manifest (e.g. the embedding width).</summary>
     public virtual void CheckModel(LoadedModel model, DiagnosticBag diagnostics)

@@ -121,12 +121,18 @@ public sealed class LoadedModel : IDisposable
 
     private bool CheckAgainstModel(DiagnosticBag diagnostics)
     {
+        // A kind whose model takes text names its inputs in its section and checks them when it opens its encoder.
+        if (Manifest.Input is not { } imageInput)
+        {
+            return CheckOutput(diagnostics);
+        }
+
         var ok = true;
-        var inputLocation = Manifest.Input.Location;
-        if (!Session.InputMetadata.TryGetValue(Manifest.Input.Name, out var input))
+        var inputLocation = imageInput.Location;
+        if (!Session.InputMetadata.TryGetValue(imageInput.Name, out var input))
         {
             diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
-                $"The model has no input '{Manifest.Input.Name}'; its inputs are: {Describe(Session.InputMetadata)}");
+                $"The model has no input '{imageInput.Name}'; its inputs are: {Describe(Session.InputMetadata)}");
             ok = false;
         }
         else
@@ -134,17 +140,23 @@ public sealed class LoadedModel : IDisposable
             if (input.ElementDataType != TensorElementType.Float)
             {
                 diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
-                    $"Input '{Manifest.Input.Name}' is {input.ElementDataType}; KtuGate feeds float32 images");
+                    $"Input '{imageInput.Name}' is {input.ElementDataType}; KtuGate feeds float32 images");
                 ok = false;
             }
-            else if (!ShapeMatches(input.Dimensions, Manifest.Input.Shape))
+            else if (!ShapeMatches(input.Dimensions, imageInput.Shape))
             {
                 diagnostics.Add(DiagnosticCodes.ManifestInputMismatch, inputLocation,
-                    $"Input '{Manifest.Input.Name}' has shape {Shape(input.Dimensions)} in the model, but the manifest says {Shape(Manifest.Input.Shape)}");
+                    $"Input '{imageInput.Name}' has shape {Shape(input.Dimensions)} in the model, but the manifest says {Shape(imageInput.Shape)}");
                 ok = false;
             }
         }
 
+        return CheckOutput(diagnostics) && ok;
+    }
+
+    private bool CheckOutput(DiagnosticBag diagnostics)
+    {
+        var ok = true;
         var outputLocation = Manifest.Output.Location;
         if (!Session.OutputMetadata.TryGetValue(Manifest.Output.Name, out var output))
         {
@@ -152,7 +164,7 @@ public sealed class LoadedModel : IDisposable
                 $"The model has no output '{Manifest.Output.Name}'; its outputs are: {Describe(Session.OutputMetadata)}");
             ok = false;
         }
-        else if (output.ElementDataType != TensorElementType.Float || output.Dimensions.Length != 2)
+        else if (output.ElementDataType != TensorElementType.Float || !ModelKinds.Of(Manifest).OutputRanks.Contains(output.Dimensions.Length))
         {
             diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, outputLocation,
                 $"Output '{Manifest.Output.Name}' is {output.ElementDataType} {Shape(output.Dimensions)}; {ModelKinds.Of(Manifest).OutputRule}");

@@ -25,7 +25,8 @@ internal static class ImageBatches
         LoadedModel model, IEnumerable<string> files, int batchSize, DiagnosticBag diagnostics, IProgress<int>? progress,
         CancellationToken cancellationToken, string? extraOutput, PairAction onBatch, Perturbation perturbation = Perturbation.None)
     {
-        var input = model.Manifest.Input;
+        var input = model.Manifest.Input ?? throw new InvalidOperationException($"The manifest '{model.Manifest.Path}' describes no image input; its kind does not probe images.");
+        var preprocess = model.Manifest.Preprocess!;
         var perExemplar = input.Channels * input.Height * input.Width;
         var buffer = new float[batchSize * perExemplar];
         var batchFiles = new List<string>(batchSize);
@@ -54,7 +55,7 @@ internal static class ImageBatches
         foreach (var file in files)
         {
             var slice = buffer.AsSpan(batchFiles.Count * perExemplar, perExemplar);
-            var error = ImageDecoder.TryDecode(file, input, model.Manifest.Preprocess, slice);
+            var error = ImageDecoder.TryDecode(file, input, preprocess, slice);
             if (error is not null)
             {
                 diagnostics.Add(DiagnosticCodes.ExemplarUnreadable, new SourceLocation(file), file, error);

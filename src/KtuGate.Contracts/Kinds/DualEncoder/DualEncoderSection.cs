@@ -63,17 +63,7 @@ public sealed record DualEncoderSection(TextTowerSpec TextTower, IReadOnlyList<s
     }
 }
 
-/// <summary>How a text tower pools its token states into one embedding.</summary>
-public enum TextPooling
-{
-    /// <summary>The mean of the token states the attention mask keeps.</summary>
-    Mean,
-
-    /// <summary>The state of the first ([CLS]) token.</summary>
-    Cls,
-}
-
-/// <summary>The text tower of a dual encoder.</summary>
+/// <summary>The text tower of a dual encoder: a text encoder (<see cref="TextEncoderSpec"/>) with a dual encoder's defaults.</summary>
 /// <param name="Model">The ONNX model (a full path).</param>
 /// <param name="Vocabulary">The BERT WordPiece vocabulary, one token per line (a full path).</param>
 /// <param name="Output">The output to read: token states [batch, tokens, dim] or a pooled [batch, dim].</param>
@@ -81,4 +71,5 @@ public enum TextPooling
 /// <param name="Normalize">Whether embeddings are scaled to unit length.</param>
 /// <param name="MaxTokens">The most tokens fed, [CLS] and [SEP] included.</param>
 /// <param name="Location">Where the manifest describes it.</param>
-public sealed record TextTowerSpec(string Model, string Vocabulary, string Output, TextPooling Pooling, bool Normalize, int MaxTokens, SourceLocation Location);
+public sealed record TextTowerSpec(string Model, string Vocabulary, string Output, TextPooling Pooling, bool Normalize, int MaxTokens, SourceLocation Location)
+    : TextEncoderSpec(Model, Vocabulary, Output, Pooling, Normalize, MaxTokens, Location);

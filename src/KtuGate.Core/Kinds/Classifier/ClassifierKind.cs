@@ -36,7 +36,7 @@ internal sealed class ClassifierKind : IModelKind
     }
 
     /// <inheritdoc/>
-    public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics) => new Session(manifest);
+    public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics) => new Session(manifest);
 
     private sealed class Session(ModelManifest manifest) : KindSession
     {

@@ -44,7 +44,7 @@ internal sealed class DualEncoderKind : IModelKind
     private static string Json(string text) => System.Text.Json.JsonSerializer.Serialize(text);
 
     /// <inheritdoc/>
-    public KindSession Open(ModelManifest manifest, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
+    public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
         => new Session(manifest, manifest.Section is DualEncoderSection section ? TextTower.Open(section.TextTower, provider, diagnostics, limits) : null);
 
     /// <summary>The text tower, open for the whole run so that every prompt is embedded once.</summary>

@@ -1,0 +1,53 @@
+using KtuGate.Diagnostics;
+using KtuGate.Probing;
+
+namespace KtuGate.Kinds.TextEmbedding;
+
+/// <summary>
+/// The gate's probe of a text encoder: a concept's exemplars are fact files, and each probe (fact × name × wording) counts as a
+/// prediction of the concept's label when the fact's object ranks first, of the concept's coarse group when its parent does, so the
+/// paper's metrics apply to the tally unchanged. Misses go to the kind's "not known" label and group.
+/// </summary>
+/// <remarks>A probe of a fact whose relation has no coarse relation is a coarse miss: a coarse clause needs facts with parents.</remarks>
+internal sealed class FactConceptProbe(FactProbe probe, FactSet facts, int labels, int groups, FactWordings wordings) : IConceptProbe
+{
+    /// <inheritdoc/>
+    public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordingsOfConcept, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var records = new List<FactRecord>();
+        foreach (var file in files)
+        {
+            foreach (var fact in FactSet.ReadFacts(file, diagnostics))
+            {
+                if (facts.Relations.ContainsKey(fact.Relation))
+                {
+                    records.Add(fact);
+                }
+                else
+                {
+                    diagnostics.Add(DiagnosticCodes.FactRecordInvalid, fact.Location,
+                        $"relation '{fact.Relation}' is not in the manifest's relations; relations: {string.Join(", ", facts.Relations.Keys)}");
+                }
+            }
+        }
+
+        var tally = probe.Probe(records, wordings, cancellationToken);
+        progress?.Report(records.Count);
+        var notKnown = labels - 1;
+        var counts = new int[labels];
+        var coarseCounts = new int[groups];
+        var known = fineLabel >= 0 ? tally.Fine.Successes : 0;
+        counts[fineLabel >= 0 ? fineLabel : notKnown] += known;
+        counts[notKnown] += tally.Fine.N - known;
+        var coarseKnown = fineLabel >= 0 ? tally.Coarse?.Successes ?? 0 : 0;
+        coarseCounts[fineLabel >= 0 ? fineLabel : groups - 1] += coarseKnown;
+        coarseCounts[groups - 1] += tally.Fine.N - coarseKnown;
+        var perLabel = Enumerable.Range(0, labels).Select(_ => (IReadOnlyList<string>)[]).ToArray();
+        if (fineLabel >= 0)
+        {
+            perLabel[fineLabel] = [.. tally.Facts.Where(f => f.Known > 0).Select(f => f.Fact.Location.File).Distinct(StringComparer.Ordinal).Take(4)];
+        }
+
+        return new ProbeTally(tally.Fine.N, counts, perLabel) { CoarsePredictedCounts = coarseCounts };
+    }
+}

@@ -1,0 +1,197 @@
+using KtuGate.Diagnostics;
+using KtuGate.Models;
+using KtuGate.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.Tokenizers;
+
+namespace KtuGate.Probing;
+
+/// <summary>A text encoder (BERT WordPiece tokenizer and an ONNX model) that turns texts into embeddings, each text embedded once per run.</summary>
+/// <remarks>Shared by the kinds that embed text (a dual encoder's text tower, a text-embedding model). Owns its <see cref="InferenceSession"/>; dispose it.</remarks>
+public sealed class TextTower : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly BertTokenizer _tokenizer;
+    private readonly TextEncoderSpec _spec;
+    private readonly Dictionary<string, float[]> _cache = new(StringComparer.Ordinal);
+
+    private TextTower(InferenceSession session, BertTokenizer tokenizer, TextEncoderSpec spec, IReadOnlyList<string> externalFiles)
+    {
+        ExternalFiles = externalFiles;
+        _session = session;
+        _tokenizer = tokenizer;
+        _spec = spec;
+        Dimension = session.OutputMetadata[spec.Output].Dimensions[^1];
+    }
+
+    /// <summary>The external-data files the tower's model refers to, relative to its folder.</summary>
+    public IReadOnlyList<string> ExternalFiles { get; }
+
+    /// <summary>The embedding size.</summary>
+    public int Dimension { get; }
+
+    /// <summary>How many distinct prompts have been run through the model.</summary>
+    public int Embedded => _cache.Count;
+
+    /// <summary>Opens the text encoder a manifest names.</summary>
+    /// <param name="spec">The encoder.</param>
+    /// <param name="preference">Where ONNX Runtime runs it.</param>
+    /// <param name="diagnostics">Receives its problems.</param>
+    /// <param name="limits">What the model may declare.</param>
+    /// <param name="problem">The code its problems are reported with (a dual encoder's KTU2017 by default).</param>
+    /// <returns>The encoder, or null with errors in <paramref name="diagnostics"/>.</returns>
+    /// <remarks>The tower's external data and declared sizes are checked (<see cref="ModelFile.Load"/>) before ONNX Runtime reads any of it.</remarks>
+    public static TextTower? Open(TextEncoderSpec spec, ExecutionProviderPreference preference, DiagnosticBag diagnostics, ModelLimits? limits = null, DiagnosticDescriptor? problem = null)
+    {
+        problem ??= DiagnosticCodes.TextTowerInvalid;
+        foreach (var file in new[] { spec.Model, spec.Vocabulary })
+        {
+            if (!File.Exists(file))
+            {
+                diagnostics.Add(problem, spec.Location, $"'{file}' does not exist");
+                return null;
+            }
+        }
+
+        if (ContainedFile.NotRegularFile(spec.Vocabulary) is { } vocabularyProblem)
+        {
+            diagnostics.Add(problem, spec.Location, $"'{spec.Vocabulary}': {vocabularyProblem}");
+            return null;
+        }
+
+        if (ModelFile.Load(spec.Model, null, limits ?? ModelLimits.Default, diagnostics) is not { } checkedModel)
+        {
+            return null;
+        }
+
+        using var options = SessionFactory.CreateOptions(preference, new DiagnosticBag(), out _);
+        if (options is null)
+        {
+            return null;
+        }
+
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(spec.Model, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            diagnostics.Add(problem, spec.Location, "ONNX Runtime cannot load it: " + e.Message.ReplaceLineEndings(" "));
+            return null;
+        }
+
+        var missing = new[] { spec.Inputs.Ids, spec.Inputs.Mask }.Where(n => !session.InputMetadata.ContainsKey(n)).ToList();
+        if (missing.Count > 0 || !session.OutputMetadata.TryGetValue(spec.Output, out var output) || output.Dimensions.Length is not (2 or 3))
+        {
+            diagnostics.Add(problem, spec.Location,
+                $"it must take {spec.Inputs.Ids} and {spec.Inputs.Mask} (int64) and give '{spec.Output}' as [batch, tokens, dim] or [batch, dim]; it has inputs {string.Join(", ", session.InputMetadata.Keys)} and outputs {string.Join(", ", session.OutputMetadata.Keys)}");
+            session.Dispose();
+            return null;
+        }
+
+        return new TextTower(session, BertTokenizer.Create(spec.Vocabulary), spec, ExternalData.Files(checkedModel));
+    }
+
+    /// <summary>The tokens ids the tower feeds for a text, [CLS] and [SEP] included.</summary>
+    public IReadOnlyList<int> Tokenize(string text)
+    {
+        var ids = _tokenizer.EncodeToIds(text);
+        return ids.Count <= _spec.MaxTokens ? ids : [.. ids.Take(_spec.MaxTokens - 1), ids[^1]];
+    }
+
+    /// <summary>Embeds the texts not yet cached in padded batches (the attention mask keeps padding out of the pooling), so that many short texts cost few runs.</summary>
+    /// <param name="texts">The texts; those already embedded are skipped.</param>
+    /// <param name="batchSize">Texts per run.</param>
+    public void Prefetch(IEnumerable<string> texts, int batchSize = 64)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        var pending = texts.Where(t => !_cache.ContainsKey(t)).Distinct(StringComparer.Ordinal).ToList();
+        var pooled = _session.OutputMetadata[_spec.Output].Dimensions.Length == 2;
+        for (var start = 0; start < pending.Count; start += batchSize)
+        {
+            var batch = pending.GetRange(start, Math.Min(batchSize, pending.Count - start));
+            var tokenized = batch.Select(Tokenize).ToList();
+            var width = tokenized.Max(t => t.Count);
+            var ids = new long[batch.Count * width];
+            var mask = new long[batch.Count * width];
+            for (var i = 0; i < batch.Count; i++)
+            {
+                for (var t = 0; t < tokenized[i].Count; t++)
+                {
+                    ids[i * width + t] = tokenized[i][t];
+                    mask[i * width + t] = 1;
+                }
+            }
+
+            long[] shape = [batch.Count, width];
+            var names = new List<string> { _spec.Inputs.Ids, _spec.Inputs.Mask };
+            var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
+            if (_session.InputMetadata.ContainsKey(_spec.Inputs.TokenTypes))
+            {
+                names.Add(_spec.Inputs.TokenTypes);
+                values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
+            }
+
+            try
+            {
+                using var runOptions = new RunOptions();
+                using var outputs = _session.Run(runOptions, names, values, [_spec.Output]);
+                var data = outputs[0].GetTensorDataAsSpan<float>();
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    _cache[batch[i]] = Pool(pooled ? data.Slice(i * Dimension, Dimension) : data.Slice(i * width * Dimension, width * Dimension), pooled ? 1 : tokenized[i].Count);
+                }
+            }
+            finally
+            {
+                foreach (var value in values)
+                {
+                    value.Dispose();
+                }
+            }
+        }
+    }
+
+    /// <summary>One text's embedding from its rows: a pooled row, or its first <paramref name="tokens"/> token states (those the mask kept).</summary>
+    private float[] Pool(ReadOnlySpan<float> rows, int tokens)
+    {
+        var embedding = new float[Dimension];
+        if (rows.Length == Dimension || _spec.Pooling == TextPooling.Cls)
+        {
+            rows[..Dimension].CopyTo(embedding);
+        }
+        else
+        {
+            for (var t = 0; t < tokens; t++)
+            {
+                for (var d = 0; d < Dimension; d++)
+                {
+                    embedding[d] += rows[t * Dimension + d] / tokens;
+                }
+            }
+        }
+
+        if (_spec.Normalize)
+        {
+            VectorMath.Normalize(embedding);
+        }
+
+        return embedding;
+    }
+
+    /// <summary>The unit-length embedding of a text (cached for the tower's lifetime).</summary>
+    public float[] Embed(string text)
+    {
+        if (!_cache.TryGetValue(text, out var embedding))
+        {
+            Prefetch([text], 1);
+            embedding = _cache[text];
+        }
+
+        return embedding;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _session.Dispose();
+}
