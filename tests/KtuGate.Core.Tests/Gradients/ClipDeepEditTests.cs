@@ -107,7 +107,7 @@ public sealed class ClipDeepEditTests
         => [.. Directory.GetFiles(folder, "*.png").Order(StringComparer.Ordinal).Select(file =>
         {
             var pixels = new float[28 * 28];
-            Assert.Null(ImageDecoder.TryDecode(file, manifest.Input, manifest.Preprocess, pixels));
+            Assert.Null(ImageDecoder.TryDecode(file, manifest.Input!, manifest.Preprocess!, pixels));
             return pixels;
         })];
 

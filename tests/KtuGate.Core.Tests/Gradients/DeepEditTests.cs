@@ -115,7 +115,7 @@ public sealed class DeepEditTests
         => [.. Directory.GetFiles(TestPaths.Sample("policies", "exemplars", label), "*.png").Order(StringComparer.Ordinal).Skip(skip).Take(count).Select(file =>
         {
             var pixels = new float[28 * 28];
-            Assert.Null(ImageDecoder.TryDecode(file, manifest.Input, manifest.Preprocess, pixels));
+            Assert.Null(ImageDecoder.TryDecode(file, manifest.Input!, manifest.Preprocess!, pixels));
             return pixels;
         })];
 
