@@ -13,23 +13,29 @@ public sealed class PackageFeed : IDisposable
         // A version of its own, so the NuGet cache never serves an older package of the same number.
         Version = string.Create(CultureInfo.InvariantCulture, $"0.1.0-e2e.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}");
 
-        // The tool is packed per platform (a build for each); here only for this machine's, the one that installs here.
-        foreach (var (project, extra) in new[]
+        // The tool is packed per platform (a build for each); here only for this machine's, the one that installs here. The packs
+        // that build do so under their own artifacts path: rebuilding the repository's outputs in place would swap the engine's
+        // assemblies under the other end-to-end tests, which run it at the same time.
+        string[] own = ["--artifacts-path", _build.Path];
+        foreach (var (project, extra) in new (string, string[])[]
         {
-            ("KtuGate.Tasks", "--no-build"),
-            ("KtuGate.Cuda", $"-p:Version={Version}"),
-            ("KtuGate.Templates", $"-p:Version={Version}"),
-            ("KtuGate.Cli", $"-p:ToolPackageRuntimeIdentifiers={RuntimeInformation.RuntimeIdentifier}"),
+            ("KtuGate.Tasks", ["--no-build"]),
+            ("KtuGate.Cuda", own),
+            ("KtuGate.Templates", own),
+            ("KtuGate.Cli", [.. own, $"-p:ToolPackageRuntimeIdentifiers={RuntimeInformation.RuntimeIdentifier}"]),
         })
         {
             var pack = DotnetBuild.Exec(TestPaths.RepoRoot,
-                ["pack", Path.Combine("src", project), extra, "-c", TestPaths.Configuration, "-o", Folder.Path, $"-p:Version={Version}", "-nologo"]);
+                ["pack", Path.Combine("src", project), .. extra, "-c", TestPaths.Configuration, "-o", Folder.Path, $"-p:Version={Version}", "-nologo"]);
             if (pack.ExitCode != 0)
             {
                 throw new InvalidOperationException($"dotnet pack {project} failed:\n{pack.Output}");
             }
         }
     }
+
+    /// <summary>Where the packs that build put their build outputs.</summary>
+    private readonly TempFolder _build = new();
 
     public TempFolder Folder { get; } = new();
 
@@ -38,6 +44,7 @@ public sealed class PackageFeed : IDisposable
     public void Dispose()
     {
         Folder.Dispose();
+        _build.Dispose();
 
         // The tool package bundles ONNX Runtime (hundreds of MB); do not leave one copy per test run in the NuGet cache.
         var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
