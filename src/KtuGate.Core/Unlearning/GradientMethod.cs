@@ -14,13 +14,18 @@ internal delegate void ForgetLoss(double[] z, double[] p, double[] pRef, Gradien
 
 /// <summary>A gradient edit (<see cref="GradientEdit"/>): one forget loss, with KL retention at each of its weights.</summary>
 /// <param name="name">The method's name.</param>
-/// <param name="loss">Its forget loss.</param>
+/// <param name="term">Its forget loss, as <see cref="MethodLoss"/> writes it into a loss sub-graph.</param>
 /// <param name="klWeights">The KL retention weights tried, strongest first (0: none).</param>
-/// <param name="term">The same forget loss, as <see cref="MethodLoss"/> writes it into a loss sub-graph.</param>
-internal sealed class GradientMethod(string name, ForgetLoss loss, IReadOnlyList<double> klWeights, ForgetTerm term) : UnlearningMethod(name)
+internal sealed class GradientMethod(string name, ForgetTerm term, IReadOnlyList<double> klWeights) : UnlearningMethod(name)
 {
-    /// <summary>The forget loss.</summary>
-    public ForgetLoss Loss { get; } = loss;
+    /// <summary>The forget loss's gradient for the last layer, the analytic twin of <see cref="Term"/> (one pairing, here).</summary>
+    public ForgetLoss Loss { get; } = term switch
+    {
+        ForgetTerm.NegativeHinge => GradientEdit.NegativeHinge,
+        ForgetTerm.Ascent => GradientEdit.Ascent,
+        ForgetTerm.NegativePreference => GradientEdit.NegativePreference,
+        _ => throw new ArgumentOutOfRangeException(nameof(term), term, "A forget term without its analytic gradient"),
+    };
 
     /// <summary>The forget loss's term in a loss sub-graph.</summary>
     public ForgetTerm Term { get; } = term;

@@ -11,10 +11,10 @@ public static class UnlearningMethods
     public static IReadOnlyList<UnlearningMethod> All { get; } = Pair(
     [
         new ClosedFormMethod(),
-        new GradientMethod("nhl-kl", GradientEdit.NegativeHinge, [4.0, 1.0], ForgetTerm.NegativeHinge),
-        new GradientMethod("ga", GradientEdit.Ascent, [0.0], ForgetTerm.Ascent),
-        new GradientMethod("ga-kl", GradientEdit.Ascent, [4.0, 1.0], ForgetTerm.Ascent),
-        new GradientMethod("npo-kl", GradientEdit.NegativePreference, [4.0, 1.0], ForgetTerm.NegativePreference),
+        new GradientMethod("nhl-kl", ForgetTerm.NegativeHinge, [4.0, 1.0]),
+        new GradientMethod("ga", ForgetTerm.Ascent, [0.0]),
+        new GradientMethod("ga-kl", ForgetTerm.Ascent, [4.0, 1.0]),
+        new GradientMethod("npo-kl", ForgetTerm.NegativePreference, [4.0, 1.0]),
     ]);
 
     /// <summary>Every method's name, in the order of <see cref="All"/>.</summary>
