@@ -19,6 +19,9 @@ public static class VectorMath
     /// <summary>The dot product.</summary>
     public static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.Dot(a, b);
 
+    /// <summary>The cosine of the angle between two vectors (the dot product over the product of their lengths).</summary>
+    public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => Dot(a, b) / (Math.Sqrt(Dot(a, a)) * Math.Sqrt(Dot(b, b)));
+
     /// <summary>The unit-length mean of unit vectors (CLIP's prompt ensembling).</summary>
     public static float[] MeanDirection(IEnumerable<float[]> vectors)
     {

@@ -100,10 +100,9 @@ public sealed class FactProbe
     private static int Rank(float[] subject, float[][] candidates)
     {
         var (best, bestScore) = (-1, double.NegativeInfinity);
-        var subjectNorm = Math.Sqrt(VectorMath.Dot(subject, subject));
         for (var i = 0; i < candidates.Length; i++)
         {
-            var score = VectorMath.Dot(subject, candidates[i]) / (subjectNorm * Math.Sqrt(VectorMath.Dot(candidates[i], candidates[i])));
+            var score = VectorMath.Cosine(subject, candidates[i]);
             if (score > bestScore)
             {
                 (best, bestScore) = (i, score);

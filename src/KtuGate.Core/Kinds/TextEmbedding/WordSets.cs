@@ -45,19 +45,17 @@ public sealed record WordSets(IReadOnlyList<(string Word, string Synonym, string
     public Proportion SynonymAccuracy(TextTower encoder)
     {
         encoder.Prefetch(Triples.SelectMany(t => new[] { t.Word, t.Synonym, t.Unrelated }));
-        return new(Triples.Count(t => Cosine(encoder.Embed(t.Word), encoder.Embed(t.Synonym)) > Cosine(encoder.Embed(t.Word), encoder.Embed(t.Unrelated))), Triples.Count);
+        return new(Triples.Count(t => encoder.Embed(t.Word) is var word && VectorMath.Cosine(word, encoder.Embed(t.Synonym)) > VectorMath.Cosine(word, encoder.Embed(t.Unrelated))), Triples.Count);
     }
 
     /// <summary>Spearman's rank correlation of the pairs' embedding cosine with their Wu-Palmer similarity (ties get their mean rank).</summary>
     public double Spearman(TextTower encoder)
     {
         encoder.Prefetch(Pairs.SelectMany(p => new[] { p.A, p.B }));
-        var cosines = Pairs.Select(p => Cosine(encoder.Embed(p.A), encoder.Embed(p.B))).ToArray();
+        var cosines = Pairs.Select(p => VectorMath.Cosine(encoder.Embed(p.A), encoder.Embed(p.B))).ToArray();
         var wup = Pairs.Select(p => p.WuPalmer).ToArray();
         return Pearson(Ranks(cosines), Ranks(wup));
     }
-
-    private static double Cosine(float[] a, float[] b) => VectorMath.Dot(a, b) / Math.Sqrt((double)VectorMath.Dot(a, a) * VectorMath.Dot(b, b));
 
     private static double[] Ranks(double[] values)
     {
