@@ -29,6 +29,7 @@ internal static class InputsFile
                 Models = request.Models.Select(m => new { m.Artifact, m.Manifest, m.Baseline }),
                 request.Policies,
                 request.RemedyMethods,
+                request.RemedyScope,
                 request.SigningKeySource,
             },
             Files = result.Inputs.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new { Path = f.Key, Sha256 = f.Value }),

@@ -24,6 +24,11 @@ var methodOption = new Option<string[]>("--method")
     Arity = ArgumentArity.ZeroOrMore,
 };
 methodOption.AcceptOnlyFromAmong([.. UnlearningMethods.Names]);
+var scopeOption = new Option<string[]>("--scope")
+{
+    Description = "What the edit may train, instead of the policies' remedy.scope: last (the last linear layer), all (every float weight; the last layer is tried first), or node names and initializer-name prefixes (repeat, or separate with commas).",
+    Arity = ArgumentArity.ZeroOrMore,
+};
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };
 var maxMemoryOption = new Option<string?>("--max-memory") { Description = "The most memory a model may declare (one tensor, or its initializers together), e.g. 8G; default: the machine's memory." };
 var signingKeyEnvOption = new Option<string?>("--signing-key-env") { Description = "The name of an environment variable holding the PEM private key, instead of a file." };
@@ -35,9 +40,9 @@ var check = new Command("check", "Probe models against must-not-know policies an
 };
 check.SetAction((parse, cancellationToken) => CheckAction(parse, parse.GetValue(modeOption), cancellationToken));
 
-var unlearn = new Command("unlearn", "Remediate: probe, unlearn violated concepts by editing the artifact (closed form), probe the edited artifact and write it; the same as check --mode remediate.")
+var unlearn = new Command("unlearn", "Remediate: probe, unlearn violated concepts by editing the artifact (the last layer, or the --scope / remedy.scope given), probe the edited artifact and write it; the same as check --mode remediate plus --method and --scope.")
 {
-    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, maxMemoryOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, formatOption, inputsFileOption,
+    policyOption, modelOption, manifestOption, baselineOption, reportDirOption, baseDirOption, providerOption, batchOption, maxMemoryOption, signingKeyOption, signingKeyEnvOption, outputDirOption, methodOption, scopeOption, formatOption, inputsFileOption,
 };
 unlearn.SetAction((parse, cancellationToken) => CheckAction(parse, GateMode.Remediate, cancellationToken));
 
@@ -71,6 +76,7 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         Mode = mode,
         OutputDirectory = parse.GetValue(outputDirOption),
         RemedyMethods = parse.GetValue(methodOption) is { Length: > 0 } methods ? methods : null,
+        RemedyScope = parse.GetValue(scopeOption)?.SelectMany(s => s.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct().ToArray() is { Length: > 0 } scope ? scope : null,
 
         // The edited artifact is checked on its own next (ktu check on the output): its manifest goes beside it.
         ManifestBesideOutput = mode == GateMode.Remediate,

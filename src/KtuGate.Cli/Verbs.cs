@@ -79,8 +79,8 @@ internal static class Verbs
         foreach (var remediation in result.Report.Models.Select(m => m.Remediation).OfType<RemediationReport>())
         {
             Console.WriteLine(TextSafety.Printable(remediation.Output is null
-                ? $"  Remediation ({remediation.Method} at {remediation.Site.Node}): {remediation.Tried.Count} settings tried, none met every threshold; nothing written."
-                : $"  Remediated ({remediation.Method} at {remediation.Site.Node}, {remediation.Tried[^1].Settings}, after {remediation.Tried.Count} setting(s)): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]})."));
+                ? $"  Remediation ({remediation.Method} {remediation.Where()}): {remediation.Tried.Count} settings tried, none met every threshold; nothing written."
+                : $"  Remediated ({remediation.Method} {remediation.Where()}, {remediation.Tried[^1].Settings}, after {remediation.Tried.Count} setting(s)): wrote {remediation.Output.Path} (sha256 {remediation.Output.Sha256[..12]})."));
             if (remediation.Output is null)
             {
                 // What each setting reached, judged against the original: the numbers a policy author tunes thresholds and methods by.

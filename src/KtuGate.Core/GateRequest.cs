@@ -25,6 +25,9 @@ public sealed record GateRequest(IReadOnlyList<GateModelInput> Models, IReadOnly
     /// <remarks>Each must be a name of <see cref="Unlearning.UnlearningMethods"/>; another makes a remediating run throw <see cref="ArgumentException"/>.</remarks>
     public IReadOnlyList<string>? RemedyMethods { get; init; }
 
+    /// <summary>What an edit may train, instead of the policies' <c>remedy.scope</c>: <c>last</c>, <c>all</c>, node names or initializer-name prefixes; null for the policies'.</summary>
+    public IReadOnlyList<string>? RemedyScope { get; init; }
+
     /// <summary>Where Remediate writes the remediated artifact (same file name as the input); the report folder when null.</summary>
     public string? OutputDirectory { get; init; }
 

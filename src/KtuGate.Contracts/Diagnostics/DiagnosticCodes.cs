@@ -343,6 +343,11 @@ public static class DiagnosticCodes
         "Scope entry '{0}' names no node and no float initializer (by name or prefix) of the model",
         "A scope is \"last\" (the last linear layer), \"all\" (every float weight) or a list of node names and initializer-name prefixes (such as \"conv2\" for conv2.weight and conv2.bias). Check the names against the model (Netron shows them).");
 
+    /// <summary>KTU4013: a remedy scope deeper than the last layer that cannot be trained.</summary>
+    public static readonly DiagnosticDescriptor ScopeNotTrainable = new("KTU4013", E, "Scope cannot be trained",
+        "Scope '{0}' cannot be trained: {1}; no edit of that scope was tried",
+        "A scope deeper than the last layer is trained through the whole network by the gradient methods (nhl-kl, ga, ga-kl, npo-kl) on the exemplars fed as the model's inputs: the model kind must feed its exemplars as one input tensor (image kinds do), the trained weights must be float32 stored in the model, and the model must take a batch of exemplars. Narrow the scope, list a gradient method in remedy.methods, or edit only the last layer.");
+
     /// <summary>KTU4020: too few exemplars of a concept are held out from the edit to judge it on them.</summary>
     public static readonly DiagnosticDescriptor HeldOutTooFew = new("KTU4020", E, "Too few held-out exemplars",
         "'{0}': {1} of its {2} exemplars are held out from the edit (remedy.holdOut {3}); {4}: insufficient evidence, the artifact was not edited",

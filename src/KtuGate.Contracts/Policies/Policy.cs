@@ -98,6 +98,21 @@ public sealed record RemedyOptions(bool Allowed, IReadOnlyList<string> Methods)
 
     /// <summary>The share of each concept's exemplars (and of the general set) that an edit is not fitted on and is judged on, in [0.05, 0.95].</summary>
     public double HoldOut { get; init; } = DefaultHoldOut;
+
+    /// <summary>
+    /// What an edit may train: <c>last</c> (the last linear layer, the default), <c>all</c> (every float weight) or node names and
+    /// initializer-name prefixes. The last layer is tried first whenever the scope includes it (<c>all</c> does): it is the cheapest edit.
+    /// </summary>
+    public IReadOnlyList<string> Scope { get; init; } = [LastScope];
+
+    /// <summary>Where <see cref="Scope"/> is written, or null where the policy leaves it to the default.</summary>
+    public SourceLocation? ScopeLocation { get; init; }
+
+    /// <summary>The scope entry for the last linear layer.</summary>
+    public const string LastScope = "last";
+
+    /// <summary>The scope entry for every float weight of the model.</summary>
+    public const string AllScope = "all";
 }
 
 /// <summary>Thresholds on the unlearning metrics of the seed paper, judged on the measured values.</summary>

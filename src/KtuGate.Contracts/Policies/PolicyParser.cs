@@ -119,7 +119,7 @@ public static class PolicyParser
     private static RemedyOptions ReadRemedy(ObjectReader top)
     {
         var remedy = RemedyOptions.None;
-        if (top.Object("remedy", "'remedy'", false, "allowed", "methods", "holdOut") is { } remedyReader)
+        if (top.Object("remedy", "'remedy'", false, "allowed", "methods", "holdOut", "scope") is { } remedyReader)
         {
             var methods = new List<string>();
             foreach (var method in remedyReader.Strings("methods"))
@@ -135,13 +135,56 @@ public static class PolicyParser
                 }
             }
 
+            var (scope, scopeLocation) = ReadScope(remedyReader);
             remedy = new RemedyOptions(remedyReader.Boolean("allowed", required: true) ?? false, methods)
             {
                 HoldOut = remedyReader.Number("holdOut", 0.05, 0.95) ?? RemedyOptions.DefaultHoldOut,
+                Scope = scope,
+                ScopeLocation = scopeLocation,
             };
         }
 
         return remedy;
+    }
+
+    /// <summary>
+    /// The remedy's scope: one string or an array of non-empty strings, each once (whether a name exists in the model is checked
+    /// against the model when remediation resolves it, KTU4012); the default where absent.
+    /// </summary>
+    private static (IReadOnlyList<string> Scope, SourceLocation? Location) ReadScope(ObjectReader remedy)
+    {
+        var value = remedy.Get("scope");
+        if (value is null)
+        {
+            return ([RemedyOptions.LastScope], null);
+        }
+
+        if (value is not JsonTreeString and not JsonTreeArray)
+        {
+            remedy.Report(DiagnosticCodes.PolicyInvalidValue, value.Location, "scope", "\"last\", \"all\", a node name or initializer prefix, or an array of them", value.KindName);
+            return ([RemedyOptions.LastScope], value.Location);
+        }
+
+        IReadOnlyList<JsonTreeString> entries = value is JsonTreeString one ? [one] : remedy.Strings("scope");
+
+        var scope = new List<string>();
+        foreach (var entry in entries)
+        {
+            if (entry.Value.Trim().Length == 0 || scope.Contains(entry.Value, StringComparer.Ordinal))
+            {
+                remedy.Report(DiagnosticCodes.PolicyInvalidValue, entry.Location, "scope[]", "a non-empty name, each once", $"\"{entry.Value}\"");
+                continue;
+            }
+
+            scope.Add(entry.Value);
+        }
+
+        if (value is JsonTreeArray { Items.Count: 0 })
+        {
+            remedy.Report(DiagnosticCodes.PolicyInvalidValue, value.Location, "scope", "at least one entry", "an empty array");
+        }
+
+        return (scope.Count == 0 ? [RemedyOptions.LastScope] : scope, value.Location);
     }
 
     private static List<string> ReadPrompts(ObjectReader top)

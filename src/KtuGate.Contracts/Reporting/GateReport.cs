@@ -101,6 +101,18 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
 
     /// <summary>How many exemplars were held out from the edit (remedy.holdOut) and every threshold judged on; the edit was fitted on the others.</summary>
     public int HeldOutExemplars { get; init; }
+
+    /// <summary>What the kept edit trained: <c>last</c> (the site's weight and bias), or the deeper scope's entries; null where nothing was kept.</summary>
+    public IReadOnlyList<string>? Scope { get; init; }
+
+    /// <summary>How many initializers the kept edit trained; null where nothing was kept.</summary>
+    public int? TrainedInitializers { get; init; }
+
+    /// <summary>How many of the model's parameters (float32 values) the kept edit changed; null where nothing was kept.</summary>
+    public long? ChangedParameters { get; init; }
+
+    /// <summary>Where the edit was made, for messages: "at NODE" for the edit site, "through the network" for a deeper scope (whose settings name it).</summary>
+    public string Where() => Scope is null || Scope.SequenceEqual([Policies.RemedyOptions.LastScope]) ? $"at {Site.Node}" : "through the network";
 }
 
 /// <summary>The layer remediation edited.</summary>

@@ -61,11 +61,11 @@ public static class ReportText
         if (r.Output is null)
         {
             var best = r.Tried.Select(t => t.QualityUtility).Where(q => q is not null).DefaultIfEmpty(null).Max();
-            return $"remediation with {r.Method} at {r.Site.Node} tried {Settings(r.Tried.Count)}, none met every threshold (best Q-U {Number(best)} against the original); nothing written";
+            return $"remediation with {r.Method} {r.Where()} tried {Settings(r.Tried.Count)}, none met every threshold (best Q-U {Number(best)} against the original); nothing written";
         }
 
         var chosen = r.Tried[^1];
-        return $"remediated with {r.Method} at {r.Site.Node} ({chosen.Settings}, after {Settings(r.Tried.Count)}), Q-U {Number(chosen.QualityUtility)} against the original; wrote {r.Output.Path}";
+        return $"remediated with {r.Method} {r.Where()} ({chosen.Settings}, after {Settings(r.Tried.Count)}), Q-U {Number(chosen.QualityUtility)} against the original; wrote {r.Output.Path}";
     }
 
     /// <summary>What to do next, from the verdict and what failed, e.g. "build with KtuGateMode=Remediate (or run ktu unlearn): ...".</summary>

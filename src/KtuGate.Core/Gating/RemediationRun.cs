@@ -35,6 +35,9 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     private sealed record SearchResult(List<RemediationAttemptInfo> Tried, Checked? Chosen, byte[]? Bytes, string? Method, bool JudgedInMemory)
     {
         public IReadOnlyList<ClauseVerdict> Fitted { get; init; } = [];
+
+        /// <summary>What the kept edit trained, how many initializers and how many parameters it changed.</summary>
+        public (IReadOnlyList<string> Scope, int Initializers, long Changed)? Trained { get; init; }
     }
 
     /// <summary>Remediates for the failing forget clauses <paramref name="targets"/>.</summary>
@@ -250,7 +253,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     /// reproduce the original's results of the verify pass. Where it does not, candidates are probed with ONNX Runtime, their initializers
     /// overridden in the session (no model written).
     /// </summary>
-    private (ICandidateJudge Judge, bool InMemory, CheckOptions Judging) MakeJudge()
+    private (ICandidateJudge Judge, bool InMemory, CheckOptions Judging, ICandidateJudge Probing) MakeJudge()
     {
         var untimed = c.Request with { Progress = null };
         var onOriginal = new GateModelInput(c.Input.Artifact, c.Input.Manifest, c.Input.Artifact);
@@ -266,44 +269,72 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         var original = CheckModel(alone, c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(), c.CancellationToken,
             judgedInMemory ? heldOut with { Edit = new SiteEdit(c.Plan.Weight, c.Plan.Bias, c.Plan.Activations) } : heldOut);
         var judging = heldOut with { BaselineTallies = c.Verified.Tallies.Concat(original.Tallies).DistinctBy(t => t.Key).ToDictionary() };
-        return judgedInMemory
-            ? (new SiteJudge((w, b, bag) => InMemory(w, b, bag, judging)), true, judging)
-            : (new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, judging with { Overrides = overrides })), false, judging);
+        var probing = new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, judging with { Overrides = overrides }));
+        return judgedInMemory ? (new SiteJudge((w, b, bag) => InMemory(w, b, bag, judging)), true, judging, probing) : (probing, false, judging, probing);
     }
 
-    /// <summary>Each method's candidates in turn, gentlest setting first, until one passes the judge and then the probe of its written bytes.</summary>
+    /// <summary>
+    /// Each method's candidates in turn, gentlest setting first, until one passes the judge and then the probe of its written bytes: first
+    /// the last layer's (where the scope includes it: it is the cheapest edit), then, where the scope reaches deeper, the gradient methods
+    /// trained through the network over it (judged by ONNX Runtime with the trained initializers overridden).
+    /// </summary>
     private SearchResult Search(UnlearningProblem problem, string candidatePath)
     {
-        var (judge, judgedInMemory, shared) = MakeJudge();
-        var untimed = c.Request with { Progress = null };
+        var (judge, judgedInMemory, shared, probing) = MakeJudge();
+        var (scope, location) = Scope();
         var tried = new List<RemediationAttemptInfo>();
         try
         {
-            foreach (var (method, solve) in MethodsFor(c.Request, c.Allowed, c.Plan.Edits).SelectMany(m => m.Candidates(problem)))
+            var methods = scope.Contains(RemedyOptions.LastScope) || scope.Contains(RemedyOptions.AllScope) ? MethodsFor(c.Request, c.Allowed, c.Plan.Edits).ToList() : [];
+            foreach (var (method, solve) in methods.SelectMany(m => m.Candidates(problem)))
             {
                 c.CancellationToken.ThrowIfCancellationRequested();
                 var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => judge.Judge(Candidate(c.Site, w, b)).Missed.Count == 0 : null);
-                if (judge.Judge(Candidate(c.Site, newWeight, newBias)) is { Missed.Count: > 0 } rejected)
+                var candidate = Candidate(c.Site, newWeight, newBias);
+                if (judge.Judge(candidate) is { Missed.Count: > 0 } rejected)
                 {
                     tried.Add(Attempt(method, settingsText, rejected.Missed, rejected.Result, judge.Probes));
                     continue;
                 }
 
-                // Only a candidate the judge passed is written, and what is written is probed again: only a probed pass ships.
-                var bytes = OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias);
-                File.WriteAllBytes(candidatePath, bytes);
-                var trial = new DiagnosticBag();
-                var judged = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest, c.Input.Artifact), c.Manifest, c.Policies, untimed, c.BaseDirectory, trial, c.CancellationToken, shared);
-                var missed = Missed(trial, judged);
-                tried.Add(Attempt(method, settingsText, missed, judged, probed: true));
-                if (missed.Count == 0)
+                var overrides = candidate.Overrides();
+                if (Keep(method, settingsText, OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias), candidatePath, shared, tried, judgedInMemory) is { } kept)
                 {
-                    c.Diagnostics.AddRange(trial.Items);
+                    return kept with { Trained = ([RemedyOptions.LastScope], overrides.Count, Changed(overrides, Candidate(c.Site, c.Plan.Weight, c.Plan.Bias).Overrides())) };
+                }
+            }
 
-                    // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on.
-                    var fitted = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
-                        c.CancellationToken, c.Options with { Split = ExemplarSplit.Fitted });
-                    return new SearchResult(tried, judged, bytes, method, judgedInMemory) { Fitted = fitted.Verdicts };
+            if (scope.Any(e => e != RemedyOptions.LastScope) && Deep(scope, location) is { } deep)
+            {
+                foreach (var method in DeepMethods(location))
+                {
+                    foreach (var candidate in DeepEdit.Candidates(method, problem, deep, c.Diagnostics, location) ?? [])
+                    {
+                        c.CancellationToken.ThrowIfCancellationRequested();
+                        (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
+                        if (TrySolve(candidate, w =>
+                        {
+                            last = (w, probing.Judge(new CandidateEdit([], w)));
+                            return last.Value.Verdict.Missed.Count == 0;
+                        }, deep, location) is not { } solved)
+                        {
+                            // The model cannot be trained (said with KTU4013): no other method or setting would fare better.
+                            return new SearchResult(tried, null, null, null, judgedInMemory);
+                        }
+
+                        var (weights, settingsText, changed) = solved;
+                        var (result, missed) = last is { } l && ReferenceEquals(l.Weights, weights) ? l.Verdict : probing.Judge(new CandidateEdit([], weights));
+                        if (missed.Count > 0)
+                        {
+                            tried.Add(Attempt(candidate.Method, settingsText, missed, result, probed: true));
+                            continue;
+                        }
+
+                        if (Keep(candidate.Method, settingsText, OnnxGraph.WithInitializers(c.Plan.Model, weights), candidatePath, shared, tried, judgedInMemory) is { } kept)
+                        {
+                            return kept with { Trained = (deep.Scope, weights.Count, changed) };
+                        }
+                    }
                 }
             }
         }
@@ -314,6 +345,95 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         return new SearchResult(tried, null, null, null, judgedInMemory);
     }
+
+    /// <summary>
+    /// Writes a candidate the judge passed and probes what was written (only a probed pass ships); the kept result, with its verdicts on the
+    /// exemplars it was fitted on, or null (the attempt recorded) where the probe found a miss.
+    /// </summary>
+    private SearchResult? Keep(string method, string settingsText, byte[] bytes, string candidatePath, CheckOptions shared, List<RemediationAttemptInfo> tried, bool judgedInMemory)
+    {
+        var untimed = c.Request with { Progress = null };
+        File.WriteAllBytes(candidatePath, bytes);
+        var trial = new DiagnosticBag();
+        var judged = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest, c.Input.Artifact), c.Manifest, c.Policies, untimed, c.BaseDirectory, trial, c.CancellationToken, shared);
+        var missed = Missed(trial, judged);
+        tried.Add(Attempt(method, settingsText, missed, judged, probed: true));
+        if (missed.Count > 0)
+        {
+            return null;
+        }
+
+        c.Diagnostics.AddRange(trial.Items);
+
+        // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on.
+        var fitted = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
+            c.CancellationToken, c.Options with { Split = ExemplarSplit.Fitted });
+        return new SearchResult(tried, judged, bytes, method, judgedInMemory) { Fitted = fitted.Verdicts };
+    }
+
+    /// <summary>The scope to try: the request's (<c>ktu unlearn --scope</c>), else every entry of the remediating policies' <c>remedy.scope</c>; and where it was written.</summary>
+    private (IReadOnlyList<string> Scope, SourceLocation? Location) Scope()
+        => c.Request.RemedyScope is { Count: > 0 } requested
+            ? (requested, null)
+            : ([.. c.Allowed.SelectMany(p => p.Remedy.Scope).Distinct(StringComparer.Ordinal)], c.Allowed.Select(p => p.Remedy.ScopeLocation).FirstOrDefault(l => l is not null));
+
+    /// <summary>What a deep edit over <paramref name="scope"/> trains, or null after a coded error (KTU4012 for an entry naming nothing, KTU4013 where the kind cannot feed its exemplars).</summary>
+    private DeepProblem? Deep(IReadOnlyList<string> scope, SourceLocation? location)
+    {
+        if (EditScope.Resolve(c.Plan.Model, scope, c.Site, c.Diagnostics, location) is not { } trained)
+        {
+            return null;
+        }
+
+        if (c.Options.Kind!.TrainingInput(c.Manifest) is not { } input)
+        {
+            c.Diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, string.Join(", ", scope), $"a '{ManifestKinds.NameOf(c.Manifest.Kind)}' model's exemplars are not fed to it as one input tensor");
+            return null;
+        }
+
+        return new DeepProblem(c.Plan.Model, c.Input.Artifact, scope, trained, input, c.Manifest.Output.Name);
+    }
+
+    /// <summary>
+    /// The gradient methods to train a deep scope with, in the order tried: those among the request's or policies' methods, or nhl-kl (the
+    /// seed paper's) where neither names any method; none, with KTU4013, where the methods named are all last-layer ones.
+    /// </summary>
+    private IReadOnlyList<GradientMethod> DeepMethods(SourceLocation? location)
+    {
+        var named = MethodsFor(c.Request, c.Allowed, c.Plan.Edits).ToList();
+        if (named.OfType<GradientMethod>().ToList() is { Count: > 0 } gradient)
+        {
+            return gradient;
+        }
+
+        if (c.Request.RemedyMethods is null && c.Allowed.All(p => p.Remedy.Methods.Count == 0))
+        {
+            return [UnlearningMethods.Gradient("nhl-kl")];
+        }
+
+        var (scope, _) = Scope();
+        c.Diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, string.Join(", ", scope), $"none of the methods tried ({string.Join(", ", named.Select(m => m.Name))}) trains through the network");
+        return [];
+    }
+
+    /// <summary>Trains one deep candidate; null, with KTU4013, where ONNX Runtime cannot run the gradient model (a model that takes no batch, say).</summary>
+    private (IReadOnlyList<InitializerOverride> Weights, string Settings, long Changed)? TrySolve(
+        DeepCandidate candidate, Func<IReadOnlyList<InitializerOverride>, bool> accept, DeepProblem deep, SourceLocation? location)
+    {
+        try
+        {
+            return candidate.Solve(accept);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
+        {
+            c.Diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, string.Join(", ", deep.Scope), $"ONNX Runtime could not train it ({e.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>How many values differ between an edit's initializers and the original's.</summary>
+    private static long Changed(IReadOnlyList<InitializerOverride> edited, IReadOnlyList<InitializerOverride> original)
+        => edited.Zip(original, (e, o) => (long)e.Values.Zip(o.Values).Count(p => p.First != p.Second)).Sum();
 
     /// <summary>One setting's outcome, with Q, U and Q-U of the policy it did worst on (judged against the original).</summary>
     private static RemediationAttemptInfo Attempt(string method, string settings, IReadOnlyList<string> missed, Checked judged, bool probed)
@@ -366,6 +486,9 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 JudgedInMemory = search.JudgedInMemory,
                 HeldOutExemplars = HeldOutCount(),
                 OriginalExternalData = FileDigests.External(c.BaseDirectory, input.Artifact, externals, digests, c.Diagnostics),
+                Scope = search.Trained?.Scope,
+                TrainedInitializers = search.Trained?.Initializers,
+                ChangedParameters = search.Trained?.Changed,
             },
         };
         return result with { Report = report };

@@ -87,6 +87,9 @@ internal abstract class KindSession : IDisposable
     /// <summary>The score space an edit of the site is solved in.</summary>
     public abstract ScoreSpace Space();
 
+    /// <summary>How an exemplar file becomes the model's input, for an edit that trains through the whole network; null where the kind cannot say (deep scopes are then refused, KTU4013).</summary>
+    public virtual TrainingInput? TrainingInput(ModelManifest manifest) => null;
+
     /// <inheritdoc/>
     public virtual void Dispose()
     {
@@ -107,4 +110,24 @@ internal sealed record ScoreSpace(
 {
     /// <summary>The directions of the fine (false) or coarse (true) space.</summary>
     public IReadOnlyList<double[]> Directions(bool coarse) => coarse ? Coarse : Fine;
+}
+
+/// <summary>How exemplar files become the model's input tensor, for training through the whole network.</summary>
+/// <param name="Name">The model input fed.</param>
+/// <param name="Shape">One exemplar's shape (the input's shape without the batch axis).</param>
+/// <param name="Read">One exemplar's values (the product of <paramref name="Shape"/> floats), or null with why it cannot be read.</param>
+internal sealed record TrainingInput(string Name, long[] Shape, Func<string, (float[]? Values, string? Problem)> Read)
+{
+    /// <summary>The images a manifest's <c>input</c> and <c>preprocess</c> describe, decoded as the probes decode them.</summary>
+    public static TrainingInput Images(ModelManifest manifest)
+    {
+        var input = manifest.Input!;
+        var preprocess = manifest.Preprocess!;
+        var size = input.Channels * input.Height * input.Width;
+        return new TrainingInput(input.Name, [.. input.Shape.Skip(1)], file =>
+        {
+            var values = new float[size];
+            return ImageDecoder.TryDecode(file, input, preprocess, values) is { } problem ? (null, problem) : (values, null);
+        });
+    }
 }

@@ -109,11 +109,20 @@ public static class OnnxGraph
     }
 
     /// <summary>A copy of the model with the site's weight and bias replaced (stored inline), as bytes.</summary>
-    public static byte[] WithSite(ModelProto model, EditSite site, double[,] weight, double[] bias)
+    public static byte[] WithSite(ModelProto model, EditSite site, double[,] weight, double[] bias) => WithInitializers(model, SiteInitializers(site, weight, bias));
+
+    /// <summary>A copy of the model with each of <paramref name="initializers"/> replaced by its new float32 values (stored inline), as bytes; the model is not changed.</summary>
+    /// <exception cref="InvalidOperationException">A name is not one initializer of the model, or its shape differs.</exception>
+    public static byte[] WithInitializers(ModelProto model, IReadOnlyList<InitializerOverride> initializers)
     {
         var copy = model.Clone();
-        foreach (var tensor in SiteInitializers(site, weight, bias))
+        foreach (var tensor in initializers)
         {
+            if (!copy.Graph.Initializer.Single(t => t.Name == tensor.Name).Dims.SequenceEqual(tensor.Shape))
+            {
+                throw new InvalidOperationException($"The new values of '{tensor.Name}' do not have its shape.");
+            }
+
             Replace(copy, tensor.Name, tensor.Values);
         }
 
@@ -150,6 +159,7 @@ public static class OnnxGraph
     private static void Replace(ModelProto model, string name, float[] values)
     {
         var tensor = model.Graph.Initializer.Single(t => t.Name == name);
+        tensor.DataType = (int)TensorProto.Types.DataType.Float;
         tensor.FloatData.Clear();
         tensor.ExternalData.Clear();
         tensor.DataLocation = TensorProto.Types.DataLocation.Default;

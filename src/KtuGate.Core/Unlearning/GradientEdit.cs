@@ -345,7 +345,8 @@ public static class GradientEdit
         return y;
     }
 
-    private static double[] ScoresOf(double[] y, IReadOnlyList<double[]> directions, bool normalize, double scale)
+    /// <summary>Class scores of an output: z = s·D·y (over ‖y‖ where normalised).</summary>
+    internal static double[] ScoresOf(double[] y, IReadOnlyList<double[]> directions, bool normalize, double scale)
     {
         var norm = normalize ? Math.Sqrt(y.Sum(x => x * x)) : 1;
         var z = new double[directions.Count];
@@ -400,7 +401,8 @@ public static class GradientEdit
         }
     }
 
-    private static double[] Softmax(double[] z)
+    /// <summary>The softmax of scores.</summary>
+    internal static double[] Softmax(double[] z)
     {
         var max = z.Max();
         var e = z.Select(x => Math.Exp(x - max)).ToArray();

@@ -40,8 +40,28 @@ internal sealed class GradientMethod(string name, ForgetTerm term, IReadOnlyList
 
     internal override IEnumerable<EditCandidate> Candidates(UnlearningProblem problem)
     {
-        // Gradient methods work in one score space, on a bounded sample: the labels', or, where a dual encoder forgets whole
-        // coarse concepts, the groups' (whose own prompts decide its coarse predictions).
+        var (space, groupOfClass, sampled) = Setup(problem);
+        var examples = sampled.Select(s => s.Example).ToList();
+        foreach (var settings in Search)
+        {
+            yield return new EditCandidate(Name, accept =>
+            {
+                var (w, b, steps) = GradientEdit.Optimize(problem.Weight, problem.Bias, space, groupOfClass, problem.Space.Normalized, problem.Space.Scale, examples, settings, problem.Space.GradientMargin, accept);
+                return (w, b, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}"));
+            });
+        }
+    }
+
+    /// <summary>
+    /// The score space gradient methods work in, each class's coarse group there, and a bounded, evenly spread sample of the problem's
+    /// exemplars (forget ones first, each with the classes it must not and may be recognised as; their activations the site's inputs).
+    /// </summary>
+    /// <remarks>
+    /// One score space: the labels', or, where a dual encoder forgets whole coarse concepts, the groups' (whose own prompts decide its coarse
+    /// predictions). A deep edit (<see cref="DeepEdit"/>) trains on the same exemplars, fed as the model's inputs.
+    /// </remarks>
+    internal static (IReadOnlyList<double[]> Directions, List<int> GroupOfClass, List<(string File, GradientExample Example)> Examples) Setup(UnlearningProblem problem)
+    {
         var manifest = problem.Manifest;
         var groupSpace = problem.Targets.Values.All(f => f.Coarse);
         var space = problem.Space.Directions(groupSpace);
@@ -54,19 +74,12 @@ internal sealed class GradientMethod(string name, ForgetTerm term, IReadOnlyList
             if (target.Coarse && !groupSpace)
             {
                 var labels = Enumerable.Range(0, manifest.Labels.Count).Where(l => target.Forbidden.Contains(manifest.CoarseOfLabel[l])).ToHashSet();
-                return new GradientExample(f.Activation, labels, Enumerable.Range(0, manifest.Labels.Count).Where(l => !labels.Contains(l)).ToList(), KeepCoarse: false);
+                return (f.File, new GradientExample(f.Activation, labels, Enumerable.Range(0, manifest.Labels.Count).Where(l => !labels.Contains(l)).ToList(), KeepCoarse: false));
             }
 
-            return new GradientExample(f.Activation, target.Forbidden, target.Allowed, KeepCoarse: !target.Coarse && target.Forbidden.Count == 1);
-        }).Concat(Every(problem.Retain, 600).Select(r => new GradientExample(r.Activation, null, null))).ToList();
-        foreach (var settings in Search)
-        {
-            yield return new EditCandidate(Name, accept =>
-            {
-                var (w, b, steps) = GradientEdit.Optimize(problem.Weight, problem.Bias, space, groupOfClass, problem.Space.Normalized, problem.Space.Scale, examples, settings, problem.Space.GradientMargin, accept);
-                return (w, b, string.Create(CultureInfo.InvariantCulture, $"lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}"));
-            });
-        }
+            return (f.File, new GradientExample(f.Activation, target.Forbidden, target.Allowed, KeepCoarse: !target.Coarse && target.Forbidden.Count == 1));
+        }).Concat(Every(problem.Retain, 600).Select(r => (r.File, new GradientExample(r.Activation, null, null)))).ToList();
+        return (space, groupOfClass, examples);
     }
 
     /// <summary>At most <paramref name="count"/> items, evenly spread.</summary>

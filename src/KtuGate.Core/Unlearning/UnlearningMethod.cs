@@ -52,12 +52,13 @@ internal sealed record EditCandidate(string Method, Func<Func<double[,], double[
 /// <param name="Bias">Its new bias.</param>
 internal sealed record SiteWeights(EditSite Site, double[,] Weight, double[] Bias);
 
-/// <summary>A candidate edit of a plan: new weights for its sites, that is, a set of initializer overrides.</summary>
-/// <param name="Sites">Each edited site's new weights.</param>
-internal sealed record CandidateEdit(IReadOnlyList<SiteWeights> Sites)
+/// <summary>A candidate edit of a plan: new weights for its sites, or (a deep edit) new values for any of the model's initializers.</summary>
+/// <param name="Sites">Each edited site's new weights; empty for a deep edit.</param>
+/// <param name="Initializers">A deep edit's new initializer values; null for a site edit.</param>
+internal sealed record CandidateEdit(IReadOnlyList<SiteWeights> Sites, IReadOnlyList<InitializerOverride>? Initializers = null)
 {
     /// <summary>The initializers the edit replaces, with their new values in the model's layout.</summary>
-    public IReadOnlyList<InitializerOverride> Overrides() => [.. Sites.SelectMany(s => OnnxGraph.SiteInitializers(s.Site, s.Weight, s.Bias))];
+    public IReadOnlyList<InitializerOverride> Overrides() => Initializers ?? [.. Sites.SelectMany(s => OnnxGraph.SiteInitializers(s.Site, s.Weight, s.Bias))];
 }
 
 /// <summary>What one forget exemplar asks of an edit: its class directions, the classes it must not be recognised as, and those it may.</summary>

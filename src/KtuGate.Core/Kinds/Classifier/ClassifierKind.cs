@@ -53,5 +53,7 @@ internal sealed class ClassifierKind : IModelKind
             IReadOnlyList<double[]> axes = Enumerable.Range(0, labels).Select(j => Enumerable.Range(0, labels).Select(k => j == k ? 1.0 : 0.0).ToArray()).ToList();
             return new ScoreSpace(axes, axes, CoarseHasOwnDirections: false, Normalized: false, Scale: 1.0, GradientMargin: 2.0, ClosedFormMargin: _ => 2.0);
         }
+
+        public override TrainingInput? TrainingInput(ModelManifest model) => Kinds.TrainingInput.Images(model);
     }
 }

@@ -93,6 +93,8 @@ internal sealed class DualEncoderKind : IModelKind
                 ClosedFormMargin: typicalScale => 0.1 * typicalScale);
         }
 
+        public override TrainingInput? TrainingInput(ModelManifest model) => Kinds.TrainingInput.Images(model);
+
         public override void Dispose() => textTower?.Dispose();
 
         private DualEncoderSection Section => manifest.SectionAs<DualEncoderSection>();

@@ -1,0 +1,219 @@
+using System.Globalization;
+using KtuGate.Diagnostics;
+using KtuGate.Gradients;
+using KtuGate.Kinds;
+using KtuGate.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace KtuGate.Unlearning;
+
+/// <summary>A deep edit to try: a gradient method at one setting over a scope, trained only when its turn comes.</summary>
+/// <param name="Method">The method's name.</param>
+/// <param name="Solve">
+/// Trains, given an acceptance test asked at checkpoints with the trained initializers' current values, stopping at the first it accepts;
+/// returns the weights, the settings as reports record them and how many parameters differ from the original's.
+/// </param>
+internal sealed record DeepCandidate(string Method, Func<Func<IReadOnlyList<InitializerOverride>, bool>, (IReadOnlyList<InitializerOverride> Weights, string Settings, long Changed)> Solve);
+
+/// <summary>What a deep edit trains: the model, the initializers its scope names and how exemplars become the model's input.</summary>
+/// <param name="Model">The original model.</param>
+/// <param name="Artifact">The original artifact's path (its own session gives the KL terms' reference).</param>
+/// <param name="Scope">The scope's entries, as the policy or command line gave them.</param>
+/// <param name="Trained">The initializers they name, in the model's order.</param>
+/// <param name="Input">How an exemplar file becomes the model's input.</param>
+/// <param name="Output">The tensor the class scores are read from (the edit site's output).</param>
+internal sealed record DeepProblem(ModelProto Model, string Artifact, IReadOnlyList<string> Scope, IReadOnlyList<string> Trained, TrainingInput Input, string Output);
+
+/// <summary>
+/// Unlearning through the whole network: a gradient method's loss (<see cref="MethodLoss"/>) over the model's scores, differentiated with
+/// respect to every initializer of the scope (<see cref="GradientBuilder"/>) and minimised by AdamW (<see cref="GradientTrainer"/>) on
+/// mini-batches of the exemplars the last-layer methods are fitted on, fed as the model's inputs.
+/// </summary>
+/// <remarks>
+/// The same exemplars, targets and per-exemplar weights as <see cref="GradientMethod"/>: forget terms weighted 1/#forget, the retain KL
+/// λ/#retain and the coarse KL λ/#forget per batch. Settings are searched gentlest first; every <see cref="CheckpointInterval"/> steps the
+/// caller's judge is asked, so a setting stops at its first passing checkpoint.
+/// </remarks>
+internal static class DeepEdit
+{
+    /// <summary>How often a setting's weights are offered to the judge.</summary>
+    public const int CheckpointInterval = 10;
+
+    /// <summary>The most steps one setting runs.</summary>
+    public const int MaxSteps = 60;
+
+    /// <summary>Forget exemplars per step (all of them where fewer).</summary>
+    public const int ForgetBatch = 64;
+
+    /// <summary>Retain exemplars per step (all of them where fewer).</summary>
+    public const int RetainBatch = 128;
+
+    /// <summary>AdamW's decay towards the original weights, as the last-layer methods use.</summary>
+    private const double Decay = 1e-3;
+
+    private static readonly double[] s_learningRates = [3e-4, 1e-3];
+
+    /// <summary>The settings a method tries over a deep scope, gentlest first: each learning rate with each of its KL weights.</summary>
+    public static IReadOnlyList<GradientSettings> Search(GradientMethod method)
+        => [.. from lr in s_learningRates from kl in method.Search.Select(s => s.KlWeight).Distinct() select new GradientSettings(method.Name, lr, kl, MaxSteps)];
+
+    /// <summary>The method's deep edits of <paramref name="problem"/> over <paramref name="deep"/>'s scope, gentlest first.</summary>
+    /// <returns>The candidates, or null after a coded error (KTU4010/KTU4011 from the gradient builder; KTU4013 where the scope cannot be trained).</returns>
+    public static IReadOnlyList<DeepCandidate>? Candidates(GradientMethod method, UnlearningProblem problem, DeepProblem deep, DiagnosticBag diagnostics, SourceLocation? location)
+    {
+        var scopeText = string.Join(", ", deep.Scope);
+        var external = deep.Model.Graph.Initializer.FirstOrDefault(t => deep.Trained.Contains(t.Name)
+            && (t.DataType != (int)TensorProto.Types.DataType.Float || t.DataLocation == TensorProto.Types.DataLocation.External));
+        if (external is not null)
+        {
+            diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, scopeText, $"weight '{external.Name}' is not float32 stored in the model");
+            return null;
+        }
+
+        var (directions, groupOfClass, sampled) = GradientMethod.Setup(problem);
+        var examples = new List<GradientExample>(sampled.Count);
+        foreach (var (file, example) in sampled)
+        {
+            var (values, why) = deep.Input.Read(file);
+            if (values is null)
+            {
+                diagnostics.Add(DiagnosticCodes.ExemplarUnreadable, new SourceLocation(file), file, why);
+                return null;
+            }
+
+            examples.Add(example with { Activation = values });
+        }
+
+        var space = problem.Space;
+        var loss = MethodLoss.Build(deep.Output, method.Term, directions, groupOfClass, space.Normalized, space.Scale, space.GradientMargin);
+        var built = GradientBuilder.Build(deep.Model, deep.Trained, loss, diagnostics);
+        if (built is null)
+        {
+            return null;
+        }
+
+        List<double[]> reference;
+        try
+        {
+            reference = References(deep, examples, directions, space.Normalized, space.Scale);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, scopeText, $"the model did not run on a batch of exemplars ({e.Message})");
+            return null;
+        }
+
+        var batches = new Batches(examples, directions.Count, reference, deep.Input);
+        return [.. Search(method).Select(settings => new DeepCandidate(method.Name, accept => Train(built, batches, settings, scopeText, accept)))];
+    }
+
+    /// <summary>One setting: AdamW from the original weights until the judge accepts a checkpoint or the steps run out.</summary>
+    private static (IReadOnlyList<InitializerOverride>, string, long) Train(GradientModel built, Batches batches, GradientSettings settings, string scope, Func<IReadOnlyList<InitializerOverride>, bool> accept)
+    {
+        using var trainer = new GradientTrainer(built);
+        var shapes = built.Weights.ToDictionary(w => w.Name, w => w.Dims.ToArray());
+        IReadOnlyList<InitializerOverride> Current() => [.. trainer.Weights.Select(w => new InitializerOverride(w.Key, (float[])w.Value.Clone(), shapes[w.Key]))];
+        string Text(int steps) => string.Create(CultureInfo.InvariantCulture, $"scope={scope} lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}");
+        for (var step = 1; step <= settings.Steps; step++)
+        {
+            trainer.Step(batches.Feeds(step - 1, settings.KlWeight), settings.LearningRate, Decay);
+            if (step % CheckpointInterval == 0 && step < settings.Steps && Current() is var weights && accept(weights))
+            {
+                return (weights, Text(step), trainer.ChangedParameters);
+            }
+        }
+
+        return (Current(), Text(settings.Steps), trainer.ChangedParameters);
+    }
+
+    /// <summary>The original model's class distribution on each exemplar: the KL terms' reference.</summary>
+    private static List<double[]> References(DeepProblem deep, IReadOnlyList<GradientExample> examples, IReadOnlyList<double[]> directions, bool normalize, double scale)
+    {
+        _ = Probing.SessionFactory.OnnxRuntimeVersion;
+        using var session = new InferenceSession(deep.Artifact);
+        var size = deep.Input.Shape.Aggregate(1L, (a, b) => a * b);
+        var reference = new List<double[]>(examples.Count);
+        const int block = 64;
+        for (var start = 0; start < examples.Count; start += block)
+        {
+            var count = Math.Min(block, examples.Count - start);
+            var values = new float[count * size];
+            for (var k = 0; k < count; k++)
+            {
+                examples[start + k].Activation.CopyTo(values, k * size);
+            }
+
+            using var input = OrtValue.CreateTensorValueFromMemory(values, [count, .. deep.Input.Shape]);
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, [deep.Input.Name], [input], [deep.Output]);
+            var y = outputs[0].GetTensorDataAsSpan<float>();
+            var width = y.Length / count;
+            for (var k = 0; k < count; k++)
+            {
+                var row = new double[width];
+                for (var o = 0; o < width; o++)
+                {
+                    row[o] = y[k * width + o];
+                }
+
+                reference.Add(GradientEdit.Softmax(GradientEdit.ScoresOf(row, directions, normalize, scale)));
+            }
+        }
+
+        return reference;
+    }
+
+    /// <summary>The mini-batches: step t takes the next <see cref="ForgetBatch"/> forget and <see cref="RetainBatch"/> retain exemplars, cycling.</summary>
+    private sealed class Batches(IReadOnlyList<GradientExample> examples, int classes, IReadOnlyList<double[]> reference, TrainingInput input)
+    {
+        private readonly int[] _forget = [.. Enumerable.Range(0, examples.Count).Where(i => examples[i].Forbidden is not null)];
+        private readonly int[] _retain = [.. Enumerable.Range(0, examples.Count).Where(i => examples[i].Forbidden is null)];
+
+        public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight)
+        {
+            var f = Math.Min(ForgetBatch, _forget.Length);
+            var r = Math.Min(RetainBatch, _retain.Length);
+            var rows = Enumerable.Range(0, f).Select(i => _forget[(step * f + i) % _forget.Length])
+                .Concat(Enumerable.Range(0, r).Select(j => _retain[(step * r + j) % _retain.Length])).ToArray();
+            var n = rows.Length;
+            var size = input.Shape.Aggregate(1L, (a, b) => a * b);
+            double[] Mask(Func<GradientExample, int, bool> picked)
+            {
+                var mask = new double[n * classes];
+                for (var k = 0; k < n; k++)
+                {
+                    for (var c = 0; c < classes; c++)
+                    {
+                        mask[k * classes + c] = picked(examples[rows[k]], c) ? 1 : 0;
+                    }
+                }
+
+                return mask;
+            }
+
+            double[] PerRow(Func<GradientExample, double> value) => [.. rows.Select(k => value(examples[k]))];
+            static bool Forgets(GradientExample e) => e.Forbidden is not null;
+            return new()
+            {
+                [input.Name] = () =>
+                {
+                    var values = new float[n * size];
+                    for (var k = 0; k < n; k++)
+                    {
+                        examples[rows[k]].Activation.CopyTo(values, k * size);
+                    }
+
+                    return OrtValue.CreateTensorValueFromMemory(values, [n, .. input.Shape]);
+                },
+                [MethodLoss.Forbidden] = () => OrtValue.CreateTensorValueFromMemory(Mask((e, c) => e.Forbidden?.Contains(c) == true), [n, classes]),
+                [MethodLoss.Allowed] = () => OrtValue.CreateTensorValueFromMemory(Mask((e, c) => e.Allowed?.Contains(c) == true), [n, classes]),
+                [MethodLoss.Reference] = () => OrtValue.CreateTensorValueFromMemory(rows.SelectMany(k => reference[k]).ToArray(), [n, classes]),
+                [MethodLoss.IsForget] = () => OrtValue.CreateTensorValueFromMemory(PerRow(e => Forgets(e) ? 1 : 0), [n]),
+                [MethodLoss.ForgetWeight] = () => OrtValue.CreateTensorValueFromMemory(PerRow(e => Forgets(e) ? 1.0 / f : 0), [n]),
+                [MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(PerRow(e => Forgets(e) ? 0 : klWeight / r), [n]),
+                [MethodLoss.CoarseWeight] = () => OrtValue.CreateTensorValueFromMemory(PerRow(e => Forgets(e) && e.KeepCoarse ? klWeight / f : 0), [n]),
+            };
+        }
+    }
+}
