@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
+using System.Runtime.InteropServices;
 using KtuGate;
 using KtuGate.Cli;
 using KtuGate.Probing;
@@ -81,7 +82,14 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         // The edited artifact is checked on its own next (ktu check on the output): its manifest goes beside it.
         ManifestBesideOutput = mode == GateMode.Remediate,
     };
-    return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", cancellationToken, parse.GetValue(inputsFileOption))));
+    // Ctrl+C (SIGINT) cancels the run instead of killing the process, so that it stops between batches, says where, and leaves nothing behind.
+    using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+    {
+        context.Cancel = true;
+        stop.Cancel();
+    });
+    return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", stop.Token, parse.GetValue(inputsFileOption))));
 }
 
 var validatePolicies = new Option<string[]>("--policy", "-p") { Description = "A policy file (repeat for more).", Arity = ArgumentArity.ZeroOrMore };

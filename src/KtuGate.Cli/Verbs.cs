@@ -4,7 +4,6 @@ using System.Text.Json;
 using KtuGate.Diagnostics;
 using KtuGate.Models;
 using KtuGate.Reporting;
-using Spectre.Console;
 
 namespace KtuGate.Cli;
 
@@ -278,40 +277,27 @@ internal static class Verbs
         }
     }
 
-    /// <summary>Runs the gate with a live progress display on a terminal, or one line per concept in a log.</summary>
+    /// <summary>Runs the gate with one live progress line on a terminal, or one line per phase and concept in a log; a line says where Ctrl+C stopped it.</summary>
     private static GateResult WithProgress(GateRequest request, Func<GateRequest, GateResult> run)
     {
-        if (Console.IsErrorRedirected)
+        // Redrawing a line is for a person watching: with either stream redirected (a log, CI) the plain lines are written instead.
+        var live = !Console.IsErrorRedirected && !Console.IsOutputRedirected;
+        var display = new ProgressDisplay(Console.Error, live, TerminalWidth);
+        try
         {
-            var plain = new Progress(p =>
-            {
-                if (p.Done == 0)
-                {
-                    // Model and concept names come from the command line and policies: made inert, so a name cannot forge a line or drive the terminal.
-                    Console.Error.WriteLine($"probing {TextSafety.Printable(p.Model)}: {TextSafety.Printable(p.Concept)} ({p.Total} exemplars)");
-                }
-            });
-            return run(request with { Progress = plain });
+            var result = run(request with { Progress = new Progress(display.Report) });
+            display.Clear();
+            return result;
         }
-
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-        GateResult? result = null;
-        console.Progress().AutoClear(true).Start(context =>
+        catch (OperationCanceledException)
         {
-            var tasks = new Dictionary<(string, string), ProgressTask>();
-            var live = new Progress(p =>
-            {
-                if (!tasks.TryGetValue((p.Model, p.Concept), out var task))
-                {
-                    task = tasks[(p.Model, p.Concept)] = context.AddTask(Markup.Escape($"{TextSafety.Printable(p.Model)}: {TextSafety.Printable(p.Concept)}"), maxValue: Math.Max(1, p.Total));
-                }
-
-                task.Value = p.Done;
-            });
-            result = run(request with { Progress = live });
-        });
-        return result!;
+            display.Stopped();
+            throw;
+        }
     }
+
+    /// <summary>One less than the terminal's width (a full line would wrap on some terminals), or 79 where the terminal does not say.</summary>
+    private static int TerminalWidth() => Console.WindowWidth is > 20 and var columns ? columns - 1 : 79;
 
     /// <summary>Reports on the calling thread, unlike <see cref="Progress{T}"/>, so lines come out in order.</summary>
     private sealed class Progress(Action<ProbeProgress> report) : IProgress<ProbeProgress>

@@ -169,6 +169,7 @@ public static class Gate
             }
             else
             {
+                request.Progress?.Report(new ProbeProgress(Path.GetFileName(input.Artifact), string.Empty, 0, 0) { Phase = ProgressText.SearchingSettings });
                 checkedModel = Remediate(input, manifest, policies, checkedModel, plan, siteProblems, request, baseDirectory, local, options, cancellationToken);
             }
         }
@@ -188,6 +189,7 @@ public static class Gate
         {
             try
             {
+                request.Progress?.Report(new ProbeProgress(request.ReportDirectory, string.Empty, 0, 0) { Phase = ProgressText.Writing });
                 written = ReportWriter.WriteAll(report, request.ReportDirectory, baseDirectory, signingKey);
                 reportPath = Path.Combine(request.ReportDirectory, ReportJson.FileName);
             }

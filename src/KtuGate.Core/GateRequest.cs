@@ -85,7 +85,17 @@ public enum GateMode
 /// <param name="Concept">The concept being probed.</param>
 /// <param name="Done">Exemplars classified so far for this concept.</param>
 /// <param name="Total">Exemplar files the concept has.</param>
-public sealed record ProbeProgress(string Model, string Concept, int Done, int Total);
+public sealed record ProbeProgress(string Model, string Concept, int Done, int Total)
+{
+    /// <summary>The phase, one of <see cref="Reporting.ProgressText.Phases"/>; phases other than probing and recording have no count (<see cref="Total"/> 0).</summary>
+    public string Phase { get; init; } = Reporting.ProgressText.Probing;
+
+    /// <summary>Exemplars classified so far in this pass over the model, over every concept and general set.</summary>
+    public int PassDone { get; init; }
+
+    /// <summary>Exemplars the pass classifies, over every concept and general set: the overall bar's end.</summary>
+    public int PassTotal { get; init; }
+}
 
 /// <summary>How a gate run ended; the values are the <c>ktu</c> exit codes.</summary>
 public enum GateOutcome

@@ -18,6 +18,7 @@ public sealed partial class KtuRunGate : ToolTask
 
     private readonly StringBuilder _standardOutput = new();
     private readonly List<string> _standardError = [];
+    private readonly System.Diagnostics.Stopwatch _running = new();
 
     /// <summary>The model artifacts, with <c>Manifest</c> and optional <c>Baseline</c> metadata.</summary>
     public ITaskItem[] Models { get; set; } = [];
@@ -63,6 +64,12 @@ public sealed partial class KtuRunGate : ToolTask
 
     /// <summary>Where the engine lists the files it read (<c>ktu check --inputs-file</c>).</summary>
     public string? InputsFile { get; set; }
+
+    /// <summary>
+    /// After how many seconds the engine's progress lines (probing, recording, searching settings, writing) are logged at high importance,
+    /// so that a long run shows where it is at the default verbosity; before that they are low importance, and a quick run stays quiet.
+    /// </summary>
+    public int ProgressAfterSeconds { get; set; } = 5;
 
     /// <summary>The gate's settings, recorded in the stamp.</summary>
     public string[] Settings { get; set; } = [];
@@ -416,6 +423,7 @@ public sealed partial class KtuRunGate : ToolTask
     /// <inheritdoc />
     protected override int ExecuteTool(string pathToTool, string responseFileCommands, string commandLineCommands)
     {
+        _running.Restart();
         var exitCode = base.ExecuteTool(pathToTool, responseFileCommands, commandLineCommands);
         LogResult(exitCode);
         return exitCode;
@@ -432,6 +440,13 @@ public sealed partial class KtuRunGate : ToolTask
         else
         {
             _standardOutput.AppendLine(singleLine);
+        }
+
+        if (ProgressText.IsLogLine(singleLine))
+        {
+            var late = _running.Elapsed.TotalSeconds >= ProgressAfterSeconds;
+            KtuLog.Message(Log, late ? MessageImportance.High : MessageImportance.Low, "KtuGate: {0}", singleLine);
+            return;
         }
 
         KtuLog.Message(Log, MessageImportance.Low, "{0}", singleLine);
@@ -451,7 +466,7 @@ public sealed partial class KtuRunGate : ToolTask
     /// <summary>The engine's own words for a failure it gave no code for: the last lines it wrote on standard error.</summary>
     private string EngineReason()
     {
-        var lines = _standardError.Where(l => l.Trim().Length > 0 && !l.StartsWith("probing ", StringComparison.Ordinal)).TakeLast(5).ToList();
+        var lines = _standardError.Where(l => l.Trim().Length > 0 && !ProgressText.IsLogLine(l)).TakeLast(5).ToList();
         return lines.Count == 0 ? $"no report at {ReportFile ?? ReportDirectory} and nothing on standard error" : string.Join(" | ", lines.Select(l => l.Trim()));
     }
 

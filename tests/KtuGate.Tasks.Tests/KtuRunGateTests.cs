@@ -1,4 +1,5 @@
 using KtuGate.Tests;
+using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
 
 namespace KtuGate.Tasks.Tests;
@@ -43,6 +44,24 @@ public sealed class KtuRunGateTests
         Assert.False(File.Exists(Path.Combine(temp.Path, "ktu-gate.stamp")));
         Assert.Contains(engine.Messages, m => m.Code == "KTU5001" || m.Message!.Contains("CPUExecutionProvider", StringComparison.Ordinal));
         Assert.Contains(engine.Messages, m => m.Message!.StartsWith("KtuGate: verdict fail", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(0, true)]
+    [InlineData(3600, false)]
+    public void Progress_lines_are_high_importance_only_once_the_run_has_taken_longer_than_the_set_seconds(int seconds, bool shown)
+    {
+        using var temp = new TempFolder();
+        var engine = new RecordingBuildEngine();
+        var task = SampleTask(engine, temp.Path);
+        task.ProgressAfterSeconds = seconds;
+
+        task.Execute();
+
+        var progress = engine.Messages.Where(m => m.Message!.StartsWith("KtuGate: probing ", StringComparison.Ordinal) || m.Message.StartsWith("KtuGate: writing ", StringComparison.Ordinal)).ToList();
+        Assert.Contains(progress, m => m.Message == "KtuGate: probing fashion-classifier.onnx: sneaker (300 exemplars)");
+        Assert.Contains(progress, m => m.Message!.StartsWith("KtuGate: writing ", StringComparison.Ordinal));
+        Assert.All(progress, m => Assert.Equal(shown ? MessageImportance.High : MessageImportance.Low, m.Importance));
     }
 
     [Fact]

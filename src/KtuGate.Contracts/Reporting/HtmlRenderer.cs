@@ -15,17 +15,20 @@ public static class HtmlRenderer
     /// <summary>The page as UTF-8.</summary>
     /// <param name="report">The report.</param>
     /// <param name="readExemplar">Reads an exemplar by its report path, for thumbnails; null where it cannot or must not be read.</param>
-    public static byte[] Render(GateReport report, Func<string, byte[]?> readExemplar)
+    /// <param name="signed">Whether the run signs its in-toto statement (a DSSE envelope is written beside the report).</param>
+    public static byte[] Render(GateReport report, Func<string, byte[]?> readExemplar, bool signed = false)
     {
         var h = new StringBuilder();
         var verdictClass = report.Verdict switch { "pass" => "pass", "fail" => "fail", _ => "error" };
         h.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+            .Append("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
             .Append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n")
             .Append("<title>KtuGate report: ").Append(Html(report.Verdict)).Append("</title>\n<style>\n").Append(Style).Append("</style>\n</head>\n<body>\n");
         h.Append("<header class=\"").Append(verdictClass).Append("\"><h1>KtuGate: <span id=\"verdict\">").Append(Html(ReportText.Verdict(report)))
             .Append("</span></h1><p>Generated ").Append(Html(report.GeneratedAt)).Append(" by KtuGate ").Append(Html(report.Tool.Version))
             .Append(", mode ").Append(Html(report.Mode)).Append(".</p></header>\n<main>\n");
 
+        Decision(h, report, signed);
         Request(h, report);
         foreach (var model in report.Models)
         {
@@ -34,7 +37,7 @@ public static class HtmlRenderer
 
         if (report.Diagnostics.Count > 0)
         {
-            h.Append("<section><h2>Diagnostics</h2><ul>\n");
+            h.Append("<section><h2>Diagnostics</h2><ul class=\"diagnostics\">\n");
             foreach (var d in report.Diagnostics)
             {
                 h.Append("<li class=\"").Append(Html(d.Severity)).Append("\"><code>").Append(Html(ReportText.Diagnostic(d))).Append("</code></li>\n");
@@ -44,9 +47,96 @@ public static class HtmlRenderer
         }
 
         Provenance(h, report);
-        h.Append("</tbody></table></section>\n</main>\n</body>\n</html>\n");
+        h.Append("</tbody></table></div></section>\n</main>\n</body>\n</html>\n");
         return Encoding.UTF8.GetBytes(h.ToString());
     }
+
+    /// <summary>The first screen: the decision, what failed, what remediation may do and did, the next step, and how to check the report later.</summary>
+    private static void Decision(StringBuilder h, GateReport report, bool signed)
+    {
+        var undecided = report.Models.SelectMany(m => m.Clauses).Where(c => c.Status != "pass").ToList();
+        var missedMetrics = report.Models.SelectMany(m => m.Metrics).Where(m => m.Thresholds is not null && !m.Passed).ToList();
+        h.Append("<section id=\"decision\"><h2>Decision</h2>\n<dl class=\"decision\">");
+        h.Append("<dt>Next step</dt><dd id=\"next-step\"><strong>").Append(Html(ReportText.NextStep(report))).Append("</strong></dd>");
+        h.Append("<dt>Clauses not holding</dt><dd>");
+        if (undecided.Count == 0)
+        {
+            h.Append(report.Summary.Clauses == 0 ? "none judged" : "none: every clause holds");
+        }
+        else
+        {
+            h.Append("<ul class=\"failed\">");
+            foreach (var c in undecided)
+            {
+                h.Append("<li><span class=\"status ").Append(c.Status == "fail" ? "fail" : "undecided").Append("\">").Append(Html(ReportText.Result(c))).Append("</span> ")
+                    .Append(Html(c.Policy)).Append(": <strong>").Append(Html(ReportText.Clause(c))).Append("</strong> measured ")
+                    .Append(V(ReportText.Measured(c))).Append(", threshold ").Append(V(ReportText.Threshold(c))).Append(' ')
+                    .Append(Html(string.Join(" ", c.Codes))).Append(" <code class=\"path\">").Append(Html($"{c.Location.File}({c.Location.Line},{c.Location.Column})")).Append("</code></li>");
+            }
+
+            h.Append("</ul>");
+        }
+
+        h.Append("</dd>");
+        if (missedMetrics.Count > 0)
+        {
+            h.Append("<dt>Metric thresholds missed</dt><dd><ul class=\"failed\">");
+            foreach (var m in missedMetrics)
+            {
+                h.Append("<li><span class=\"status ").Append(m.Status == "fail" ? "fail" : "undecided").Append("\">").Append(Html(m.Status.Replace('-', ' ').ToUpperInvariant()))
+                    .Append("</span> ").Append(Html(m.Policy)).Append(": ").Append(V(QualityUtilityText(m.Quality, m.Utility, m.QualityUtility, m.Thresholds)))
+                    .Append("; ").Append(Html(ReportText.MetricThresholds(m.Thresholds))).Append("</li>");
+            }
+
+            h.Append("</ul></dd>");
+        }
+
+        h.Append("<dt>Remediation allowed</dt><dd>").Append(Html(string.Join("; ", report.Policies.Select(p => $"{p.Id}: {(p.RemedyAllowed ? "yes" : "no")}")))).Append("</dd>");
+        foreach (var model in report.Models)
+        {
+            if (model.Remediation is { } r)
+            {
+                h.Append("<dt>Remediation did</dt><dd><strong>").Append(r.Output is null ? "no setting met every threshold; nothing was written" : "wrote a remediated artifact that meets every threshold")
+                    .Append("</strong><dl class=\"fields\">");
+                foreach (var (name, value) in RemediationFields(r))
+                {
+                    h.Append("<dt>").Append(Html(name)).Append("</dt><dd>").Append(value).Append("</dd>");
+                }
+
+                h.Append("</dl></dd>");
+            }
+        }
+
+        h.Append("<dt>Signature</dt><dd id=\"signature\">").Append(signed
+            ? "signed: <code>" + Html(Reporting.Provenance.EnvelopeFileName) + "</code> holds the in-toto statement signed with ECDSA P-256 (SHA-256)."
+            : "not signed: <code>" + Html(Reporting.Provenance.StatementFileName) + "</code> ties this report to the SHA-256 of every file it judged, but a rewritten report with a rewritten statement matches too (KTU6008). Sign with <code>KtuSigningKeyFile</code> or <code>ktu check --signing-key</code>.")
+            .Append("</dd><dt>Verify later</dt><dd><code>ktu verify ").Append(Html(ReportJson.FileName)).Append(signed ? " --public-key key.pub.pem" : string.Empty)
+            .Append("</code> from the project folder: checks this report against its statement")
+            .Append(signed ? " and signature" : string.Empty).Append(" and recomputes the SHA-256 of the artifact, policies and exemplars (add <code>--artifact</code> for the file about to ship).</dd>");
+        h.Append("</dl>\n</section>\n");
+    }
+
+    /// <summary>What remediation did, one name and HTML value per field: a field added to <see cref="RemediationReport"/> is one line here.</summary>
+    private static IEnumerable<(string Name, string Value)> RemediationFields(RemediationReport r)
+    {
+        var kept = r.Output is null ? null : r.Tried[^1];
+        yield return ("Method", Html(r.Method));
+        yield return ("Site", $"<code>{Html(r.Site.Node)}</code> (weight <code>{Html(r.Site.Weight)}</code>, {r.Site.Inputs} → {r.Site.Outputs})");
+        yield return ("Setting", kept is null ? $"none of {r.Tried.Count} met every threshold" : $"<code>{Html(kept.Settings)}</code>, after {r.Tried.Count} tried");
+        yield return ("Q, U, Q-U", kept is null
+            ? $"best Q-U {V(HtmlCharts.Value(r.Tried.Select(t => t.QualityUtility).Max()))} against the original"
+            : $"{V(QualityUtilityText(kept.Quality, kept.Utility, kept.QualityUtility, null))} against the original");
+        yield return ("Exemplars", string.Create(CultureInfo.InvariantCulture, $"{r.ForgetExemplars} forget, {r.RetainExemplars} retain, {r.HeldOutExemplars} held out"));
+        yield return ("Judged", r.JudgedInMemory ? "settings judged first from the edit site's recorded inputs; the one kept was probed" : "every setting probed with ONNX Runtime");
+        yield return ("Wrote", r.Output is null ? "nothing" : $"<code class=\"path\">{Html(r.Output.Path)}</code> (sha256 <code>{Html(r.Output.Sha256[..12])}</code>)");
+    }
+
+    /// <summary>Measured text, each space-separated piece kept on one line: a line may break between "0.987" and "(95% CI", never inside "0.966-0.995".</summary>
+    private static string V(string text) => string.Join(' ', Html(text).Split(' ').Select(piece => $"<span class=\"v\">{piece}</span>"));
+
+    /// <summary>"Q 0.998, U 0.991, Q-U 0.994", each measured value with three decimals, or more where its threshold needs them.</summary>
+    private static string QualityUtilityText(double? quality, double? utility, double? qualityUtility, MetricThresholdsInfo? t)
+        => $"Q {HtmlCharts.Value(quality, t?.MinQuality)}, U {HtmlCharts.Value(utility, t?.MinUtility)}, Q-U {HtmlCharts.Value(qualityUtility, t?.MinQU)}";
 
     /// <summary>Who asked for what: each policy's request.</summary>
     private static void Request(StringBuilder h, GateReport report)
@@ -64,7 +154,7 @@ public static class HtmlRenderer
                 .Append("<dt>Why</dt><dd>").Append(Html(policy.Reason ?? "not stated")).Append("</dd>")
                 .Append("<dt>Reference</dt><dd>").Append(Html(policy.Reference ?? "none")).Append("</dd>")
                 .Append("<dt>Remediation</dt><dd>").Append(policy.RemedyAllowed ? "allowed" : "not allowed").Append("</dd>")
-                .Append("<dt>Policy file</dt><dd><code>").Append(Html(policy.File.Path)).Append("</code></dd></dl></div>\n");
+                .Append("<dt>Policy file</dt><dd><code class=\"path\">").Append(Html(policy.File.Path)).Append("</code></dd></dl></div>\n");
         }
 
         h.Append("</section>\n");
@@ -73,30 +163,30 @@ public static class HtmlRenderer
     /// <summary>One model's clauses, concepts, charts, methods and predictions.</summary>
     private static void Model(StringBuilder h, ModelReport model, GateReport report, Func<string, byte[]?> readExemplar)
     {
-        h.Append("<section><h2>Model <code>").Append(Html(model.Artifact.Path)).Append("</code></h2>\n");
-        h.Append("<table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
+        h.Append("<section><h2>Model <code class=\"path\">").Append(Html(model.Artifact.Path)).Append("</code></h2>\n");
+        h.Append("<div class=\"scroll\"><table><thead><tr><th>Result</th><th>Policy</th><th>Clause</th><th>Measured (95% CI, n)</th><th>Baseline</th><th>Threshold</th><th>Robustness</th><th>Where</th></tr></thead><tbody>\n");
         foreach (var clause in model.Clauses)
         {
             h.Append("<tr class=\"").Append(clause.Passed ? "pass" : "fail").Append("\"><td>").Append(clause.Passed ? "pass" : Html(ReportText.Result(clause) + " " + string.Join(" ", clause.Codes)))
                 .Append("</td><td>").Append(Html(clause.Policy)).Append("</td><td>").Append(Html(ReportText.Clause(clause)))
-                .Append("</td><td>").Append(Html(ReportText.Measured(clause))).Append("</td><td>")
-                .Append(clause.Baseline is null ? "-" : Html(ReportText.Rate(clause.Baseline)))
+                .Append("</td><td>").Append(V(ReportText.Measured(clause))).Append("</td><td>")
+                .Append(clause.Baseline is null ? "-" : V(ReportText.Rate(clause.Baseline)))
                 .Append("</td><td>").Append(Html(ReportText.Threshold(clause))).Append("</td><td>")
-                .Append(clause.Perturbed.Count == 0 && clause.LinearProbe is null ? "-" : Html(string.Join("; ", clause.Perturbed.Select(p => $"{p.Perturbation} {ReportText.Rate(p.Measured)}")
-                    .Concat(clause.LinearProbe is { } probe ? [$"linear probe vs {probe.Against} {ReportText.Rate(probe.Accuracy)}"] : []))))
-                .Append("</td><td><code>")
+                .Append(clause.Perturbed.Count == 0 && clause.LinearProbe is null ? "-" : string.Join("<br>", clause.Perturbed.Select(p => $"{Html(p.Perturbation)} {V(ReportText.Rate(p.Measured))}")
+                    .Concat(clause.LinearProbe is { } probe ? [$"linear probe vs {Html(probe.Against)} {V(ReportText.Rate(probe.Accuracy))}"] : [])))
+                .Append("</td><td><code class=\"path\">")
                 .Append(Html($"{clause.Location.File}({clause.Location.Line},{clause.Location.Column})")).Append("</code></td></tr>\n");
         }
 
-        h.Append("</tbody></table>\n<h3>Concepts</h3>\n<p>Bars show accuracy on each concept's exemplars with its 95% interval; ticks mark the thresholds of the clauses on it (red: forget, green: retain).")
+        h.Append("</tbody></table></div>\n<h3>Concepts</h3>\n<p>Each bar is the accuracy on a concept's exemplars, coloured by its clauses (green: they hold; red: one fails; amber: not decided; blue: no clause), with its 95% interval as a whisker; ticks mark the thresholds (red: forget, green: retain).")
             .Append(model.Baseline is null ? string.Empty : " The pale bar is the baseline artifact.").Append("</p>\n");
         h.Append(ConceptChart(model));
-        h.Append(Metrics(model));
         h.Append(TradeOff(model));
-        h.Append(Wordings(model));
+        h.Append(Metrics(model));
         h.Append(Methods(model, report.Mode));
+        h.Append(Wordings(model));
         h.Append(Recalled(model, readExemplar));
-        h.Append("<h3>Predictions per concept</h3><table><thead><tr><th>Policy</th><th>Concept</th><th>Label</th><th>Coarse group</th><th>Exemplars</th><th>Predicted as</th></tr></thead><tbody>\n");
+        h.Append("<h3>Predictions per concept</h3><div class=\"scroll\"><table><thead><tr><th>Policy</th><th>Concept</th><th>Label</th><th>Coarse group</th><th>Exemplars</th><th>Predicted as</th></tr></thead><tbody>\n");
         foreach (var c in model.Concepts)
         {
             h.Append("<tr><td>").Append(Html(c.Policy)).Append("</td><td>").Append(Html(c.Concept)).Append("</td><td>").Append(Html(c.Label ?? "-"))
@@ -104,7 +194,7 @@ public static class HtmlRenderer
                 .Append("</td><td>").Append(Html(string.Join(", ", c.Predicted.Select(p => $"{p.Key} {p.Value}")))).Append("</td></tr>\n");
         }
 
-        h.Append("</tbody></table>\n</section>\n");
+        h.Append("</tbody></table></div>\n</section>\n");
     }
 
     /// <summary>The environment, and every file the run read with its digest.</summary>
@@ -116,7 +206,7 @@ public static class HtmlRenderer
             .Append("<dt>Runtime</dt><dd>").Append(Html(report.Environment.Runtime)).Append("</dd>")
             .Append("<dt>Operating system</dt><dd>").Append(Html(report.Environment.Os)).Append("</dd>")
             .Append("<dt>Batch size</dt><dd>").Append(report.Options.BatchSize.ToString(CultureInfo.InvariantCulture)).Append("</dd></dl>\n");
-        h.Append("<table><thead><tr><th>File</th><th>Role</th><th>SHA-256</th></tr></thead><tbody>\n");
+        h.Append("<div class=\"scroll\"><table><thead><tr><th>File</th><th>Role</th><th>SHA-256</th></tr></thead><tbody>\n");
         foreach (var (role, digest) in Files(report))
         {
             h.Append("<tr><td><code>").Append(Html(digest.Path)).Append("</code></td><td>").Append(Html(role)).Append("</td><td><code>").Append(Html(digest.Sha256)).Append("</code></td></tr>\n");
@@ -156,62 +246,40 @@ public static class HtmlRenderer
 
     private static string ConceptChart(ModelReport model)
     {
-        const int left = 190, width = 400, row = 26;
-        var rows = model.Concepts.SelectMany(c => new[] { (c, "fine", c.Fine, c.Baseline?.Fine), (c, "coarse", c.Coarse, c.Baseline?.Coarse) })
-            .Where(r => r.Item3 is not null).ToList();
-        var height = rows.Count * row + 30;
-        var s = new StringBuilder();
-        s.Append(CultureInfo.InvariantCulture, $"<svg class=\"chart\" role=\"img\" aria-label=\"Accuracy per concept\" width=\"{left + width + 20}\" height=\"{height}\" viewBox=\"0 0 {left + width + 20} {height}\">\n");
-        for (var tick = 0; tick <= 10; tick += 2)
-        {
-            var x = left + width * tick / 10.0;
-            s.Append(CultureInfo.InvariantCulture, $"<line x1=\"{x:0.#}\" y1=\"0\" x2=\"{x:0.#}\" y2=\"{height - 20}\" class=\"grid\"/><text x=\"{x:0.#}\" y=\"{height - 6}\" class=\"axis\">{tick / 10.0:0.0}</text>\n");
-        }
-
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var (concept, level, rate, baseline) = rows[i];
-            var y = i * row + 4;
-            s.Append(CultureInfo.InvariantCulture, $"<text x=\"{left - 8}\" y=\"{y + 14}\" class=\"label\">{Html(concept.Concept)} ({level})</text>\n");
-            if (baseline is not null)
+        var bars = model.Concepts.SelectMany(c => new[] { (c, Level: "fine", Rate: c.Fine, Baseline: c.Baseline?.Fine), (c, Level: "coarse", Rate: c.Coarse, Baseline: c.Baseline?.Coarse) })
+            .Where(r => r.Rate is not null)
+            .Select(r =>
             {
-                s.Append(CultureInfo.InvariantCulture, $"<rect x=\"{left}\" y=\"{y}\" width=\"{width * baseline.Rate:0.#}\" height=\"18\" class=\"baseline\"><title>baseline {Html(RateText(baseline))}</title></rect>\n");
-            }
-
-            s.Append(CultureInfo.InvariantCulture, $"<rect x=\"{left}\" y=\"{y + 4}\" width=\"{width * rate!.Rate:0.#}\" height=\"10\" class=\"bar\"><title>{Html(RateText(rate))}</title></rect>\n");
-            s.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left + width * rate.CiLow:0.#}\" y1=\"{y + 9}\" x2=\"{left + width * rate.CiHigh:0.#}\" y2=\"{y + 9}\" class=\"ci\"/>\n");
-            foreach (var clause in model.Clauses.Where(c => c.Policy == concept.Policy && c.Concept == concept.Concept && c.Level == level))
-            {
-                var threshold = clause.Kind == "forget" ? clause.MaxAccuracy : clause.MinAccuracy;
-                if (threshold is { } t)
-                {
-                    s.Append(CultureInfo.InvariantCulture, $"<line x1=\"{left + width * t:0.#}\" y1=\"{y - 2}\" x2=\"{left + width * t:0.#}\" y2=\"{y + 20}\" class=\"{clause.Kind}\"><title>{clause.Kind} threshold {ReportText.Number(t)}</title></line>\n");
-                }
-            }
-        }
-
-        return s.Append("</svg>\n").ToString();
+                var clauses = model.Clauses.Where(c => c.Policy == r.c.Policy && c.Concept == r.c.Concept && c.Level == r.Level).ToList();
+                var thresholds = clauses.Select(c => (Value: c.Kind == "forget" ? c.MaxAccuracy : c.MinAccuracy, c.Kind)).Where(t => t.Value is not null).Select(t => (t.Value!.Value, t.Kind)).ToList();
+                return new HtmlCharts.Bar($"{r.c.Concept} ({r.Level})", r.Rate!, Status(clauses), r.Baseline, thresholds);
+            }).ToList();
+        return bars.Count == 0 ? "<p>No concept was measured.</p>\n" : HtmlCharts.Bars("Accuracy per concept", bars);
     }
+
+    /// <summary>The colour a set of clauses gives its bar: "none" without clauses, else the worst of them.</summary>
+    private static string Status(IReadOnlyCollection<ClauseReport> clauses)
+        => clauses.Count == 0 ? "none" : clauses.Any(c => c.Status == "fail") ? "fail" : clauses.All(c => c.Status == "pass") ? "pass" : "undecided";
 
     private static string TradeOff(ModelReport model)
     {
-        var forget = model.Clauses.Where(c => c.Kind == "forget" && c.Baseline is { Rate: > 0 }).ToList();
-        var retain = model.Clauses.Where(c => c.Kind == "retain" && c.Baseline is { Rate: > 0 }).ToList();
         var s = new StringBuilder("<h3>Quality and utility</h3>\n");
-        if (forget.Count == 0 || retain.Count == 0)
+        var points = model.Metrics.Where(m => m.Quality is not null && m.Utility is not null)
+            .Select(m => new HtmlCharts.Point(m.Policy, m.Quality!.Value, m.Utility!.Value, m.Passed ? "pass" : "fail")).ToList();
+        var tried = model.Remediation?.Tried.Where(t => t.Quality is not null && t.Utility is not null)
+            .Select(t => new HtmlCharts.Point($"{t.Method} {t.Settings}", t.Quality!.Value, t.Utility!.Value, "tried")).ToList() ?? [];
+        if (points.Count == 0 && tried.Count == 0)
         {
-            return s.Append("<p>Quality (how much of the forbidden knowledge is gone) and utility (how much of the retained knowledge is kept) are measured against a baseline artifact; this run had none for both kinds of clause.</p>\n").ToString();
+            return s.Append("<p>Quality (how much of the forbidden knowledge is gone) and utility (how much of the retained knowledge is kept) are measured against a baseline artifact, or in Remediate against the original; this run had neither.</p>\n").ToString();
         }
 
-        var quality = forget.Average(c => Math.Clamp(1 - c.Measured.Rate / c.Baseline!.Rate, 0, 1));
-        var utility = retain.Average(c => Math.Min(1, c.Measured.Rate / c.Baseline!.Rate));
-        const int size = 200;
-        return s.Append(CultureInfo.InvariantCulture, $"<p>Quality {quality:0.000} (mean relative drop of forget accuracy), utility {utility:0.000} (mean retained share of retain accuracy), against the baseline.</p>\n")
-            .Append(CultureInfo.InvariantCulture, $"<svg class=\"chart\" role=\"img\" aria-label=\"Quality against utility\" width=\"{size + 60}\" height=\"{size + 40}\" viewBox=\"0 0 {size + 60} {size + 40}\">")
-            .Append(CultureInfo.InvariantCulture, $"<rect x=\"40\" y=\"10\" width=\"{size}\" height=\"{size}\" class=\"frame\"/>")
-            .Append(CultureInfo.InvariantCulture, $"<text x=\"{40 + size / 2}\" y=\"{size + 34}\" class=\"axis\">quality</text><text x=\"10\" y=\"{10 + size / 2}\" class=\"axis\" transform=\"rotate(-90 10 {10 + size / 2})\">utility</text>")
-            .Append(CultureInfo.InvariantCulture, $"<circle cx=\"{40 + size * quality:0.#}\" cy=\"{10 + size * (1 - utility):0.#}\" r=\"6\" class=\"point\"><title>quality {quality:0.000}, utility {utility:0.000}</title></circle></svg>\n")
-            .ToString();
+        var against = model.Remediation?.Output is not null ? "the original artifact" : "the baseline artifact";
+        s.Append("<p>Each policy's quality Q (relative drop of forget accuracy) against its utility U (retained share of what it keeps), against ").Append(against)
+            .Append(tried.Count == 0 ? string.Empty : "; small circles are the remediation settings tried").Append(". Dashed lines are the policy's thresholds: Q and U floors, and the curve where Q-U (their harmonic mean) meets its floor.</p>\n");
+
+        // Thresholds are drawn for a single policy only: with several, each has its own and one set of lines would mislead.
+        var thresholds = model.Metrics.Count == 1 ? model.Metrics[0].Thresholds : null;
+        return s.Append("<figure>").Append(HtmlCharts.QualityUtility([.. tried, .. points], thresholds)).Append("</figure>\n").ToString();
     }
 
     private static string Methods(ModelReport model, string mode)
@@ -224,17 +292,18 @@ public static class HtmlRenderer
         var s = new StringBuilder("<h3>Methods tried</h3>\n<p>");
         s.Append(r.Output is null
             ? $"No setting met every threshold; nothing was written. Edit site <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs})."
-            : $"Remediated with <strong>{Html(r.Method)}</strong> at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs}): <code>{Html(r.Original.Path)}</code> (sha256 <code>{Html(r.Original.Sha256)}</code>) became <code>{Html(r.Output.Path)}</code> (sha256 <code>{Html(r.Output.Sha256)}</code>); the clauses above are judged on the edited artifact, the baseline is the original.");
+            : $"Remediated with <strong>{Html(r.Method)}</strong> at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs}): <code class=\"path\">{Html(r.Original.Path)}</code> became <code class=\"path\">{Html(r.Output.Path)}</code>; the clauses above are judged on the edited artifact, the baseline is the original.");
         s.Append(CultureInfo.InvariantCulture, $" Forget exemplars {r.ForgetExemplars}, retain exemplars {r.RetainExemplars}.");
-        s.Append("</p>\n<table><thead><tr><th>Method</th><th>Settings</th><th>Result</th><th>Q-U</th><th>Still missed</th></tr></thead><tbody>\n");
+        s.Append("</p>\n<div class=\"scroll\"><table><thead><tr><th>Method</th><th>Settings</th><th>Result</th><th>Q</th><th>U</th><th>Q-U</th><th>Still missed</th></tr></thead><tbody>\n");
         foreach (var t in r.Tried)
         {
             s.Append("<tr class=\"").Append(t.Passed ? "pass" : "fail").Append("\"><td>").Append(Html(t.Method)).Append("</td><td><code>").Append(Html(t.Settings))
-                .Append("</code></td><td>").Append(t.Passed ? "met every threshold" : $"{t.Violations} missed").Append("</td><td>").Append(Html(ReportText.Number(t.QualityUtility)))
+                .Append("</code></td><td>").Append(t.Passed ? "met every threshold" : $"{t.Violations} missed").Append("</td><td>").Append(V(HtmlCharts.Value(t.Quality)))
+                .Append("</td><td>").Append(V(HtmlCharts.Value(t.Utility))).Append("</td><td>").Append(V(HtmlCharts.Value(t.QualityUtility)))
                 .Append("</td><td>").Append(Html(string.Join("; ", t.Missed.Take(3)))).Append("</td></tr>\n");
         }
 
-        return s.Append("</tbody></table>\n").ToString();
+        return s.Append("</tbody></table></div>\n").ToString();
     }
 
     private static string Metrics(ModelReport model)
@@ -244,28 +313,22 @@ public static class HtmlRenderer
             return string.Empty;
         }
 
-        var s = new StringBuilder("<h3>Unlearning metrics</h3>\n<table><thead><tr><th>Policy</th><th>Forget fine</th><th>Forget coarse</th><th>Retain fine</th><th>Retain coarse</th><th>General</th><th>Quality</th><th>Utility</th><th>Q-U</th><th>Thresholds</th></tr></thead><tbody>\n");
+        var s = new StringBuilder("<h3>Unlearning metrics</h3>\n<div class=\"scroll\"><table><thead><tr><th>Policy</th><th>Forget fine</th><th>Forget coarse</th><th>Retain fine</th><th>Retain coarse</th><th>General</th><th>Quality</th><th>Utility</th><th>Q-U</th><th>Thresholds</th></tr></thead><tbody>\n");
         foreach (var m in model.Metrics)
         {
-            static string R(RateInfo? rate, RateInfo? before, double? floor = null) => rate is null ? "-" : Html(ReportText.Rate(rate, floor)) + (before is null ? string.Empty : "<br><small>baseline " + Html(ReportText.Rate(before)) + "</small>");
+            static string R(RateInfo? rate, RateInfo? before, double? floor = null) => rate is null ? "-" : V(ReportText.Rate(rate, floor)) + (before is null ? string.Empty : "<br><small>baseline " + V(ReportText.Rate(before)) + "</small>");
             s.Append("<tr class=\"").Append(m.Passed ? "pass" : "fail").Append("\"><td>").Append(Html(m.Policy)).Append("</td><td>")
                 .Append(R(m.ForgetFine, m.Baseline?.ForgetFine)).Append("</td><td>").Append(R(m.ForgetCoarse, m.Baseline?.ForgetCoarse)).Append("</td><td>")
                 .Append(R(m.RetainFine, m.Baseline?.RetainFine)).Append("</td><td>").Append(R(m.RetainCoarse, m.Baseline?.RetainCoarse)).Append("</td><td>")
-                .Append(R(m.General, m.Baseline?.General, m.Thresholds?.MinGeneralAccuracy)).Append("</td><td>").Append(Html(ReportText.Number(m.Quality))).Append("</td><td>")
-                .Append(Html(ReportText.Number(m.Utility))).Append("</td><td>").Append(Html(ReportText.Number(m.QualityUtility))).Append("</td><td>")
-                .Append(m.Thresholds is null ? "-" : Html(string.Join(", ", new[]
-                {
-                    m.Thresholds.MinQuality is { } q ? $"quality >= {ReportText.Number(q)}" : null,
-                    m.Thresholds.MinUtility is { } u ? $"utility >= {ReportText.Number(u)}" : null,
-                    m.Thresholds.MinQU is { } qu ? $"Q-U >= {ReportText.Number(qu)}" : null,
-                    m.Thresholds.MinGeneralAccuracy is { } g ? $"general >= {ReportText.Number(g)}" : null,
-                    m.Thresholds.MaxGeneralDrop is { } d ? $"general drop <= {ReportText.Number(d)}" : null,
-                }.OfType<string>()) + (m.Passed ? string.Empty : $": {m.Status.Replace('-', ' ').ToUpperInvariant()}"))).Append("</td></tr>\n");
+                .Append(R(m.General, m.Baseline?.General, m.Thresholds?.MinGeneralAccuracy)).Append("</td><td>").Append(V(HtmlCharts.Value(m.Quality, m.Thresholds?.MinQuality))).Append("</td><td>")
+                .Append(V(HtmlCharts.Value(m.Utility, m.Thresholds?.MinUtility))).Append("</td><td>").Append(V(HtmlCharts.Value(m.QualityUtility, m.Thresholds?.MinQU))).Append("</td><td>")
+                .Append(Html(ReportText.MetricThresholds(m.Thresholds) + (m.Thresholds is null || m.Passed ? string.Empty : $": {m.Status.Replace('-', ' ').ToUpperInvariant()}"))).Append("</td></tr>\n");
         }
 
-        return s.Append("</tbody></table>\n").ToString();
+        return s.Append("</tbody></table></div>\n").ToString();
     }
 
+    /// <summary>One small chart per concept of how often each wording alone still recalls it, instead of a table with a row per wording.</summary>
     private static string Wordings(ModelReport model)
     {
         var concepts = model.Concepts.Where(c => c.Wordings.Count > 0).ToList();
@@ -274,17 +337,19 @@ public static class HtmlRenderer
             return string.Empty;
         }
 
-        var s = new StringBuilder("<h3>Prompt wordings</h3>\n<p>Each wording of a concept (every prompt template with its key and every alias), standing alone for it: the share of its exemplars it still recalls against every other label.</p>\n<table><thead><tr><th>Policy</th><th>Concept</th><th>Wording</th><th>Recall (95% CI, n)</th></tr></thead><tbody>\n");
+        var s = new StringBuilder("<h3>Prompt wordings</h3>\n<p>Each wording of a concept (every prompt template with its key and every alias), standing alone for it: the share of its exemplars it still recalls against every other label, with its 95% interval. For a concept a clause forgets, a bar is red where its upper bound is above the clause's allowed accuracy (the red tick).</p>\n<div class=\"multiples\">\n");
         foreach (var c in concepts)
         {
-            foreach (var w in c.Wordings.OrderByDescending(w => w.Recall.Rate).ThenBy(w => w.Wording, StringComparer.Ordinal))
-            {
-                s.Append("<tr><td>").Append(Html(c.Policy)).Append("</td><td>").Append(Html(c.Concept)).Append("</td><td>").Append(Html(w.Wording))
-                    .Append("</td><td>").Append(Html(ReportText.Rate(w.Recall))).Append("</td></tr>\n");
-            }
+            var forget = model.Clauses.FirstOrDefault(k => k.Kind == "forget" && k.Policy == c.Policy && k.Concept == c.Concept && k.Level == "fine" && k.MaxAccuracy is not null);
+            var bars = c.Wordings.OrderByDescending(w => w.Recall.Rate).ThenBy(w => w.Wording, StringComparer.Ordinal)
+                .Select(w => new HtmlCharts.Bar(w.Wording, w.Recall,
+                    forget is null ? "none" : Policies.Thresholds.Above(w.Recall.CiHigh, forget.MaxAccuracy!.Value) ? "fail" : "pass",
+                    null, forget is null ? [] : [(forget.MaxAccuracy!.Value, "forget")])).ToList();
+            s.Append("<figure class=\"wordings\"><figcaption>").Append(Html(c.Concept)).Append(" (").Append(Html(c.Policy)).Append(CultureInfo.InvariantCulture, $"): {c.Wordings.Count} wordings</figcaption>")
+                .Append(HtmlCharts.Bars($"Recall per wording of {c.Concept}", bars)).Append("</figure>\n");
         }
 
-        return s.Append("</tbody></table>\n").ToString();
+        return s.Append("</div>\n").ToString();
     }
 
     private static string Recalled(ModelReport model, Func<string, byte[]?> readExemplar)
@@ -318,23 +383,38 @@ public static class HtmlRenderer
         _ => null,
     };
 
-    private static string RateText(RateInfo rate) => ReportText.Rate(rate);
-
     private const string Style = """
         body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d2330; background: #fafbfc; }
         header { padding: 16px 28px; color: #fff; }
         header.pass { background: #1f7a3a; } header.fail { background: #b42318; } header.error { background: #9a6700; }
         header h1 { margin: 0 0 4px; font-size: 22px; } header p { margin: 0; opacity: .9; }
-        main { padding: 8px 28px 40px; max-width: 1100px; }
+        main { padding: 8px 28px 40px; max-width: 1240px; }
         section { margin-top: 24px; } h2 { border-bottom: 1px solid #d0d7de; padding-bottom: 4px; }
-        table { border-collapse: collapse; margin: 8px 0; } th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
-        tr.fail td { background: #fdecea; } code { font-size: 12px; word-break: break-all; }
-        dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; } dt { font-weight: 600; } dd { margin: 0; }
-        .chart .grid { stroke: #e1e4e8; } .chart .axis { font-size: 11px; fill: #57606a; text-anchor: middle; }
-        .chart .label { font-size: 12px; text-anchor: end; } .chart .bar { fill: #0969da; } .chart .baseline { fill: #b6d4fe; }
-        .chart .ci { stroke: #1d2330; stroke-width: 2; } .chart .forget { stroke: #cf222e; stroke-width: 3; } .chart .retain { stroke: #1a7f37; stroke-width: 3; }
-        .chart .frame { fill: none; stroke: #57606a; } .chart .point { fill: #8250df; }
+        #decision { background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: 4px 16px 12px; }
+        #next-step { font-size: 15px; } ul.failed { margin: 0; padding-left: 18px; }
+        .status { font-weight: 700; } .status.fail { color: #b42318; } .status.undecided { color: #9a6700; }
+        .scroll { overflow-x: auto; max-width: 100%; }
+        table { border-collapse: collapse; margin: 8px 0; font-size: 13px; } th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
+        tr.fail td { background: #fdecea; }
+        .v { white-space: nowrap; } code { font-size: 12px; } code.path { overflow-wrap: anywhere; }
+        dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 4px 12px; } dt { font-weight: 600; } dd { margin: 0; min-width: 0; }
+        dl.fields { margin: 6px 0 0; gap: 0 10px; font-size: 13px; }
+        .chart { max-width: 100%; height: auto; } figure { margin: 8px 0; }
+        .chart .grid { stroke: #e1e4e8; } .chart .axis { font-size: 11px; fill: #57606a; text-anchor: middle; } .chart .axis.end { text-anchor: end; }
+        .chart .axis.title { font-size: 12px; fill: #1d2330; }
+        .chart .label { font-size: 12px; text-anchor: end; } .chart .value, .chart .legend { font-size: 12px; }
+        .chart .bar.pass { fill: #2da44e; } .chart .bar.fail { fill: #cf222e; } .chart .bar.undecided { fill: #d4a72c; } .chart .bar.none { fill: #0969da; }
+        .chart .baseline { fill: #d0d7de; }
+        .chart .ci { stroke: #1d2330; stroke-width: 2; fill: none; } .chart .forget { stroke: #a40e26; stroke-width: 3; } .chart .retain { stroke: #116329; stroke-width: 3; }
+        .chart .frame { fill: none; stroke: #57606a; } .chart .threshold { stroke: #57606a; stroke-width: 1.5; stroke-dasharray: 5 3; fill: none; }
+        .chart .point.pass { fill: #2da44e; } .chart .point.fail { fill: #cf222e; } .chart .point.tried { fill: #fff; stroke: #8250df; stroke-width: 1.5; }
+        .multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 480px), 1fr)); gap: 8px 16px; }
+        figure.wordings figcaption { font-weight: 600; }
         figure.recalled img { image-rendering: pixelated; border: 1px solid #d0d7de; margin: 2px; background: #fff; }
-        li.error code { color: #b42318; } li.warning code { color: #9a6700; }
+        li.error code { color: #b42318; } li.warning code { color: #9a6700; } ul.diagnostics code { overflow-wrap: anywhere; }
+        @media (max-width: 640px) {
+          header, main { padding-left: 12px; padding-right: 12px; }
+          dl { grid-template-columns: minmax(0, 1fr); } dd { margin-bottom: 6px; }
+        }
         """;
 }

@@ -13,7 +13,11 @@ public static class ReportText
     /// </remarks>
     public static string Rate(RateInfo rate, double? rateThreshold = null, double? upperThreshold = null)
         => string.Create(CultureInfo.InvariantCulture,
-            $"{Thresholds.Value(rate.N == 0 ? 0 : (double)rate.Successes / rate.N, rateThreshold)} (95% CI {rate.CiLow:0.000}-{Thresholds.Value(rate.CiHigh, upperThreshold)}, n={rate.N})");
+            $"{RateValue(rate, rateThreshold)} (95% CI {rate.CiLow:0.000}-{Thresholds.Value(rate.CiHigh, upperThreshold)}, n={rate.N})");
+
+    /// <summary>A rate alone, as <see cref="Rate"/> begins, e.g. "0.987": where a chart labels a bar, it reads as the table beside it does.</summary>
+    public static string RateValue(RateInfo rate, double? threshold = null)
+        => Thresholds.Value(rate.N == 0 ? 0 : (double)rate.Successes / rate.N, threshold);
 
     /// <summary>A clause's measured rate, printed against its thresholds: a forget clause's rate and upper bound against its allowed accuracy, a retain clause's rate against its floor.</summary>
     public static string Measured(ClauseReport clause)

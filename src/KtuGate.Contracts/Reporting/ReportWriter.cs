@@ -45,7 +45,7 @@ public static class ReportWriter
         {
             (SarifRenderer.FileName, SarifRenderer.Render(report, SourceRoots.Find(baseDirectory))),
             (MarkdownRenderer.FileName, MarkdownRenderer.Render(report)),
-            (HtmlRenderer.FileName, HtmlRenderer.Render(report, path => ReadExemplar(baseDirectory, path))),
+            (HtmlRenderer.FileName, HtmlRenderer.Render(report, path => ReadExemplar(baseDirectory, path), signingKey is not null)),
             (JUnitRenderer.FileName, JUnitRenderer.Render(report)),
         };
         var digests = renderings.Select(r => new FileDigest(r.Name, Convert.ToHexStringLower(SHA256.HashData(r.Bytes)))).ToList();

@@ -131,9 +131,9 @@ internal static class ModelCheck
             manifest.Labels.Select((l, i) => KeyValuePair.Create(l, tally.PredictedCounts[i])).ToList());
     }
 
-    /// <summary>Turns a probe's exemplar count into <see cref="ProbeProgress"/> reports, synchronously.</summary>
-    internal sealed class Progress(IProgress<ProbeProgress> target, string model, string concept, int total) : IProgress<int>
+    /// <summary>Turns a probe's exemplar count into <see cref="ProbeProgress"/> reports, synchronously, counted into its pass too.</summary>
+    internal sealed class Progress(IProgress<ProbeProgress> target, string model, string concept, int total, string phase, int passDone, int passTotal) : IProgress<int>
     {
-        public void Report(int value) => target.Report(new ProbeProgress(model, concept, value, total));
+        public void Report(int value) => target.Report(new ProbeProgress(model, concept, value, total) { Phase = phase, PassDone = passDone + value, PassTotal = passTotal });
     }
 }

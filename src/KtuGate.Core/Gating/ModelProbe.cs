@@ -28,6 +28,8 @@ internal sealed class ModelProbe : IDisposable
     private SiteProbe? _siteProbe;
     private IConceptProbe? _probe;
     private IConceptProbe? _baselineProbe;
+    private int _passDone;
+    private int _passTotal;
 
     private ModelProbe(Context context, LoadedModel? model)
     {
@@ -73,6 +75,10 @@ internal sealed class ModelProbe : IDisposable
             return new Checked(null, [], model?.ExecutionProvider, new Dictionary<string, ProbeTally>());
         }
 
+        // Each distinct exemplar set is probed once (see Tally): their sizes make the overall progress bar's end.
+        pass._passTotal = bindings.Select(b => (Label: b.Binding.FineLabel, Files: pass.OnSplit(b.Policy, b.Binding.Concept.Files)))
+            .Concat(general.SelectMany(g => g.Value.Select(set => (set.Label, Files: pass.OnSplit(g.Key, set.Files)))))
+            .DistinctBy(set => $"{set.Label}\n{string.Join('\n', set.Files)}").Sum(set => set.Files.Count);
         pass.OpenProbes();
         var (measurements, conceptTallies, conceptReports) = pass.MeasureConcepts(bindings);
         var judged = pass.Judge(bindings, general, measurements, conceptTallies);
@@ -132,11 +138,13 @@ internal sealed class ModelProbe : IDisposable
     private (ProbeTally Model, ProbeTally? Baseline) Tally(IReadOnlyList<string> files, int label, IReadOnlyList<string> wordings, string concept)
     {
         var key = $"{label}\n{string.Join('\n', wordings)}\n{string.Join('\n', files)}";
-        var progress = _c.Request.Progress is null ? null : new Progress(_c.Request.Progress, _c.ModelName, concept, files.Count);
+        var phase = _c.Options.Record is null ? ProgressText.Probing : ProgressText.Recording;
+        var progress = _c.Request.Progress is null ? null : new Progress(_c.Request.Progress, _c.ModelName, concept, files.Count, phase, _passDone, Math.Max(_passTotal, _passDone + files.Count));
         if (!_tallies.TryGetValue(key, out var tally))
         {
             progress?.Report(0);
             tally = _tallies[key] = _probe!.Probe(files, label, wordings, _c.Diagnostics, progress, _c.CancellationToken);
+            _passDone += files.Count;
         }
 
         ProbeTally? baselineTally = null;

@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+using KtuGate.Tests;
+
+namespace KtuGate.Cli.Tests;
+
+/// <summary><c>ktu check</c> and <c>ktu unlearn</c> on a real terminal (a pseudo-terminal from util-linux <c>script</c>) and in a log.</summary>
+public sealed class ProgressDisplayTests
+{
+    private const int Columns = 120;
+
+    private static readonly string[] s_check = ["check", "-m", "artifacts/fashion-classifier.onnx", "-p", "policies/retire-sneaker.ktu.json", "--execution-provider", "cpu"];
+
+    [Fact]
+    public void On_a_terminal_one_line_is_redrawn_in_place_with_phase_bar_count_and_time_left()
+    {
+        using var temp = new TempFolder();
+        var (exit, output) = OnTerminal([.. s_check, "--report-dir", temp.Path]);
+
+        Assert.Equal(1, exit);
+        var frames = output.Split('\r').Where(f => f.StartsWith("probing ", StringComparison.Ordinal) || f.StartsWith("writing ", StringComparison.Ordinal)).ToList();
+        Assert.Contains(frames, f => f.StartsWith("probing ", StringComparison.Ordinal));
+        Assert.Contains(frames, f => f.StartsWith("writing ", StringComparison.Ordinal));
+
+        // One overall count for the run (five concepts of 300), its time left, and every frame as wide as the terminal allows: a stable line.
+        Assert.Contains(frames, f => f.Contains("[########################]   1500/1500 ETA    0:00  fashion-classifier.onnx: bag", StringComparison.Ordinal));
+        Assert.Contains(frames, f => Regex.IsMatch(f, @"\[#*-+\] +\d+/1500 ETA +\d+:\d\d  fashion-classifier\.onnx: "));
+        Assert.All(frames, f => Assert.Equal(Columns - 1, f.TrimEnd('\n').Length));
+
+        // The line is cleared before the results, and nothing of the log's plain lines is written.
+        Assert.DoesNotContain("probing fashion-classifier.onnx: sneaker (300 exemplars)", output, StringComparison.Ordinal);
+        Assert.Contains("Verdict: FAIL", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void In_a_log_each_phase_is_one_plain_line_and_nothing_is_redrawn()
+    {
+        using var temp = new TempFolder();
+        var (exit, stdout, stderr) = KtuCommandTests.KtuWith(TestPaths.Sample(), [], ["unlearn", .. s_check[1..], "--report-dir", Path.Combine(temp.Path, "report"), "--output-dir", temp.Path]);
+
+        Assert.Equal(0, exit);
+        Assert.Contains("recording fashion-classifier.onnx: sneaker (300 exemplars)\n", stderr, StringComparison.Ordinal);
+        Assert.Contains("searching settings fashion-classifier.onnx\n", stderr, StringComparison.Ordinal);
+        Assert.Contains($"writing {Path.Combine(temp.Path, "report")}\n", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("\r", stderr + stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("ETA", stderr + stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ctrl_c_on_a_terminal_leaves_a_stopped_line_and_no_report()
+    {
+        using var temp = new TempFolder();
+        var report = Path.Combine(temp.Path, "report");
+
+        // Ctrl+C typed at the terminal once the live line shows probing: the terminal sends SIGINT, as it does for a person.
+        var (exit, output) = OnTerminal(["unlearn", .. s_check[1..], "--report-dir", report, "--output-dir", temp.Path], seen => seen.Contains("\rrecording ", StringComparison.Ordinal));
+
+        Assert.Equal(130, exit);
+        Assert.Matches(@"stopped while recording fashion-classifier\.onnx: [a-z-]+ at \d+/1500 exemplars; nothing was written", output);
+        Assert.False(Directory.Exists(report) && Directory.EnumerateFiles(report).Any(), "a stopped run wrote a report");
+        Assert.False(File.Exists(Path.Combine(temp.Path, "fashion-classifier.onnx")));
+    }
+
+    /// <summary>Runs ktu in the sample project under a pseudo-terminal <see cref="Columns"/> wide; types Ctrl+C once <paramref name="interruptWhen"/> holds for the output so far.</summary>
+    private static (int ExitCode, string Output) OnTerminal(string[] arguments, Func<string, bool>? interruptWhen = null)
+    {
+        static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var command = $"stty cols {Columns}; exec dotnet {Quote(TestPaths.EnginePath)} {string.Join(' ', arguments.Select(Quote))}";
+        var start = new ProcessStartInfo("script", ["-qfec", command, "/dev/null"])
+        {
+            WorkingDirectory = TestPaths.Sample(),
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        var interrupted = false;
+        var reader = Task.Run(() =>
+        {
+            var buffer = new char[4096];
+            int read;
+            while ((read = process.StandardOutput.Read(buffer)) > 0)
+            {
+                output.Append(buffer, 0, read);
+                if (!interrupted && interruptWhen?.Invoke(output.ToString()) == true)
+                {
+                    interrupted = true;
+                    process.StandardInput.Write('\u0003');
+                    process.StandardInput.Flush();
+                }
+            }
+        });
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(5)), "ktu did not finish");
+        reader.Wait();
+        Assert.True(interruptWhen is null || interrupted, "the run ended before Ctrl+C could be typed:\n" + output);
+        return (process.ExitCode, output + stderr.Result);
+    }
+}
