@@ -122,6 +122,12 @@ public static class HtmlRenderer
         var kept = r.Output is null ? null : r.Tried[^1];
         yield return ("Method", Html(r.Method));
         yield return ("Site", $"<code>{Html(r.Site.Node)}</code> (weight <code>{Html(r.Site.Weight)}</code>, {r.Site.Inputs} → {r.Site.Outputs})");
+        if (r.Scope is { } scope)
+        {
+            yield return ("Scope", string.Create(CultureInfo.InvariantCulture,
+                $"<code>{Html(string.Join(", ", scope))}</code>: {r.TrainedInitializers} initializer(s) trained, {r.ChangedParameters:N0} parameters changed"));
+        }
+
         yield return ("Setting", kept is null ? $"none of {r.Tried.Count} met every threshold" : $"<code>{Html(kept.Settings)}</code>, after {r.Tried.Count} tried");
         yield return ("Q, U, Q-U", kept is null
             ? $"best Q-U {V(HtmlCharts.Value(r.Tried.Select(t => t.QualityUtility).Max()))} against the original"
@@ -130,6 +136,12 @@ public static class HtmlRenderer
         yield return ("Judged", r.JudgedInMemory ? "settings judged first from the edit site's recorded inputs; the one kept was probed" : "every setting probed with ONNX Runtime");
         yield return ("Wrote", r.Output is null ? "nothing" : $"<code class=\"path\">{Html(r.Output.Path)}</code> (sha256 <code>{Html(r.Output.Sha256[..12])}</code>)");
     }
+
+    /// <summary>Where the kept edit was made: "at <c>NODE</c> (in → out)" for the last layer, "through the network (scope ...)" for a deeper scope.</summary>
+    private static string EditText(RemediationReport r)
+        => r.Scope is { } scope && !scope.SequenceEqual([Policies.RemedyOptions.LastScope])
+            ? $"through the network (scope <code>{Html(string.Join(", ", scope))}</code>)"
+            : $"at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs})";
 
     /// <summary>Measured text, each space-separated piece kept on one line: a line may break between "0.987" and "(95% CI", never inside "0.966-0.995".</summary>
     private static string V(string text) => string.Join(' ', Html(text).Split(' ').Select(piece => $"<span class=\"v\">{piece}</span>"));
@@ -292,7 +304,7 @@ public static class HtmlRenderer
         var s = new StringBuilder("<h3>Methods tried</h3>\n<p>");
         s.Append(r.Output is null
             ? $"No setting met every threshold; nothing was written. Edit site <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs})."
-            : $"Remediated with <strong>{Html(r.Method)}</strong> at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs}): <code class=\"path\">{Html(r.Original.Path)}</code> became <code class=\"path\">{Html(r.Output.Path)}</code>; the clauses above are judged on the edited artifact, the baseline is the original.");
+            : $"Remediated with <strong>{Html(r.Method)}</strong> {EditText(r)}: <code class=\"path\">{Html(r.Original.Path)}</code> became <code class=\"path\">{Html(r.Output.Path)}</code>; the clauses above are judged on the edited artifact, the baseline is the original.");
         s.Append(CultureInfo.InvariantCulture, $" Forget exemplars {r.ForgetExemplars}, retain exemplars {r.RetainExemplars}.");
         s.Append("</p>\n<div class=\"scroll\"><table><thead><tr><th>Method</th><th>Settings</th><th>Result</th><th>Q</th><th>U</th><th>Q-U</th><th>Still missed</th></tr></thead><tbody>\n");
         foreach (var t in r.Tried)
