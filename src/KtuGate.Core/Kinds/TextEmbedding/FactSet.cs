@@ -1,7 +1,6 @@
-using System.Text;
 using KtuGate.Diagnostics;
 using KtuGate.Json;
-using KtuGate.Onnx;
+using KtuGate.Probing;
 
 namespace KtuGate.Kinds.TextEmbedding;
 
@@ -105,14 +104,14 @@ public sealed class FactSet
     /// <remarks>Untrusted input: the file must be a regular file of at most <see cref="MaxFileBytes"/> (a FIFO or device is refused, never read).</remarks>
     public static IReadOnlyList<FactRecord> ReadFacts(string path, DiagnosticBag diagnostics)
     {
-        if (ReadBounded(path, DiagnosticCodes.FactRecordInvalid, diagnostics) is not { } bytes)
+        if (JsonLinesFile.ReadBounded(path, MaxFileBytes, DiagnosticCodes.FactRecordInvalid, diagnostics) is not { } bytes)
         {
             return [];
         }
 
         var facts = new List<FactRecord>();
         var lineNumber = 0;
-        foreach (var line in Lines(bytes))
+        foreach (var line in JsonLinesFile.Lines(bytes))
         {
             lineNumber++;
             if (line.Span.Trim(" \t\r"u8).IsEmpty)
@@ -199,7 +198,7 @@ public sealed class FactSet
 
     private static Dictionary<string, FactRelation>? ReadRelations(string path, DiagnosticBag diagnostics)
     {
-        if (ReadBounded(path, DiagnosticCodes.RelationsInvalid, diagnostics) is not { } bytes)
+        if (JsonLinesFile.ReadBounded(path, MaxFileBytes, DiagnosticCodes.RelationsInvalid, diagnostics) is not { } bytes)
         {
             return null;
         }
@@ -315,40 +314,5 @@ public sealed class FactSet
         }
 
         return ok ? relations : null;
-    }
-
-    private static byte[]? ReadBounded(string path, DiagnosticDescriptor code, DiagnosticBag diagnostics)
-    {
-        try
-        {
-            using var stream = ContainedFile.OpenRegular(path, MaxFileBytes, out var problem);
-            if (stream is null)
-            {
-                diagnostics.Add(code, new SourceLocation(path), $"'{path}' cannot be read: {problem}");
-                return null;
-            }
-
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            return buffer.ToArray();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(code, new SourceLocation(path), $"'{path}' cannot be read: {e.Message}");
-            return null;
-        }
-    }
-
-    private static IEnumerable<ReadOnlyMemory<byte>> Lines(byte[] bytes)
-    {
-        var start = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? 3 : 0;
-        for (var i = start; i <= bytes.Length; i++)
-        {
-            if (i == bytes.Length || bytes[i] == (byte)'\n')
-            {
-                yield return bytes.AsMemory(start, i - start);
-                start = i + 1;
-            }
-        }
     }
 }
