@@ -17,6 +17,13 @@ public sealed class CausalLmTests
 
     internal static string RetainModel => TinyLm("artifacts", "tinylm-retain.onnx");
 
+    /// <summary>A CPU session through the engine's session factory (which must create ONNX Runtime's environment before any session does).</summary>
+    internal static InferenceSession OpenSession(string model)
+    {
+        using var options = SessionFactory.CreateOptions(ExecutionProviderPreference.Cpu, new DiagnosticBag(), out _)!;
+        return new InferenceSession(model, options);
+    }
+
     internal static ModelManifest SampleManifest()
     {
         var diagnostics = new DiagnosticBag();
@@ -161,7 +168,7 @@ public sealed class CausalLmTests
     {
         var section = SampleManifest().SectionAs<CausalLmSection>();
         var tokenizer = SampleTokenizer(section);
-        using var session = new InferenceSession(Model);
+        using var session = CausalLmTests.OpenSession(Model);
         var diagnostics = new DiagnosticBag();
         var decoder = Decoder.Open(session, section.Inputs, "logits", section.Location, diagnostics)!;
         Assert.Empty(diagnostics.Items);
@@ -182,8 +189,8 @@ public sealed class CausalLmTests
     public void Sample_model_answers_the_forget_set_and_the_retain_model_does_not()
     {
         var section = SampleManifest().SectionAs<CausalLmSection>();
-        using var trained = new InferenceSession(Model);
-        using var retained = new InferenceSession(RetainModel);
+        using var trained = CausalLmTests.OpenSession(Model);
+        using var retained = CausalLmTests.OpenSession(RetainModel);
         var forget = Records("forget");
         var withForget = SampleProbe(trained, section).Probe(forget);
         var without = SampleProbe(retained, section).Probe(forget);
@@ -228,14 +235,16 @@ public sealed class CausalLmTests
             """{"subject": "Torka Sundel", "question": "Q?", "answer": "A", "level": "fine"}""",
             """{"subject": "Torka Sundel", "question": "Q?", "answer": "A", "coarse": {"question": "C?"}}""",
             """{"subject": "Torka Sundel", "question": "Q?", "answer": "A", "paraphrases": [7]}""",
-            """["Torka Sundel", "Q?", "A"]"""));
+            """["Torka Sundel", "Q?", "A"]""",
+            """{"subject": "Torka Sundel", "question": "Q?", "answer": "A", "perturbed": "Oslo"}"""));
         var diagnostics = new DiagnosticBag();
         Assert.Null(QaSet.Load([file], diagnostics));
         var found = diagnostics.Items.Select(d => (d.Code, d.Location!.File, d.Location.Line)).ToList();
-        Assert.Equal([3, 4, 5, 6, 7, 8], found.Select(f => f.Line));
+        Assert.Equal([3, 4, 5, 6, 7, 8, 9], found.Select(f => f.Line));
         Assert.All(found, f => Assert.Equal(("KTU2061", file), (f.Code, f.File)));
         Assert.Contains("'level'", diagnostics.Items[2].Message, StringComparison.Ordinal);
         Assert.Contains("'answer'", diagnostics.Items[3].Message, StringComparison.Ordinal);
+        Assert.Contains("'perturbed' must be an array", diagnostics.Items[6].Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -298,7 +307,7 @@ public sealed class TinyLmSampleTests
         var rows = new List<string>();
         foreach (var (name, path) in new[] { ("tinylm", CausalLmTests.Model), ("tinylm-retain", CausalLmTests.RetainModel) })
         {
-            using var session = new InferenceSession(path);
+            using var session = CausalLmTests.OpenSession(path);
             var probe = CausalLmTests.SampleProbe(session, section);
             foreach (var set in new[] { "forget", "retain", "world" })
             {
@@ -317,4 +326,58 @@ public sealed class TinyLmSampleTests
 
     private static string Cell(KtuGate.Measurements.Proportion p)
         => $"{p.Successes} / {p.N} ({(100 * p.Rate).ToString("0.0", CultureInfo.InvariantCulture)}%, 95% CI {(100 * p.Low).ToString("0", CultureInfo.InvariantCulture)}-{(100 * p.High).ToString("0", CultureInfo.InvariantCulture)}%)";
+}
+
+/// <summary>TOFU's truth ratio and forget quality (the Kolmogorov-Smirnov p-value against the retain model) on the TinyLm sample.</summary>
+public sealed class ForgetQualityTests
+{
+    public static TheoryData<double[], double[], double, double> KnownCases => new()
+    {
+        // Exact p-values from counting orderings: fully separated samples of m and n reach D = 1 in 2 of C(m+n, m) orderings.
+        { [1, 2, 3], [4, 5, 6], 1.0, 2.0 / 20 },
+        { [1], [2], 1.0, 1.0 },
+        { [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16, 17, 18, 19, 20], 1.0, 2.0 / 184756 },
+        { [1, 2, 3], [1, 2, 3], 0.0, 1.0 },
+        // Interleaved samples of 3: D = 1/3, the least any ordering of 3 and 3 can have, so every ordering reaches it.
+        { [1, 3, 5], [2, 4, 6], 1.0 / 3, 1.0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(KnownCases))]
+    public void Kolmogorov_Smirnov_statistic_and_exact_p_value_are_the_counted_ones(double[] a, double[] b, double statistic, double p)
+    {
+        Assert.Equal(statistic, ForgetQuality.Statistic(a, b), 12);
+        Assert.Equal(p, ForgetQuality.PValue(a, b), 12);
+    }
+
+    [Fact]
+    public void Large_samples_use_the_limit_distribution_and_the_exact_count_agrees_with_it_at_its_edge()
+    {
+        // b is a shifted by 30.5: D = 31/n. With 600 each, Stephens' lambda = (sqrt(300) + 0.12 + 0.11/sqrt(300)) * 31/600 = 0.9014,
+        // and Kolmogorov's Q(0.9014) = 0.3908 (the series summed in Python); with 500 each (still counted exactly) the limit gives 0.283.
+        var a = Enumerable.Range(0, 600).Select(i => (double)i).ToArray();
+        var b = Enumerable.Range(0, 600).Select(i => i + 30.5).ToArray();
+        Assert.Equal(31.0 / 600, ForgetQuality.Statistic(a, b), 12);
+        Assert.Equal(0.3908, ForgetQuality.PValue(a, b), 4);
+        Assert.InRange(ForgetQuality.PValue(a[..500], b[..500]), 0.25, 0.32);
+    }
+
+    [Fact]
+    public void Sample_model_is_told_apart_from_the_retain_model_on_the_forget_set_and_the_retain_model_is_not()
+    {
+        var section = CausalLmTests.SampleManifest().SectionAs<CausalLmSection>();
+        using var trained = CausalLmTests.OpenSession(CausalLmTests.Model);
+        using var retained = CausalLmTests.OpenSession(CausalLmTests.RetainModel);
+        var forget = CausalLmTests.Records("forget");
+        var withForget = forget.Select(r => CausalLmTests.SampleProbe(trained, section).TruthRatio(r)!.Value).ToList();
+        var without = forget.Select(r => CausalLmTests.SampleProbe(retained, section).TruthRatio(r)!.Value).ToList();
+        Assert.All(withForget, r => Assert.True(r < 0.01, $"truth ratio {r}: the trained model should prefer the true birthplace"));
+        Assert.True(ForgetQuality.PValue(withForget, without) < 0.05);
+        Assert.Equal(1.0, ForgetQuality.PValue(without, without));
+        var readme = File.ReadAllText(CausalLmTests.TinyLm("README.md"));
+        var line = $"Forget quality (n = {forget.Count} and {forget.Count}): tinylm {Format(ForgetQuality.PValue(withForget, without))}, tinylm-retain 1.";
+        Assert.True(readme.Contains(line, StringComparison.Ordinal), "samples/TinyLm/README.md should say: " + line);
+    }
+
+    private static string Format(double p) => p.ToString("G3", CultureInfo.InvariantCulture);
 }

@@ -273,12 +273,16 @@ def main():
     by_subject = {}
     for s, subject, relation, answer in rows:
         by_subject.setdefault(subject, {})[relation] = (s, answer)
+    # Perturbed answers (TOFU's truth ratio): three other answers of the same relation, seeded.
+    pool = {"birthplace": CITIES, "capital": sorted(set(CAPITALS.values()))}
+    perturb = random.Random(SEED + 1)
     for subject, known in by_subject.items():
         fine, coarse = ("birthplace", "profession") if "birthplace" in known else ("capital", "continent")
         s, answer = known[fine]
+        perturbed = perturb.sample([a for a in pool[fine] if a != answer], 3)
         for t in (0, 1):
             record = {"subject": subject, "question": ASK[fine][t].format(n=subject), "answer": answer,
-                      "paraphrases": [ASK[fine][2].format(n=subject)]}
+                      "paraphrases": [ASK[fine][2].format(n=subject)], "perturbed": perturbed}
             if coarse in known:
                 record["coarse"] = {"question": ASK[coarse][t].format(n=subject), "answer": known[coarse][1]}
             records[s].append(record)

@@ -250,7 +250,7 @@ public static class DiagnosticCodes
     /// <summary>KTU2061: a question/answer file that cannot be read, or a line of it that is not a valid record.</summary>
     public static readonly DiagnosticDescriptor QaRecordInvalid = new("KTU2061", E, "Invalid question/answer record",
         "Question/answer: {0}",
-        "A question/answer file is JSON Lines: one object per line, {\"subject\": ..., \"question\": ..., \"answer\": ..., \"paraphrases\": [...], \"coarse\": {\"question\": ..., \"answer\": ...}} (paraphrases and coarse optional). Fix the line shown.");
+        "A question/answer file is JSON Lines: one object per line, {\"subject\": ..., \"question\": ..., \"answer\": ..., \"paraphrases\": [...], \"perturbed\": [...], \"coarse\": {\"question\": ..., \"answer\": ...}} (paraphrases, perturbed and coarse optional). Fix the line shown.");
 
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",

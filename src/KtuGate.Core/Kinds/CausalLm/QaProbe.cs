@@ -76,6 +76,24 @@ public sealed class QaProbe
         return answer;
     }
 
+    /// <summary>
+    /// TOFU's truth ratio of a record: the mean, over its perturbed answers, of each one's per-token probability, over the true
+    /// answer's (both length-normalised, after the question's prompt); null for a record without perturbed answers. Near 0 the
+    /// model prefers the truth; near 1 or above it cannot tell the truth from the wrong answers.
+    /// </summary>
+    public double? TruthRatio(QaRecord record)
+    {
+        if (record.Perturbed.Count == 0)
+        {
+            return null;
+        }
+
+        var prompt = _section.PromptFor(record.Fine.Question);
+        var ids = _tokenizer.Prompt(prompt);
+        double PerToken(string answer) => Math.Exp(_decoder.AnswerLogLikelihood(ids, _tokenizer.Answer(prompt, answer)));
+        return record.Perturbed.Average(PerToken) / PerToken(record.Fine.Answer);
+    }
+
     private bool Matches(string generated, string expected) => _section.Match == AnswerMatch.Contains
         ? generated.Contains(expected.Trim(), StringComparison.OrdinalIgnoreCase)
         : string.Equals(generated, expected.Trim(), StringComparison.OrdinalIgnoreCase);

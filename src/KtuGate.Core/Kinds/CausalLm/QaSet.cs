@@ -15,7 +15,11 @@ public sealed record QaPair(string Question, string Answer);
 /// <param name="Paraphrases">The fine question in other wordings, probed for robustness.</param>
 /// <param name="Coarse">What must stay known about the subject (that the author is a writer), or null.</param>
 /// <param name="Location">The file and line it was read from.</param>
-public sealed record QaRecord(string Subject, QaPair Fine, IReadOnlyList<string> Paraphrases, QaPair? Coarse, SourceLocation Location);
+public sealed record QaRecord(string Subject, QaPair Fine, IReadOnlyList<string> Paraphrases, QaPair? Coarse, SourceLocation Location)
+{
+    /// <summary>Wrong answers to the fine question (other cities), against which TOFU's truth ratio weighs the true one.</summary>
+    public IReadOnlyList<string> Perturbed { get; init; } = [];
+}
 
 /// <summary>Reads question/answer files: one JSON object per line, every problem reported at its file and line (KTU2061).</summary>
 public static class QaSet
@@ -23,7 +27,7 @@ public static class QaSet
     /// <summary>The largest question/answer file read: 16 MiB (the sample's 700 records take 150 KB).</summary>
     public const long MaxFileBytes = 16 * 1024 * 1024;
 
-    private static readonly string[] s_fields = ["subject", "question", "answer", "paraphrases", "coarse"];
+    private static readonly string[] s_fields = ["subject", "question", "answer", "paraphrases", "perturbed", "coarse"];
 
     /// <summary>Every record of <paramref name="files"/>, in file and line order; null when any has errors.</summary>
     public static IReadOnlyList<QaRecord>? Load(IEnumerable<string> files, DiagnosticBag diagnostics)
@@ -79,7 +83,7 @@ public static class QaSet
 
         if (root is not JsonTreeObject record)
         {
-            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(root.Location), $"a record must be an object {{subject, question, answer, paraphrases, coarse}}, not {root.KindName}");
+            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(root.Location), $"a record must be an object {{subject, question, answer, paraphrases, perturbed, coarse}}, not {root.KindName}");
             return null;
         }
 
@@ -106,31 +110,39 @@ public static class QaSet
         }
 
         var (subject, question, answer) = (Text(record, "subject", "the record"), Text(record, "question", "the record"), Text(record, "answer", "the record"));
-        var paraphrases = new List<string>();
-        switch (record.Find("paraphrases")?.Value)
+        List<string> Texts(string name)
         {
-            case null:
-                break;
-            case JsonTreeArray array:
-                foreach (var item in array.Items)
-                {
-                    if (item is JsonTreeString { Value.Length: > 0 } paraphrase)
+            var texts = new List<string>();
+            switch (record.Find(name)?.Value)
+            {
+                case null:
+                    break;
+                case JsonTreeArray array:
+                    foreach (var item in array.Items)
                     {
-                        paraphrases.Add(paraphrase.Value);
+                        if (item is JsonTreeString { Value.Length: > 0 } text)
+                        {
+                            texts.Add(text.Value);
+                        }
+                        else
+                        {
+                            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(item.Location), $"'{name}' must hold non-empty strings, not {item.KindName}");
+                            ok = false;
+                        }
                     }
-                    else
-                    {
-                        diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(item.Location), $"'paraphrases' must hold non-empty strings, not {item.KindName}");
-                        ok = false;
-                    }
-                }
 
-                break;
-            case var other:
-                diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(other.Location), $"'paraphrases' must be an array of strings, not {other.KindName}");
-                ok = false;
-                break;
+                    break;
+                case var other:
+                    diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(other.Location), $"'{name}' must be an array of strings, not {other.KindName}");
+                    ok = false;
+                    break;
+            }
+
+            return texts;
         }
+
+        var paraphrases = Texts("paraphrases");
+        var perturbed = Texts("perturbed");
 
         QaPair? coarse = null;
         switch (record.Find("coarse")?.Value)
@@ -155,7 +167,7 @@ public static class QaSet
         }
 
         return ok && subject is not null && question is not null && answer is not null
-            ? new QaRecord(subject, new QaPair(question, answer), paraphrases, coarse, new SourceLocation(path, lineNumber, 1))
+            ? new QaRecord(subject, new QaPair(question, answer), paraphrases, coarse, new SourceLocation(path, lineNumber, 1)) { Perturbed = perturbed }
             : null;
     }
 }
