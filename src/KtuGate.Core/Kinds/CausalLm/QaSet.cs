@@ -42,132 +42,46 @@ public static class QaSet
     /// <remarks>Untrusted input: the file must be a regular file of at most <see cref="MaxFileBytes"/> (a FIFO or device is refused, never read).</remarks>
     public static IReadOnlyList<QaRecord> Read(string path, DiagnosticBag diagnostics)
     {
-        if (JsonLinesFile.ReadBounded(path, MaxFileBytes, DiagnosticCodes.QaRecordInvalid, diagnostics) is not { } bytes)
-        {
-            return [];
-        }
-
         var records = new List<QaRecord>();
-        var lineNumber = 0;
-        foreach (var line in JsonLinesFile.Lines(bytes))
+        foreach (var record in JsonLinesFile.Records(path, MaxFileBytes, DiagnosticCodes.QaRecordInvalid, "record", s_fields, diagnostics))
         {
-            lineNumber++;
-            if (line.Span.Trim(" \t\r"u8).IsEmpty)
+            var (subject, question, answer) = (record.Text("subject"), record.Text("question"), record.Text("answer"));
+            var (paraphrases, perturbed) = (record.Texts("paraphrases"), record.Texts("perturbed"));
+            var coarse = Coarse(record);
+            if (record.Ok && subject is not null && question is not null && answer is not null)
             {
-                continue;
-            }
-
-            if (ReadLine(line.Span, path, lineNumber, diagnostics) is { } record)
-            {
-                records.Add(record);
+                records.Add(new QaRecord(subject, new QaPair(question, answer), paraphrases, coarse, record.Location) { Perturbed = perturbed });
             }
         }
 
         return records;
     }
 
-    private static QaRecord? ReadLine(ReadOnlySpan<byte> line, string path, int lineNumber, DiagnosticBag diagnostics)
+    /// <summary>The record's coarse question and answer, or null (refusing the record where 'coarse' is there but not a whole pair).</summary>
+    private static QaPair? Coarse(JsonLineRecord record)
     {
-        // Each line is parsed alone; its locations are moved to the line's number in the file.
-        var root = JsonTreeReader.Parse(line, path, out var errors);
-        SourceLocation At(SourceLocation l) => l with { Line = lineNumber };
-        foreach (var error in errors)
-        {
-            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(error.Location), error.Message);
-        }
-
-        if (root is null || errors.Count > 0)
-        {
-            return null;
-        }
-
-        if (root is not JsonTreeObject record)
-        {
-            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(root.Location), $"a record must be an object {{subject, question, answer, paraphrases, perturbed, coarse}}, not {root.KindName}");
-            return null;
-        }
-
-        var ok = true;
-        foreach (var unknown in record.Properties.Where(p => !s_fields.Contains(p.Name)))
-        {
-            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(unknown.NameLocation), $"unknown property '{unknown.Name}'; expected: {string.Join(", ", s_fields)}");
-            ok = false;
-        }
-
-        string? Text(JsonTreeObject from, string name, string where)
-        {
-            switch (from.Find(name)?.Value)
-            {
-                case JsonTreeString { Value.Length: > 0 } s:
-                    return s.Value;
-                case null:
-                    diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(from.Location), $"{where} has no '{name}'");
-                    return null;
-                case var other:
-                    diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(other.Location), $"'{name}' must be a non-empty string, not {other.KindName}");
-                    return null;
-            }
-        }
-
-        var (subject, question, answer) = (Text(record, "subject", "the record"), Text(record, "question", "the record"), Text(record, "answer", "the record"));
-        List<string> Texts(string name)
-        {
-            var texts = new List<string>();
-            switch (record.Find(name)?.Value)
-            {
-                case null:
-                    break;
-                case JsonTreeArray array:
-                    foreach (var item in array.Items)
-                    {
-                        if (item is JsonTreeString { Value.Length: > 0 } text)
-                        {
-                            texts.Add(text.Value);
-                        }
-                        else
-                        {
-                            diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(item.Location), $"'{name}' must hold non-empty strings, not {item.KindName}");
-                            ok = false;
-                        }
-                    }
-
-                    break;
-                case var other:
-                    diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(other.Location), $"'{name}' must be an array of strings, not {other.KindName}");
-                    ok = false;
-                    break;
-            }
-
-            return texts;
-        }
-
-        var paraphrases = Texts("paraphrases");
-        var perturbed = Texts("perturbed");
-
-        QaPair? coarse = null;
-        switch (record.Find("coarse")?.Value)
+        switch (record.Value.Find("coarse")?.Value)
         {
             case null:
-                break;
+                return null;
             case JsonTreeObject pair:
                 foreach (var unknown in pair.Properties.Where(p => p.Name is not ("question" or "answer")))
                 {
-                    diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(unknown.NameLocation), $"unknown property '{unknown.Name}' in 'coarse'; expected: question, answer");
-                    ok = false;
+                    record.Report(unknown.NameLocation, $"unknown property '{unknown.Name}' in 'coarse'; expected: question, answer");
                 }
 
-                var (coarseQuestion, coarseAnswer) = (Text(pair, "question", "'coarse'"), Text(pair, "answer", "'coarse'"));
-                coarse = coarseQuestion is null || coarseAnswer is null ? null : new QaPair(coarseQuestion, coarseAnswer);
-                ok &= coarse is not null;
-                break;
-            case var other:
-                diagnostics.Add(DiagnosticCodes.QaRecordInvalid, At(other.Location), $"'coarse' must be an object {{question, answer}}, not {other.KindName}");
-                ok = false;
-                break;
-        }
+                var (question, answer) = (record.Text("question", pair, "'coarse'"), record.Text("answer", pair, "'coarse'"));
+                if (question is null || answer is null)
+                {
+                    // Reported by Text; the record is refused rather than kept without the coarse fact it names.
+                    record.Refuse();
+                    return null;
+                }
 
-        return ok && subject is not null && question is not null && answer is not null
-            ? new QaRecord(subject, new QaPair(question, answer), paraphrases, coarse, new SourceLocation(path, lineNumber, 1)) { Perturbed = perturbed }
-            : null;
+                return new QaPair(question, answer);
+            case var other:
+                record.Report(other.Location, $"'coarse' must be an object {{question, answer}}, not {other.KindName}");
+                return null;
+        }
     }
 }
