@@ -56,20 +56,7 @@ internal sealed class CausalLmKind : IModelKind
 
         /// <summary>The record subjects as labels (a concept binds by its names), each its own coarse group, and the "not given" label and group last.</summary>
         public override ModelManifest Labelled(ModelManifest manifest)
-        {
-            if (records is null)
-            {
-                return manifest;
-            }
-
-            List<string> labels = [.. records.Select(r => r.Subject).Distinct(StringComparer.Ordinal), NotKnown];
-            var groups = labels.Select(l => new CoarseGroup(l == NotKnown ? CoarseNotKnown : $"{l} (coarse)", [l])).ToList();
-            return new ModelManifest(manifest.Path, manifest.Kind, manifest.Input, manifest.Preprocess, manifest.Output, labels, groups)
-            {
-                EditSite = manifest.EditSite,
-                Section = manifest.Section,
-            };
-        }
+            => records is null ? manifest : LabelledBySubjects(manifest, records.Select(r => r.Subject), NotKnown, CoarseNotKnown, "(coarse)");
 
         /// <summary>The decoder's inputs, cache and vocabulary against the manifest (KTU2060 at its <c>modelInputs</c>).</summary>
         public override void CheckModel(LoadedModel model, DiagnosticBag diagnostics)

@@ -18,29 +18,15 @@ internal sealed class QaConceptProbe(LoadedModel model, CausalLmSection section,
     public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordingsOfConcept, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         var records = files.SelectMany(f => QaSet.Read(f, diagnostics)).ToList();
-        var notKnown = labels - 1;
-        var counts = new int[labels];
-        var coarseCounts = new int[labels];
-        var perLabel = Enumerable.Range(0, labels).Select(_ => (IReadOnlyList<string>)[]).ToArray();
         if (Open(diagnostics) is not { } probe)
         {
-            return new ProbeTally(0, counts, perLabel) { CoarsePredictedCounts = coarseCounts };
+            return SubjectTally.Of(labels, labels, fineLabel, 0, 0, 0, []);
         }
 
         var tally = probe.Probe(records, wordings, cancellationToken);
         progress?.Report(records.Count);
-        var known = fineLabel >= 0 ? tally.Fine.Successes : 0;
-        counts[fineLabel >= 0 ? fineLabel : notKnown] += known;
-        counts[notKnown] += tally.Fine.N - known;
-        var coarseKnown = fineLabel >= 0 ? tally.Coarse?.Successes ?? 0 : 0;
-        coarseCounts[fineLabel >= 0 ? fineLabel : notKnown] += coarseKnown;
-        coarseCounts[notKnown] += tally.Fine.N - coarseKnown;
-        if (fineLabel >= 0)
-        {
-            perLabel[fineLabel] = [.. tally.Records.Where(r => r.Fine.Any(a => a.Matches)).Select(r => r.Record.Location.File).Distinct(StringComparer.Ordinal).Take(4)];
-        }
-
-        return new ProbeTally(tally.Fine.N, counts, perLabel) { CoarsePredictedCounts = coarseCounts };
+        return SubjectTally.Of(labels, labels, fineLabel, tally.Fine.N, tally.Fine.Successes, tally.Coarse?.Successes ?? 0,
+            [.. tally.Records.Where(r => r.Fine.Any(a => a.Matches)).Select(r => r.Record.Location.File).Distinct(StringComparer.Ordinal).Take(4)]);
     }
 
     /// <summary>The decoder over the pass's model (a baseline's is checked here, where no earlier check saw it).</summary>
