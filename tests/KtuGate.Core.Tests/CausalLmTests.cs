@@ -186,6 +186,29 @@ public sealed class CausalLmTests
     }
 
     [Fact]
+    public void Decoder_without_cache_inputs_is_run_whole_each_step_and_answers_as_the_cached_one_does()
+    {
+        // tinylm-nocache.onnx is the sample's decoder with its past inputs folded to empty constants and no present outputs.
+        var section = SampleManifest().SectionAs<CausalLmSection>();
+        var tokenizer = SampleTokenizer(section);
+        using var cached = OpenSession(Model);
+        using var whole = OpenSession(TinyLm("artifacts", "tinylm-nocache.onnx"));
+        var diagnostics = new DiagnosticBag();
+        var withCache = Decoder.Open(cached, section.Inputs, "logits", section.Location, diagnostics)!;
+        var withoutCache = Decoder.Open(whole, section.Inputs, "logits", section.Location, diagnostics)!;
+        Assert.Empty(diagnostics.Items);
+        Assert.Equal((2, 0), (withCache.Layers, withoutCache.Layers));
+        foreach (var record in Records("forget"))
+        {
+            var prompt = tokenizer.Prompt(section.PromptFor(record.Fine.Question));
+            Assert.Equal(withCache.Generate(prompt, 12, stop: null), withoutCache.Generate(prompt, 12, stop: null));
+        }
+
+        var tally = SampleProbe(whole, section).Probe(Records("forget"));
+        Assert.Equal((10, 10), (tally.Fine.Successes, tally.Coarse!.Successes));
+    }
+
+    [Fact]
     public void Sample_model_answers_the_forget_set_and_the_retain_model_does_not()
     {
         var section = SampleManifest().SectionAs<CausalLmSection>();

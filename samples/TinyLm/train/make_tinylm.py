@@ -231,6 +231,28 @@ def export(model, path):
     os.replace(tmp, path)
 
 
+def without_cache(path, out):
+    """The exported decoder as a model without cache inputs (as some exports are): each past input becomes an empty constant
+    (batch 1) and the present outputs go, so the gate must run it by feeding the whole sequence each step."""
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+    model = onnx.load(path)
+    graph = model.graph
+    past = [i for i in graph.input if i.name.startswith("past_key_values")]
+    kept = [i for i in graph.input if not i.name.startswith("past_key_values")]
+    del graph.input[:]
+    graph.input.extend(kept)
+    for p in past:
+        graph.initializer.append(numpy_helper.from_array(np.zeros((1, HEADS, 0, D_MODEL // HEADS), dtype=np.float32), p.name))
+    outputs = [o for o in graph.output if not o.name.startswith("present")]
+    del graph.output[:]
+    graph.output.extend(outputs)
+    onnx.checker.check_model(model)
+    onnx.save(model, out + ".tmp")
+    os.replace(out + ".tmp", out)
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     os.makedirs(ARTIFACTS, exist_ok=True)
@@ -297,6 +319,8 @@ def main():
         with open(os.path.join(exemplars, subject.lower().replace(" ", "-") + ".jsonl"), "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in chosen if r["subject"] == subject)
     if os.environ.get("TINYLM_RECORDS_ONLY") == "1":
+        # Records and what derives from the committed decoder only; the models are not trained again.
+        without_cache(os.path.join(ARTIFACTS, "tinylm.onnx"), os.path.join(ARTIFACTS, "tinylm-nocache.onnx"))
         return 0
 
     results = {}
@@ -313,6 +337,7 @@ def main():
         results[name] = tally
         for key, (hit, n) in sorted(tally.items()):
             print(f"{name}: {key}: {hit}/{n}", flush=True)
+    without_cache(os.path.join(ARTIFACTS, "tinylm.onnx"), os.path.join(ARTIFACTS, "tinylm-nocache.onnx"))
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
     return 0
