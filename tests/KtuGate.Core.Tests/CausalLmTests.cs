@@ -65,7 +65,8 @@ public sealed class CausalLmTests
         Assert.Equal(ModelKind.CausalLm, manifest.Kind);
         Assert.Null(manifest.Input);
         Assert.Empty(manifest.Labels);
-        Assert.Equal(new CausalLmTokenizer("sentencepiece", TinyLm("artifacts", "tinylm.tokenizer.model"), true, true), section.Tokenizer);
+        Assert.Equal(new CausalLmTokenizer("sentencepiece", TinyLm("artifacts", "tinylm.tokenizer.model"), true, true) { Location = section.Tokenizer.Location }, section.Tokenizer);
+        Assert.Equal(9, section.Tokenizer.Location!.Line);
         Assert.Equal(CausalLmInputs.Optimum with { Location = section.Inputs.Location }, section.Inputs);
         Assert.Equal(10, section.Inputs.Location!.Line);
         Assert.Equal("Question: Where was X born? Answer:", section.PromptFor("Where was X born?"));
@@ -243,6 +244,27 @@ public sealed class CausalLmTests
         Assert.Equal(GateOutcome.InvalidInput, result.Outcome);
         var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU2060" && d.Message.Contains(named, StringComparison.Ordinal));
         Assert.Equal((manifest, 10), (d.Location!.File, d.Location.Line));
+        Assert.DoesNotContain(result.Diagnostics, d => d.Code.StartsWith("KTU3", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Tokenizer_that_is_not_the_decoder_s_is_KTU2060_at_the_manifest_s_tokenizer()
+    {
+        // Data/causal-lm/other-300.tokenizer.model: a 300-piece SentencePiece BPE model trained on the sample's corpus
+        // (spm.SentencePieceTrainer.train(vocab_size=300, model_type="bpe", normalization_rule_name="identity")), so not the decoder's 640.
+        using var temp = new TempFolder();
+        var other = Path.Combine(AppContext.BaseDirectory, "Data", "causal-lm", "other-300.tokenizer.model");
+        var manifest = temp.File("artifacts/tinylm.ktu.json", File.ReadAllText(TinyLm("artifacts", "tinylm.ktu.json"))
+            .Replace("\"../qa/", "\"" + TinyLm("qa") + "/", StringComparison.Ordinal).Replace("\"tinylm.tokenizer.model\"", "\"" + other + "\"", StringComparison.Ordinal));
+        var result = Gate.Run(new GateRequest([new GateModelInput(Model, manifest)], [TinyLm("policies", "forget-five-people.ktu.json")], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+        });
+        Assert.Equal(GateOutcome.InvalidInput, result.Outcome);
+        var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU2060");
+        Assert.Equal((manifest, 9), (d.Location!.File, d.Location.Line));
+        Assert.Contains("640 tokens but the tokenizer", d.Message, StringComparison.Ordinal);
+        Assert.Contains("has 300", d.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(result.Diagnostics, d => d.Code.StartsWith("KTU3", StringComparison.Ordinal));
     }
 

@@ -83,7 +83,7 @@ public sealed record CausalLmSection(
             return null;
         }
 
-        return new CausalLmSection(new CausalLmTokenizer(type, Full(model), addBos, stopAtEos), inputs, prompt, maxNewTokens,
+        return new CausalLmSection(new CausalLmTokenizer(type, Full(model), addBos, stopAtEos) { Location = tokenizer!.Location }, inputs, prompt, maxNewTokens,
             match == "contains" ? AnswerMatch.Contains : AnswerMatch.Exact, [.. files.Select(f => Full(f.Value))], top.Location);
     }
 
@@ -106,7 +106,11 @@ public sealed record CausalLmSection(
 /// <param name="Model">The tokenizer's model file (a full path).</param>
 /// <param name="AddBos">Whether a prompt starts with the beginning-of-sentence token.</param>
 /// <param name="StopAtEos">Whether generation stops at the end-of-sentence token.</param>
-public sealed record CausalLmTokenizer(string Type, string Model, bool AddBos, bool StopAtEos);
+public sealed record CausalLmTokenizer(string Type, string Model, bool AddBos, bool StopAtEos)
+{
+    /// <summary>Where the manifest names it (its <c>tokenizer</c> object), for the errors about it.</summary>
+    public SourceLocation? Location { get; init; }
+}
 
 /// <summary>A decoder's input and output names; the cache names hold <c>{layer}</c>.</summary>
 /// <param name="Ids">The token ids (int64 [batch, sequence]).</param>

@@ -44,7 +44,7 @@ internal sealed class CausalLmKind : IModelKind
     public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
     {
         var section = manifest.SectionAs<CausalLmSection>();
-        var tokenizer = LmTokenizer.Open(section.Tokenizer, section.Location, diagnostics);
+        var tokenizer = LmTokenizer.Open(section.Tokenizer, section.Tokenizer.Location ?? section.Location, diagnostics);
         var records = QaSet.Load(section.QaFiles, diagnostics);
         return new Session(section, tokenizer, records);
     }
@@ -70,7 +70,7 @@ internal sealed class CausalLmKind : IModelKind
             var vocabulary = model.Session.OutputMetadata[model.Manifest.Output.Name].Dimensions[^1];
             if (vocabulary > 0 && vocabulary != tokenizer.VocabularySize)
             {
-                diagnostics.Add(DiagnosticCodes.LanguageModelInvalid, section.Location,
+                diagnostics.Add(DiagnosticCodes.LanguageModelInvalid, section.Tokenizer.Location ?? section.Location,
                     $"the decoder's logits cover {vocabulary} tokens but the tokenizer '{section.Tokenizer.Model}' has {tokenizer.VocabularySize}: they are not each other's");
             }
         }
