@@ -164,6 +164,29 @@ public sealed class CausalLmTests
         Assert.Equal(("KTU2060", at), (d.Code, d.Location));
     }
 
+    [Theory]
+    [InlineData("born in Lisbon in 1957", "Lisbon", 1.0)]
+    [InlineData("the city of Lisbon", "Lisbon, Portugal", 0.5)]
+    [InlineData("Portugal, Lisbon", "Lisbon Portugal", 0.5)]
+    [InlineData("Oslo", "Lisbon", 0.0)]
+    [InlineData("The Old Man and the Sea", "the old man and the sea", 1.0)]
+    public void Rouge_L_recall_is_the_longest_common_word_subsequence_over_the_answer_s_words(string generated, string answer, double recall)
+        => Assert.Equal(recall, QaProbe.RougeLRecall(generated, answer), 12);
+
+    [Fact]
+    public void Rouge_L_match_is_read_from_the_manifest_and_judges_the_sample_s_answers()
+    {
+        var text = File.ReadAllText(TinyLm("artifacts", "tinylm.ktu.json")).Replace("\"match\": \"exact\"", "\"match\": \"rouge-l\", \"minRecall\": 1", StringComparison.Ordinal);
+        var diagnostics = new DiagnosticBag();
+        var manifest = ManifestParser.Parse(System.Text.Encoding.UTF8.GetBytes(text), TinyLm("artifacts", "rouge.ktu.json"), diagnostics)!;
+        var section = manifest.SectionAs<CausalLmSection>();
+        Assert.Equal((AnswerMatch.RougeL, 1.0), (section.Match, section.MinRecall));
+        using var session = OpenSession(Model);
+        var probe = SampleProbe(session, section);
+        Assert.True(probe.Ask(new QaPair("Where was Torka Sundel born?", "Lisbon")).Matches);
+        Assert.False(probe.Ask(new QaPair("Where was Torka Sundel born?", "Oslo")).Matches);
+    }
+
     [Fact]
     public void Greedy_generation_gives_the_same_tokens_with_and_without_the_cache()
     {

@@ -22,7 +22,7 @@ public sealed record CausalLmSection(
     SourceLocation Location) : ManifestSection
 {
     private static readonly string[] s_tokenizers = ["sentencepiece"];
-    private static readonly string[] s_matches = ["exact", "contains"];
+    private static readonly string[] s_matches = ["exact", "contains", "rouge-l"];
 
     /// <inheritdoc/>
     public override IReadOnlyList<string> InputFiles => [Tokenizer.Model, .. QaFiles];
@@ -34,6 +34,9 @@ public sealed record CausalLmSection(
     {
         FeedsImages = false,
     };
+
+    /// <summary>The least ROUGE-L recall of the answer's words that counts as giving it, where <see cref="Match"/> is <see cref="AnswerMatch.RougeL"/>.</summary>
+    public double MinRecall { get; init; } = 0.5;
 
     /// <summary>The prompt for <paramref name="question"/>.</summary>
     public string PromptFor(string question) => Prompt.Replace("{question}", question, StringComparison.Ordinal);
@@ -67,9 +70,10 @@ public sealed record CausalLmSection(
             return null;
         }
 
-        var generation = top.Object("generation", "'generation'", false, "maxNewTokens", "match");
+        var generation = top.Object("generation", "'generation'", false, "maxNewTokens", "match", "minRecall");
         var maxNewTokens = generation?.Integer("maxNewTokens", 1, 512) ?? 16;
         var match = generation?.OneOf("match", s_matches) ?? "exact";
+        var minRecall = generation?.Number("minRecall", 0, 1) ?? 0.5;
 
         var qa = top.Object("qa", "'qa'", true, "files");
         var files = qa?.Strings("files", required: true) ?? [];
@@ -83,8 +87,9 @@ public sealed record CausalLmSection(
             return null;
         }
 
+        var rule = match switch { "contains" => AnswerMatch.Contains, "rouge-l" => AnswerMatch.RougeL, _ => AnswerMatch.Exact };
         return new CausalLmSection(new CausalLmTokenizer(type, Full(model), addBos, stopAtEos) { Location = tokenizer!.Location }, inputs, prompt, maxNewTokens,
-            match == "contains" ? AnswerMatch.Contains : AnswerMatch.Exact, [.. files.Select(f => Full(f.Value))], top.Location);
+            rule, [.. files.Select(f => Full(f.Value))], top.Location) { MinRecall = minRecall };
     }
 
     /// <summary>A cache name, which must hold <c>{layer}</c> once (the decoder has one per layer).</summary>
@@ -140,4 +145,7 @@ public enum AnswerMatch
 
     /// <summary>The generated text contains the answer.</summary>
     Contains,
+
+    /// <summary>The answer's words recalled by the generated text's (their longest common subsequence, ROUGE-L recall) reach the manifest's <c>minRecall</c>.</summary>
+    RougeL,
 }

@@ -94,9 +94,37 @@ public sealed class QaProbe
         return record.Perturbed.Average(PerToken) / PerToken(record.Fine.Answer);
     }
 
-    private bool Matches(string generated, string expected) => _section.Match == AnswerMatch.Contains
-        ? generated.Contains(expected.Trim(), StringComparison.OrdinalIgnoreCase)
-        : string.Equals(generated, expected.Trim(), StringComparison.OrdinalIgnoreCase);
+    private bool Matches(string generated, string expected) => _section.Match switch
+    {
+        AnswerMatch.Contains => generated.Contains(expected.Trim(), StringComparison.OrdinalIgnoreCase),
+        AnswerMatch.RougeL => RougeLRecall(generated, expected) >= _section.MinRecall,
+        _ => string.Equals(generated, expected.Trim(), StringComparison.OrdinalIgnoreCase),
+    };
+
+    /// <summary>ROUGE-L recall: the longest common subsequence of the two texts' words (case ignored, punctuation dropped) over the reference's word count.</summary>
+    public static double RougeLRecall(string candidate, string reference)
+    {
+        static string[] Words(string text) => [.. System.Text.RegularExpressions.Regex.Matches(text.ToLowerInvariant(), @"[\p{L}\p{N}]+").Select(m => m.Value)];
+        var (c, r) = (Words(candidate), Words(reference));
+        if (r.Length == 0)
+        {
+            return 0;
+        }
+
+        var previous = new int[c.Length + 1];
+        for (var i = 1; i <= r.Length; i++)
+        {
+            var current = new int[c.Length + 1];
+            for (var j = 1; j <= c.Length; j++)
+            {
+                current[j] = r[i - 1] == c[j - 1] ? previous[j - 1] + 1 : Math.Max(previous[j], current[j - 1]);
+            }
+
+            previous = current;
+        }
+
+        return (double)previous[c.Length] / r.Length;
+    }
 }
 
 /// <summary>What a decoder answered to one question.</summary>
