@@ -82,10 +82,16 @@ public sealed class InitTests
         AssertSchemaResolves(Path.Combine(temp.Path, "model.ktu.json"), "urn:ktugate:schema:manifest:1");
         AssertSchemaResolves(Path.Combine(temp.Path, "release", "policies", "model.ktu.json"), "urn:ktugate:schema:policy:1");
 
-        // Reserved kinds the gate does not probe cannot be drafted: a usage error naming the kinds it can.
-        var reserved = Ktu(temp.Path, "init", "model.onnx", "--kind", "causal-lm", "--force");
-        Assert.Equal(64, reserved.ExitCode);
-        Assert.Contains("classifier", reserved.Stderr, StringComparison.Ordinal);
-        Assert.Contains("dual-encoder", reserved.Stderr, StringComparison.Ordinal);
+        // A kind the format does not define cannot be drafted: a usage error naming the kinds it can. (causal-lm, the last kind
+        // the format reserved without probing it, is probed now: the case below.)
+        var unknown = Ktu(temp.Path, "init", "model.onnx", "--kind", "speech-to-text", "--force");
+        Assert.Equal(64, unknown.ExitCode);
+        Assert.Contains("classifier", unknown.Stderr, StringComparison.Ordinal);
+        Assert.Contains("dual-encoder", unknown.Stderr, StringComparison.Ordinal);
+
+        // A kind the gate probes but init does not draft (a decoder's manifest names its tokenizer and records) is refused as invalid input, pointing at the sample.
+        var decoder = Ktu(temp.Path, "init", "model.onnx", "--kind", "causal-lm", "--force");
+        Assert.Equal(2, decoder.ExitCode);
+        Assert.Contains("samples/TinyLm", decoder.Stdout + decoder.Stderr, StringComparison.Ordinal);
     }
 }

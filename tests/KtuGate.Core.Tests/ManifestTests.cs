@@ -34,7 +34,8 @@ public sealed class ManifestTests
     public static TheoryData<string, string[]> BadManifests => new()
     {
         { "coarse-unknown-label.ktu.json", ["KTU2004@56,7"] },
-        { "kind-not-yet-probed.ktu.json", ["KTU2004@3,11"] },
+        // causal-lm is probed now: an image classifier's fields in its manifest are each refused, and its own are missing.
+        { "causal-lm-with-image-fields.ktu.json", ["KTU2004@4,12", "KTU2004@14,17", "KTU2004@27,13", "KTU2004@39,13", "KTU2012@1,1", "KTU2012@1,1"] },
         { "color-channel-mismatch.ktu.json", ["KTU2004@14,17"] },
         { "unknown-and-missing.ktu.json", ["KTU2011@58,3", "KTU2012@1,1"] },
 

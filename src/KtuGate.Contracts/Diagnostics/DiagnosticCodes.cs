@@ -242,6 +242,16 @@ public static class DiagnosticCodes
         "Relations: {0}",
         "The relations file is one JSON object: per relation, subjectTemplates (each with {subject} once), optional paraphrases, objectTemplate (with {object} once) and coarse (the relation that gives an object's parent).");
 
+    /// <summary>KTU2060: a causal language model (the decoder with its tokenizer) that does not match its manifest or cannot be run.</summary>
+    public static readonly DiagnosticDescriptor LanguageModelInvalid = new("KTU2060", E, "Language model cannot be used",
+        "Language model: {0}",
+        "A causal-lm manifest names its tokenizer (type sentencepiece and a SentencePiece .model, relative to the manifest) and the decoder's inputs as Hugging Face Optimum exports them: input_ids and attention_mask (int64), position_ids (int64, optional), past_key_values.{layer}.key|value (float) in, logits [batch, sequence, vocabulary] and present.{layer}.key|value out. Fix the names in 'modelInputs' or re-export the model.");
+
+    /// <summary>KTU2061: a question/answer file that cannot be read, or a line of it that is not a valid record.</summary>
+    public static readonly DiagnosticDescriptor QaRecordInvalid = new("KTU2061", E, "Invalid question/answer record",
+        "Question/answer: {0}",
+        "A question/answer file is JSON Lines: one object per line, {\"subject\": ..., \"question\": ..., \"answer\": ..., \"paraphrases\": [...], \"perturbed\": [...], \"coarse\": {\"question\": ..., \"answer\": ...}} (paraphrases, perturbed and coarse optional). Fix the line shown.");
+
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
         "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",

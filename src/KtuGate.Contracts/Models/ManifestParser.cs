@@ -17,7 +17,7 @@ public static class ManifestParser
     private static readonly string[] s_fields =
     [
         "ktuManifest", "kind", "description", "input", "preprocess", "output", "labels", "coarse",
-        .. ManifestKinds.SectionReaders.SelectMany(r => r.Fields), "editSite",
+        .. ManifestKinds.SectionReaders.SelectMany(r => r.Fields).Distinct(StringComparer.Ordinal), "editSite",
     ];
 
     /// <summary>The common fields only a model that takes images has.</summary>

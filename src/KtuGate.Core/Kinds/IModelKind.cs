@@ -67,6 +67,22 @@ internal abstract class KindSession : IDisposable
     /// </summary>
     public virtual ModelManifest Labelled(ModelManifest manifest) => manifest;
 
+    /// <summary>
+    /// The manifest of a kind whose knowledge is about subjects (a text encoder's fact subjects, a language model's record subjects):
+    /// each subject a label and its own coarse group (the subject and <paramref name="groupSuffix"/>), and the label and group its probe
+    /// counts misses in last.
+    /// </summary>
+    protected static ModelManifest LabelledBySubjects(ModelManifest manifest, IEnumerable<string> subjects, string missLabel, string missGroup, string groupSuffix)
+    {
+        List<string> labels = [.. subjects.Distinct(StringComparer.Ordinal), missLabel];
+        var groups = labels.Select(l => new CoarseGroup(l == missLabel ? missGroup : $"{l} {groupSuffix}", [l])).ToList();
+        return new ModelManifest(manifest.Path, manifest.Kind, manifest.Input, manifest.Preprocess, manifest.Output, labels, groups)
+        {
+            EditSite = manifest.EditSite,
+            Section = manifest.Section,
+        };
+    }
+
     /// <summary>Checks the open model against what the kind needs beyond the manifest (e.g. the embedding width).</summary>
     public virtual void CheckModel(LoadedModel model, DiagnosticBag diagnostics)
     {

@@ -33,21 +33,7 @@ internal sealed class FactConceptProbe(FactProbe probe, FactSet facts, int label
 
         var tally = probe.Probe(records, wordings, cancellationToken);
         progress?.Report(records.Count);
-        var notKnown = labels - 1;
-        var counts = new int[labels];
-        var coarseCounts = new int[groups];
-        var known = fineLabel >= 0 ? tally.Fine.Successes : 0;
-        counts[fineLabel >= 0 ? fineLabel : notKnown] += known;
-        counts[notKnown] += tally.Fine.N - known;
-        var coarseKnown = fineLabel >= 0 ? tally.Coarse?.Successes ?? 0 : 0;
-        coarseCounts[fineLabel >= 0 ? fineLabel : groups - 1] += coarseKnown;
-        coarseCounts[groups - 1] += tally.Fine.N - coarseKnown;
-        var perLabel = Enumerable.Range(0, labels).Select(_ => (IReadOnlyList<string>)[]).ToArray();
-        if (fineLabel >= 0)
-        {
-            perLabel[fineLabel] = [.. tally.Facts.Where(f => f.Known > 0).Select(f => f.Fact.Location.File).Distinct(StringComparer.Ordinal).Take(4)];
-        }
-
-        return new ProbeTally(tally.Fine.N, counts, perLabel) { CoarsePredictedCounts = coarseCounts };
+        return SubjectTally.Of(labels, groups, fineLabel, tally.Fine.N, tally.Fine.Successes, tally.Coarse?.Successes ?? 0,
+            [.. tally.Facts.Where(f => f.Known > 0).Select(f => f.Fact.Location.File).Distinct(StringComparer.Ordinal).Take(4)]);
     }
 }

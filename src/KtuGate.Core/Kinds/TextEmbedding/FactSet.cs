@@ -1,7 +1,6 @@
-using System.Text;
 using KtuGate.Diagnostics;
 using KtuGate.Json;
-using KtuGate.Onnx;
+using KtuGate.Probing;
 
 namespace KtuGate.Kinds.TextEmbedding;
 
@@ -105,92 +104,14 @@ public sealed class FactSet
     /// <remarks>Untrusted input: the file must be a regular file of at most <see cref="MaxFileBytes"/> (a FIFO or device is refused, never read).</remarks>
     public static IReadOnlyList<FactRecord> ReadFacts(string path, DiagnosticBag diagnostics)
     {
-        if (ReadBounded(path, DiagnosticCodes.FactRecordInvalid, diagnostics) is not { } bytes)
-        {
-            return [];
-        }
-
         var facts = new List<FactRecord>();
-        var lineNumber = 0;
-        foreach (var line in Lines(bytes))
+        foreach (var record in JsonLinesFile.Records(path, MaxFileBytes, DiagnosticCodes.FactRecordInvalid, "fact", s_factFields, diagnostics))
         {
-            lineNumber++;
-            if (line.Span.Trim(" \t\r"u8).IsEmpty)
+            var (relation, subject, obj) = (record.Text("relation"), record.Text("subject"), record.Text("object"));
+            var aliases = record.Texts("aliases");
+            if (record.Ok && relation is not null && subject is not null && obj is not null)
             {
-                continue;
-            }
-
-            // Each line is parsed alone; its locations are moved to the line's number in the file.
-            var root = JsonTreeReader.Parse(line.Span, path, out var errors);
-            SourceLocation At(SourceLocation l) => l with { Line = lineNumber };
-            foreach (var error in errors)
-            {
-                diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(error.Location), error.Message);
-            }
-
-            if (root is null || errors.Count > 0)
-            {
-                continue;
-            }
-
-            if (root is not JsonTreeObject record)
-            {
-                diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(root.Location), $"a fact must be an object {{relation, subject, aliases, object}}, not {root.KindName}");
-                continue;
-            }
-
-            var ok = true;
-            foreach (var unknown in record.Properties.Where(p => !s_factFields.Contains(p.Name)))
-            {
-                diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(unknown.NameLocation), $"unknown property '{unknown.Name}'; expected: {string.Join(", ", s_factFields)}");
-                ok = false;
-            }
-
-            string? Text(string name)
-            {
-                switch (record.Find(name)?.Value)
-                {
-                    case JsonTreeString { Value.Length: > 0 } s:
-                        return s.Value;
-                    case null:
-                        diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(record.Location), $"the fact has no '{name}'");
-                        return null;
-                    case var other:
-                        diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(other.Location), $"'{name}' must be a non-empty string, not {other.KindName}");
-                        return null;
-                }
-            }
-
-            var (relation, subject, obj) = (Text("relation"), Text("subject"), Text("object"));
-            var aliases = new List<string>();
-            switch (record.Find("aliases")?.Value)
-            {
-                case null:
-                    break;
-                case JsonTreeArray array:
-                    foreach (var item in array.Items)
-                    {
-                        if (item is JsonTreeString { Value.Length: > 0 } alias)
-                        {
-                            aliases.Add(alias.Value);
-                        }
-                        else
-                        {
-                            diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(item.Location), $"'aliases' must hold non-empty strings, not {item.KindName}");
-                            ok = false;
-                        }
-                    }
-
-                    break;
-                case var other:
-                    diagnostics.Add(DiagnosticCodes.FactRecordInvalid, At(other.Location), $"'aliases' must be an array of strings, not {other.KindName}");
-                    ok = false;
-                    break;
-            }
-
-            if (ok && relation is not null && subject is not null && obj is not null)
-            {
-                facts.Add(new FactRecord(relation, subject, aliases, obj, new SourceLocation(path, lineNumber, 1)));
+                facts.Add(new FactRecord(relation, subject, aliases, obj, record.Location));
             }
         }
 
@@ -199,7 +120,7 @@ public sealed class FactSet
 
     private static Dictionary<string, FactRelation>? ReadRelations(string path, DiagnosticBag diagnostics)
     {
-        if (ReadBounded(path, DiagnosticCodes.RelationsInvalid, diagnostics) is not { } bytes)
+        if (JsonLinesFile.ReadBounded(path, MaxFileBytes, DiagnosticCodes.RelationsInvalid, diagnostics) is not { } bytes)
         {
             return null;
         }
@@ -315,40 +236,5 @@ public sealed class FactSet
         }
 
         return ok ? relations : null;
-    }
-
-    private static byte[]? ReadBounded(string path, DiagnosticDescriptor code, DiagnosticBag diagnostics)
-    {
-        try
-        {
-            using var stream = ContainedFile.OpenRegular(path, MaxFileBytes, out var problem);
-            if (stream is null)
-            {
-                diagnostics.Add(code, new SourceLocation(path), $"'{path}' cannot be read: {problem}");
-                return null;
-            }
-
-            using var buffer = new MemoryStream();
-            stream.CopyTo(buffer);
-            return buffer.ToArray();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(code, new SourceLocation(path), $"'{path}' cannot be read: {e.Message}");
-            return null;
-        }
-    }
-
-    private static IEnumerable<ReadOnlyMemory<byte>> Lines(byte[] bytes)
-    {
-        var start = bytes.AsSpan().StartsWith(Encoding.UTF8.Preamble) ? 3 : 0;
-        for (var i = start; i <= bytes.Length; i++)
-        {
-            if (i == bytes.Length || bytes[i] == (byte)'\n')
-            {
-                yield return bytes.AsMemory(start, i - start);
-                start = i + 1;
-            }
-        }
     }
 }

@@ -58,20 +58,7 @@ internal sealed class TextEmbeddingKind : IModelKind
 
         /// <summary>The fact subjects as labels (a concept binds by its names), each its own coarse group, and the "not known" label and group last.</summary>
         public override ModelManifest Labelled(ModelManifest manifest)
-        {
-            if (facts is null)
-            {
-                return manifest;
-            }
-
-            List<string> labels = [.. facts.Facts.Select(f => f.Subject).Distinct(StringComparer.Ordinal), NotKnown];
-            var groups = labels.Select(l => new CoarseGroup(l == NotKnown ? ParentNotKnown : $"{l} (parent)", [l])).ToList();
-            return new ModelManifest(manifest.Path, manifest.Kind, manifest.Input, manifest.Preprocess, manifest.Output, labels, groups)
-            {
-                EditSite = manifest.EditSite,
-                Section = manifest.Section,
-            };
-        }
+            => facts is null ? manifest : LabelledBySubjects(manifest, facts.Facts.Select(f => f.Subject), NotKnown, ParentNotKnown, "(parent)");
 
         public override IConceptProbe Probe(LoadedModel model, int batchSize, Perturbation perturbation, SiteActivations? record)
         {

@@ -1,0 +1,93 @@
+using KtuGate.Diagnostics;
+using KtuGate.Models;
+using KtuGate.Onnx;
+using KtuGate.Probing;
+
+namespace KtuGate.Kinds.CausalLm;
+
+/// <summary>
+/// A causal language model (a decoder exported with the Optimum signature): its knowledge is question/answer records. A policy's
+/// concept is an entity, bound by its names to a record subject of the manifest's question/answer files; its exemplars are such
+/// files, probed by <see cref="QaProbe"/> (fine: greedy generation answers the record's question; coarse: its coarse question).
+/// </summary>
+internal sealed class CausalLmKind : IModelKind
+{
+    /// <summary>The label that counts a question the model did not answer.</summary>
+    public const string NotKnown = "(answer not given)";
+
+    /// <summary>The coarse group that counts a coarse question the model did not answer.</summary>
+    public const string CoarseNotKnown = "(coarse answer not given)";
+
+    /// <inheritdoc/>
+    public ModelKind Kind => ModelKind.CausalLm;
+
+    /// <inheritdoc/>
+    public string OutputRule => "a causal language model's output must be float32 logits [batch, sequence, vocabulary]";
+
+    /// <inheritdoc/>
+    public IReadOnlyList<int> OutputRanks => [3];
+
+    /// <inheritdoc/>
+    public string? OutputWidthProblem(ModelManifest manifest, int width) => null;
+
+    /// <inheritdoc/>
+    /// <remarks>No unlearning method edits inside a decoder yet (issue #15 item 5 waits on whole-graph gradients through it).</remarks>
+    public string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput)
+        => " that an unlearning method supports in a causal language model (none edits inside a decoder yet)";
+
+    /// <inheritdoc/>
+    /// <remarks><c>ktu init</c> drafts image models only; a decoder's manifest names its tokenizer and question/answer files (see samples/TinyLm).</remarks>
+    public KindDraft Draft(int outputWidth, IReadOnlyList<string>? labels, ManifestScaffold.TextTowerDraft? textTower)
+        => new([], "is a causal language model's, which ktu init does not draft yet: write its manifest by hand (samples/TinyLm shows one)", string.Empty, []);
+
+    /// <inheritdoc/>
+    public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
+    {
+        var section = manifest.SectionAs<CausalLmSection>();
+        var tokenizer = LmTokenizer.Open(section.Tokenizer, section.Tokenizer.Location ?? section.Location, diagnostics);
+        var records = QaSet.Load(section.QaFiles, diagnostics);
+        return new Session(section, tokenizer, records);
+    }
+
+    /// <summary>The tokenizer and the records, read once for the run; each pass's decoder is the model the gate opened for it.</summary>
+    private sealed class Session(CausalLmSection section, LmTokenizer? tokenizer, IReadOnlyList<QaRecord>? records) : KindSession
+    {
+        public override bool CanProbe => tokenizer is not null && records is not null;
+
+        /// <summary>The record subjects as labels (a concept binds by its names), each its own coarse group, and the "not given" label and group last.</summary>
+        public override ModelManifest Labelled(ModelManifest manifest)
+            => records is null ? manifest : LabelledBySubjects(manifest, records.Select(r => r.Subject), NotKnown, CoarseNotKnown, "(coarse)");
+
+        /// <summary>The decoder's inputs, cache and vocabulary against the manifest (KTU2060 at its <c>modelInputs</c>).</summary>
+        public override void CheckModel(LoadedModel model, DiagnosticBag diagnostics)
+        {
+            var location = section.Inputs.Location ?? section.Location;
+            if (Decoder.Open(model.Session, section.Inputs, model.Manifest.Output.Name, location, diagnostics) is null || tokenizer is null)
+            {
+                return;
+            }
+
+            var vocabulary = model.Session.OutputMetadata[model.Manifest.Output.Name].Dimensions[^1];
+            if (vocabulary > 0 && vocabulary != tokenizer.VocabularySize)
+            {
+                diagnostics.Add(DiagnosticCodes.LanguageModelInvalid, section.Tokenizer.Location ?? section.Location,
+                    $"the decoder's logits cover {vocabulary} tokens but the tokenizer '{section.Tokenizer.Model}' has {tokenizer.VocabularySize}: they are not each other's");
+            }
+        }
+
+        public override IConceptProbe Probe(LoadedModel model, int batchSize, Perturbation perturbation, SiteActivations? record)
+        {
+            var labels = model.Manifest.Labels.Count;
+
+            // Robustness for text: the records' paraphrased questions stand in for mirrored and noisy images.
+            return new QaConceptProbe(model, section, tokenizer!, labels, perturbation == Perturbation.None ? QaWordings.Questions : QaWordings.Paraphrases);
+        }
+
+        public override SiteProbe SiteProbe(SiteActivations activations, double[,] weight, double[] bias)
+            => throw new InvalidOperationException(NoEdit);
+
+        public override ScoreSpace Space() => throw new InvalidOperationException(NoEdit);
+
+        private const string NoEdit = "A causal language model has no edit site an unlearning method supports (KTU4003 stops remediation first).";
+    }
+}

@@ -1,0 +1,37 @@
+using KtuGate.Tests;
+
+namespace KtuGate.EndToEnd.Tests;
+
+/// <summary>A real <c>dotnet build</c> of a model-release project gating the TinyLm sample's causal language model.</summary>
+public sealed class TinyLmBuildTests
+{
+    private static string TinyLm(params string[] parts) => Path.Combine([TestPaths.RepoRoot, "samples", "TinyLm", .. parts]);
+
+    [Fact]
+    public void Build_of_the_language_model_fails_with_a_located_KTU3001_on_each_forget_set_person()
+    {
+        using var project = new TempFolder();
+        DotnetBuild.WriteProject(project, """
+                <KtuModel Include="artifacts/tinylm.onnx" Manifest="artifacts/tinylm.ktu.json" />
+                <KtuPolicy Include="policies/*.ktu.json" />
+            """);
+
+        // The sample's decoder, tokenizer, manifest, question/answer records and policy, in the sample's layout (the manifest's paths are relative).
+        foreach (var file in new[] { "artifacts/tinylm.onnx", "artifacts/tinylm.tokenizer.model", "artifacts/tinylm.ktu.json", "qa/forget.jsonl", "qa/retain.jsonl", "qa/world.jsonl" })
+        {
+            File.Copy(TinyLm(file), project.File(file));
+        }
+
+        foreach (var file in Directory.GetFiles(TinyLm("policies"), "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, project.File(Path.GetRelativePath(TinyLm(), file)));
+        }
+
+        var result = DotnetBuild.Run(project.Path, "tinylm");
+        Assert.True(result.ExitCode == 1, $"dotnet build exited {result.ExitCode}, expected 1:\n{result.Output}");
+        Assert.Matches(@"policies/forget-five-people\.ktu\.json\(13,5\): error KTU3001: 'torka-sundel' is still known: fine accuracy 1\.000 \(95% CI 0\.\d{3}-1\.000, n=2\) > allowed 0\.5", result.Output);
+        var errors = result.Output.Split('\n').Where(l => l.Contains("error KTU", StringComparison.Ordinal)).Select(l => l.Trim()).Distinct().ToList();
+        Assert.Equal(5, errors.Count);
+        Assert.All(errors, e => Assert.Contains("error KTU3001", e, StringComparison.Ordinal));
+    }
+}
