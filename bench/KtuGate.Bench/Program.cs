@@ -16,6 +16,12 @@ if (args.Length == 1 && args[0] == "remediation")
     return;
 }
 
+if (args.Length >= 1 && args[0] == "deep-step")
+{
+    DeepStep.Print(root, args.Length == 2 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30);
+    return;
+}
+
 var repeat = args.Length == 2 && args[0] == "--repeat" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
 var sample = Path.Combine(root, "samples", "FashionGate");
 var diagnostics = new DiagnosticBag();
