@@ -54,14 +54,19 @@ public sealed class ProgressTests
         });
 
         Assert.Equal(GateOutcome.Pass, result.Outcome);
-        Assert.Equal([ProgressText.Recording, ProgressText.SearchingSettings, ProgressText.Writing], seen.Select(p => p.Phase).Distinct());
+        Assert.Equal([ProgressText.Recording, ProgressText.SearchingSettings, ProgressText.Verifying, ProgressText.Writing], seen.Select(p => p.Phase).Distinct());
 
         // Recording (the verify pass of Remediate) counts every exemplar of its five concepts towards one end, reached at its last report.
         var recording = seen.Where(p => p.Phase == ProgressText.Recording).ToList();
         Assert.All(recording, p => Assert.Equal(1500, p.PassTotal));
         Assert.Equal(1500, recording[^1].PassDone);
         Assert.True(recording.Zip(recording.Skip(1)).All(pair => pair.Second.PassDone >= pair.First.PassDone), "the overall count never goes back within a pass");
-        Assert.All(seen.Where(p => p.Phase != ProgressText.Recording), p => Assert.Equal(0, p.PassTotal));
+        Assert.All(seen.Where(p => p.Phase is ProgressText.SearchingSettings or ProgressText.Writing), p => Assert.Equal(0, p.PassTotal));
+
+        // Verifying (the written artifact probed on the held-out exemplars) counts its own pass, once the search kept a setting.
+        var verifying = seen.Where(p => p.Phase == ProgressText.Verifying).ToList();
+        Assert.True(verifying.Count > 0 && verifying[^1].PassDone == verifying[^1].PassTotal && verifying[^1].PassTotal is > 0 and < 1500, $"{verifying.Count} reports");
+        Assert.True(seen.IndexOf(verifying[0]) > seen.FindLastIndex(p => p.Phase == ProgressText.SearchingSettings), "verifying follows the search");
     }
 
     private sealed class SyncProgress(Action<ProbeProgress> report) : IProgress<ProbeProgress>

@@ -190,8 +190,8 @@ public static class DiagnosticCodes
 
     /// <summary>KTU2018: a general-probe folder that names no label.</summary>
     public static readonly DiagnosticDescriptor GeneralLabelUnknown = new("KTU2018", E, "General probe folder names no label",
-        "General probe exemplars in folder '{0}' match no model label; labels: {1}",
-        "The general probe set's files sit in folders named after the model's labels (general/sandal/*.png); the folder name decides each exemplar's label.");
+        "General probe exemplars in folder '{0}' match no model label and no concept of the policy bound to one; labels: {1}",
+        "The general probe set's files sit in folders named after the model's labels (general/sandal/*.png) or after the policy's concepts (their keys or aliases) that bind to a label; the folder name decides each exemplar's label.");
 
     /// <summary>KTU2019: a manifest object names the same property twice.</summary>
     public static readonly DiagnosticDescriptor ManifestDuplicateProperty = new("KTU2019", E, "Duplicate manifest property",

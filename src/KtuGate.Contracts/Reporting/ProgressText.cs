@@ -15,11 +15,14 @@ public static class ProgressText
     /// <summary>Remediation trying settings.</summary>
     public const string SearchingSettings = "searching settings";
 
+    /// <summary>Classifying exemplars with the artifact remediation wrote: only a probed pass ships.</summary>
+    public const string Verifying = "verifying";
+
     /// <summary>Writing the reports.</summary>
     public const string Writing = "writing";
 
     /// <summary>Every phase, as lines begin with it.</summary>
-    public static IReadOnlyList<string> Phases { get; } = [Probing, Recording, SearchingSettings, Writing];
+    public static IReadOnlyList<string> Phases { get; } = [Probing, Recording, SearchingSettings, Verifying, Writing];
 
     private const int PhaseWidth = 18, BarWidth = 24;
 

@@ -34,6 +34,9 @@ internal sealed record CheckOptions
     /// <summary>The baseline's probe results, known already (a remediation's trials: the original's); the baseline is then not run.</summary>
     public IReadOnlyDictionary<string, ProbeTally>? BaselineTallies { get; init; }
 
+    /// <summary>The phase progress reports name, where it is neither probing nor recording (remediation verifying the artifact it wrote).</summary>
+    public string? Phase { get; init; }
+
     /// <summary>The model to run instead of the artifact's bytes (the artifact with the edit site's input as an extra output).</summary>
     public byte[]? ModelBytes { get; init; }
 

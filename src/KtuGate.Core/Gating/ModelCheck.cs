@@ -34,6 +34,22 @@ internal static class ModelCheck
         string baseDirectory, DiagnosticBag diagnostics, CancellationToken cancellationToken, CheckOptions options)
         => ModelProbe.Run(new ModelProbe.Context(input, manifest, policies, request, baseDirectory, diagnostics, options, cancellationToken));
 
+    /// <summary>
+    /// The label a general-set folder stands for: the model's label of that name, else the label that the policy's concept of that key
+    /// (or alias) binds to at fine level, so that folders may be named as the policy names its concepts; -1 for neither.
+    /// </summary>
+    private static int FolderLabel(Policy policy, ModelManifest manifest, string folder)
+    {
+        var label = ConceptBinding.FindLabel(manifest, folder);
+        if (label >= 0)
+        {
+            return label;
+        }
+
+        var named = policy.Concepts.Where(c => c.Names.Any(n => ConceptBinding.Normalize(n) == ConceptBinding.Normalize(folder))).ToList();
+        return named.Count == 1 && ConceptBinding.Bind(policy, named[0], manifest, string.Empty, new DiagnosticBag()) is { FineLabel: >= 0 } bound ? bound.FineLabel : -1;
+    }
+
     /// <summary>A policy's general probe files grouped by the label their folder names (KTU2018 for a folder that names none), without the labels the policy forgets: general accuracy measures unrelated knowledge.</summary>
     internal static IReadOnlyList<(int Label, IReadOnlyList<string> Files)> GeneralSet(Policy policy, ModelManifest manifest, DiagnosticBag diagnostics)
     {
@@ -53,7 +69,7 @@ internal static class ModelCheck
         var groups = new List<(int, IReadOnlyList<string>)>();
         foreach (var folder in policy.GeneralFiles.GroupBy(f => Path.GetFileName(Path.GetDirectoryName(f))!))
         {
-            var label = ConceptBinding.FindLabel(manifest, folder.Key);
+            var label = FolderLabel(policy, manifest, folder.Key);
             if (label < 0)
             {
                 diagnostics.Add(DiagnosticCodes.GeneralLabelUnknown, new SourceLocation(policy.Path), folder.Key, string.Join(", ", manifest.Labels));

@@ -138,7 +138,7 @@ internal sealed class ModelProbe : IDisposable
     private (ProbeTally Model, ProbeTally? Baseline) Tally(IReadOnlyList<string> files, int label, IReadOnlyList<string> wordings, string concept)
     {
         var key = $"{label}\n{string.Join('\n', wordings)}\n{string.Join('\n', files)}";
-        var phase = _c.Options.Record is null ? ProgressText.Probing : ProgressText.Recording;
+        var phase = _c.Options.Phase ?? (_c.Options.Record is null ? ProgressText.Probing : ProgressText.Recording);
         var progress = _c.Request.Progress is null ? null : new Progress(_c.Request.Progress, _c.ModelName, concept, files.Count, phase, _passDone, Math.Max(_passTotal, _passDone + files.Count));
         if (!_tallies.TryGetValue(key, out var tally))
         {

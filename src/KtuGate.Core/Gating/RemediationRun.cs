@@ -355,7 +355,8 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         var untimed = c.Request with { Progress = null };
         File.WriteAllBytes(candidatePath, bytes);
         var trial = new DiagnosticBag();
-        var judged = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest, c.Input.Artifact), c.Manifest, c.Policies, untimed, c.BaseDirectory, trial, c.CancellationToken, shared);
+        var judged = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest, c.Input.Artifact), c.Manifest, c.Policies, c.Request, c.BaseDirectory, trial, c.CancellationToken,
+            shared with { Phase = ProgressText.Verifying });
         var missed = Missed(trial, judged);
         tried.Add(Attempt(method, settingsText, missed, judged, probed: true));
         if (missed.Count > 0)

@@ -54,7 +54,8 @@ public sealed record ConceptBinding(Concept Concept, int FineLabel, int CoarseGr
         return -1;
     }
 
-    private static string Normalize(string name)
+    /// <summary>A name as labels and concepts are matched: lower case, letters and digits, runs of anything else one space.</summary>
+    internal static string Normalize(string name)
     {
         var builder = new StringBuilder(name.Length);
         var gap = false;

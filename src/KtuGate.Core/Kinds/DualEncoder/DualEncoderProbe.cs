@@ -42,8 +42,34 @@ public sealed class DualEncoderProbe : IConceptProbe
     /// <summary>Each coarse group's text embedding, in manifest order.</summary>
     public IReadOnlyList<float[]> CoarseDirections => _coarse;
 
-    /// <summary>A prompt from a template and a name.</summary>
-    public static string Prompt(string template, string name) => template.Replace("{}", name, StringComparison.Ordinal);
+    /// <summary>A prompt from a template and a name, with one determiner where both bring one.</summary>
+    /// <remarks>
+    /// A name may bring its own article (an alias "a running shoe"). Where the word before the slot is an article too, the template's
+    /// gives way ("a photo of a {}" and "an ankle boot": "a photo of an ankle boot"); where it is another determiner, the name's does
+    /// ("a photo of my {}" and "a running shoe": "a photo of my running shoe", never "my a running shoe").
+    /// </remarks>
+    public static string Prompt(string template, string name)
+    {
+        var slot = template.IndexOf("{}", StringComparison.Ordinal);
+        var before = slot < 0 ? string.Empty : template[..slot].TrimEnd();
+        var lastWord = before[(before.LastIndexOf(' ') + 1)..];
+        var article = s_articles.FirstOrDefault(a => name.Length > a.Length + 1 && name.StartsWith(a + " ", StringComparison.OrdinalIgnoreCase));
+        if (article is not null && s_articles.Contains(lastWord, StringComparer.OrdinalIgnoreCase))
+        {
+            var at = before.Length - lastWord.Length;
+            template = template[..at] + template[slot..];
+        }
+        else if (article is not null && s_determiners.Contains(lastWord, StringComparer.OrdinalIgnoreCase))
+        {
+            name = name[(article.Length + 1)..];
+        }
+
+        return template.Replace("{}", name, StringComparison.Ordinal);
+    }
+
+    private static readonly string[] s_articles = ["a", "an", "the"];
+
+    private static readonly string[] s_determiners = ["my", "your", "our", "his", "her", "its", "their", "this", "that", "these", "those", "one"];
 
     /// <inheritdoc />
     public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
