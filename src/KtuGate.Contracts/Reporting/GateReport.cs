@@ -111,8 +111,11 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
     /// <summary>How many of the model's parameters (float32 values) the kept edit changed; null where nothing was kept.</summary>
     public long? ChangedParameters { get; init; }
 
+    /// <summary>Whether the kept edit trained a scope deeper than the edit site (not only <c>last</c>).</summary>
+    public bool ThroughTheNetwork() => Scope is not null && !Scope.SequenceEqual([Policies.RemedyOptions.LastScope]);
+
     /// <summary>Where the edit was made, for messages: "at NODE" for the edit site, "through the network" for a deeper scope (whose settings name it).</summary>
-    public string Where() => Scope is null || Scope.SequenceEqual([Policies.RemedyOptions.LastScope]) ? $"at {Site.Node}" : "through the network";
+    public string Where() => ThroughTheNetwork() ? "through the network" : $"at {Site.Node}";
 }
 
 /// <summary>The layer remediation edited.</summary>

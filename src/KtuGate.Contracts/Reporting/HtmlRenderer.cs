@@ -139,8 +139,8 @@ public static class HtmlRenderer
 
     /// <summary>Where the kept edit was made: "at <c>NODE</c> (in → out)" for the last layer, "through the network (scope ...)" for a deeper scope.</summary>
     private static string EditText(RemediationReport r)
-        => r.Scope is { } scope && !scope.SequenceEqual([Policies.RemedyOptions.LastScope])
-            ? $"through the network (scope <code>{Html(string.Join(", ", scope))}</code>)"
+        => r.ThroughTheNetwork()
+            ? $"through the network (scope <code>{Html(string.Join(", ", r.Scope!))}</code>)"
             : $"at <code>{Html(r.Site.Node)}</code> ({r.Site.Inputs} → {r.Site.Outputs})";
 
     /// <summary>Measured text, each space-separated piece kept on one line: a line may break between "0.987" and "(95% CI", never inside "0.966-0.995".</summary>

@@ -297,9 +297,9 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                     continue;
                 }
 
-                var overrides = candidate.Overrides();
                 if (Keep(method, settingsText, OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias), candidatePath, shared, tried, judgedInMemory) is { } kept)
                 {
+                    var overrides = candidate.Overrides();
                     return kept with { Trained = ([RemedyOptions.LastScope], overrides.Count, Changed(overrides, Candidate(c.Site, c.Plan.Weight, c.Plan.Bias).Overrides())) };
                 }
             }
