@@ -466,6 +466,11 @@ public static class DiagnosticCodes
         "The manifest written beside the remediated '{1}' would replace '{0}', which this run reads; refused",
         "ktu unlearn writes MODEL.ktu.json beside the edited MODEL.onnx so that the output can be checked on its own, and never over a policy, manifest, model or baseline it reads. Choose another --output-dir.");
 
+    /// <summary>KTU5070: the model's weights are held once by ONNX Runtime, without its pre-packed copy, to stay within the memory limit.</summary>
+    public static readonly DiagnosticDescriptor WeightsHeldOnce = new("KTU5070", I, "Weights held once",
+        "The model's {0} bytes of weights, held twice (ONNX Runtime's pre-packed copy beside them), would exceed the memory limit of {1} bytes; it runs without pre-packing",
+        "ONNX Runtime keeps a pre-packed copy of constant MatMul/Gemm weights on the CPU, which is faster but doubles their memory. Where twice the weights would exceed the memory limit (--max-memory / KtuMaxMemory, default the machine's memory), the gate turns pre-packing off: results are the same, matrix products slower.");
+
     /// <summary>KTU6001: a file no longer has the digest the report recorded.</summary>
     public static readonly DiagnosticDescriptor DigestMismatch = new("KTU6001", E, "File changed since the report",
         "{0} '{1}' no longer matches the report: recorded sha256 {2}, now {3}",

@@ -4,6 +4,7 @@ using KtuGate.Onnx;
 using KtuGate.Probing;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Onnx;
 
 namespace KtuGate.Models;
 
@@ -72,6 +73,7 @@ public sealed class LoadedModel : IDisposable
             return null;
         }
 
+        HoldWeightsOnce(checkedModel, artifactPath, limits ?? ModelLimits.Default, options, diagnostics);
         var values = overrides.Select(o => OrtValue.CreateTensorValueFromMemory(o.Values, o.Shape)).ToList();
         InferenceSession session;
         try
@@ -112,6 +114,21 @@ public sealed class LoadedModel : IDisposable
 
     /// <summary>The initializer values the session was given in place of the model's; released after the session.</summary>
     private IReadOnlyList<OrtValue> _overrides = [];
+
+    /// <summary>
+    /// Turns ONNX Runtime's pre-packing off where its packed copy of the weights would not fit beside them: on the CPU it keeps a
+    /// second, packed copy of every constant MatMul/Gemm weight (measured in bench/results/large-model.md: 2.0 GiB of weights,
+    /// 4.2 GB peak with it, 2.4 GB without, at 1.6x the time per batch), so twice the weights is what a run needs.
+    /// </summary>
+    private static void HoldWeightsOnce(ModelProto model, string artifactPath, ModelLimits limits, SessionOptions options, DiagnosticBag diagnostics)
+    {
+        var weights = ModelFile.WeightBytes(model);
+        if (2 * weights > limits.MaxMemoryBytes)
+        {
+            options.AddSessionConfigEntry("session.disable_prepacking", "1");
+            diagnostics.Add(DiagnosticCodes.WeightsHeldOnce, new SourceLocation(artifactPath), ModelFile.Bytes(weights), limits.MaxMemoryBytes);
+        }
+    }
 
     private static InferenceSession CreateFromBytes(byte[] bytes, string artifactPath, SessionOptions options)
     {

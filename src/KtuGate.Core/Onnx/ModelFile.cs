@@ -57,6 +57,11 @@ public static class ModelFile
         return diagnostics.Items.Skip(before).Any(d => d.Severity == DiagnosticSeverity.Error) ? null : model;
     }
 
+    /// <summary>The bytes every tensor of the model (initializers, constants, subgraphs' tensors) declares: what its weights take in memory.</summary>
+    public static double WeightBytes(ModelProto model) => ExternalData.Tensors(model).Sum(TensorBytes);
+
+    private static double TensorBytes(TensorProto tensor) => (double)(ExternalData.ExpectedBytes(tensor) ?? tensor.StringData.Sum(s => (long)s.Length));
+
     /// <summary>Refuses a model whose tensors, as declared, would need more memory than the limit: initializers, inputs and outputs at the batch size, and constant shapes of Reshape, Expand and ConstantOfShape.</summary>
     public static void CheckDeclaredSizes(ModelProto model, string path, ModelLimits limits, IReadOnlyList<ExternalTensor>? external, DiagnosticBag diagnostics)
     {
@@ -65,7 +70,7 @@ public static class ModelFile
         double total = 0;
         foreach (var tensor in ExternalData.Tensors(model))
         {
-            var bytes = (double)(ExternalData.ExpectedBytes(tensor) ?? tensor.StringData.Sum(s => (long)s.Length));
+            var bytes = TensorBytes(tensor);
             total += bytes;
             if (bytes > max)
             {
@@ -139,7 +144,7 @@ public static class ModelFile
         }
     }
 
-    private static string Bytes(double bytes) => bytes >= long.MaxValue ? "more than 9.2e18" : ((long)bytes).ToString(System.Globalization.CultureInfo.InvariantCulture);
+    internal static string Bytes(double bytes) => bytes >= long.MaxValue ? "more than 9.2e18" : ((long)bytes).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private static IEnumerable<long> Int64s(TensorProto tensor)
     {
