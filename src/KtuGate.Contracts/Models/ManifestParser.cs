@@ -303,11 +303,6 @@ public static class ManifestParser
                 continue;
             }
 
-            if (labels.Contains(property.Name))
-            {
-                diagnostics.Add(DiagnosticCodes.ManifestInvalid, property.NameLocation, $"Coarse group '{property.Name}' has the same name as a label");
-            }
-
             var members = new List<string>();
             foreach (var item in array.Items)
             {
@@ -328,6 +323,15 @@ public static class ManifestParser
                     owner[s.Value] = property.Name;
                     members.Add(s.Value);
                 }
+            }
+
+            // A group may share a label's name only where that label is in it (a group "dress" of the label "dress", or "shoe" of "shoe"
+            // and "boot"): a concept of that name is then the label at fine level and its own group at coarse level. A group named after a
+            // label it does not hold would make one name mean two unrelated things, one at each level.
+            if (labels.Contains(property.Name) && !members.Contains(property.Name))
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestInvalid, property.NameLocation,
+                    $"Coarse group '{property.Name}' has the same name as a label it does not hold; a group may share a label's name only when that label is in it");
             }
 
             groups.Add(new CoarseGroup(property.Name, members));
