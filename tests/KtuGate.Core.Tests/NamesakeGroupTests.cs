@@ -72,13 +72,7 @@ public sealed class NamesakeGroupTests
 
         // "dress" holds the trouser while the label dress is footwear; "bag" holds nothing: each name would mean two things.
         var text = File.ReadAllText(manifestPath);
-        string At(string marker)
-        {
-            var index = text.IndexOf(marker, StringComparison.Ordinal);
-            return $"{text[..index].Count(c => c == '\n') + 1},{index - text.LastIndexOf('\n', index - 1)}";
-        }
-
-        Assert.Equal(["KTU2004@" + At("\"dress\": ["), "KTU2004@" + At("\"bag\": [")], diagnostics.Items.Select(d => $"{d.Code}@{d.Location!.Line},{d.Location.Column}"));
+        Assert.Equal(["KTU2004@" + TextPositions.At(text, "\"dress\": ["), "KTU2004@" + TextPositions.At(text, "\"bag\": [")], diagnostics.Items.Select(d => $"{d.Code}@{d.Location!.Line},{d.Location.Column}"));
         Assert.All(diagnostics.Items, d => Assert.Contains("has the same name as a label it does not hold", d.Message, StringComparison.Ordinal));
     }
 }

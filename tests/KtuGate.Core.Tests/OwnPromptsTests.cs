@@ -26,20 +26,6 @@ public sealed class OwnPromptsTests
         return (ManifestParser.Parse(System.Text.Encoding.UTF8.GetBytes(text), s_manifestPath, diagnostics), diagnostics, text);
     }
 
-    /// <summary>Line and column (1-based) of the <paramref name="occurrence"/>th <paramref name="marker"/> in <paramref name="text"/>.</summary>
-    private static string At(string text, string marker, int occurrence = 1)
-    {
-        var index = -1;
-        for (var i = 0; i < occurrence; i++)
-        {
-            index = text.IndexOf(marker, index + 1, StringComparison.Ordinal);
-            Assert.True(index >= 0, marker);
-        }
-
-        var line = text[..index].Count(c => c == '\n') + 1;
-        return $"{line},{index - text.LastIndexOf('\n', index - 1)}";
-    }
-
     [Fact]
     public void Labels_and_groups_with_their_own_prompts_are_embedded_from_them_and_the_others_from_the_templates()
     {
@@ -106,9 +92,8 @@ public sealed class OwnPromptsTests
         var after = text.IndexOf(TemplatesLine, StringComparison.Ordinal);
         string Where(string marker)
         {
-            var (m, n) = marker.Contains('#', StringComparison.Ordinal) ? (marker[..marker.IndexOf('#', StringComparison.Ordinal)], int.Parse(marker[(marker.IndexOf('#', StringComparison.Ordinal) + 1)..], System.Globalization.CultureInfo.InvariantCulture)) : (marker, 1);
-            var skip = text[..after].Split(m).Length - 1;
-            return At(text, m, skip + n);
+            var parts = marker.Split('#');
+            return TextPositions.At(text, parts[0], parts.Length > 1 ? int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture) : 1, after);
         }
 
         Assert.Equal(expected.Select(e => e[..7] + "@" + Where(e[8..])).Order(), diagnostics.Items.Select(d => $"{d.Code}@{d.Location?.Line},{d.Location?.Column}").Order());

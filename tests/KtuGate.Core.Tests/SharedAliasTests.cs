@@ -64,11 +64,8 @@ public sealed class SharedAliasTests
         using var temp = new TempFolder();
         var (policy, diagnostics, path) = Load(temp, concepts);
         Assert.Null(policy);
-        var text = File.ReadAllText(path);
-        var index = text.IndexOf(secondUse, StringComparison.Ordinal);
         var d = Assert.Single(diagnostics.Items);
-        Assert.Equal(("KTU1009", path, text[..index].Count(c => c == '\n') + 1, index - text.LastIndexOf('\n', index - 1)),
-            (d.Code, d.Location!.File, d.Location.Line, d.Location.Column));
+        Assert.Equal(("KTU1009", path, TextPositions.At(File.ReadAllText(path), secondUse)), (d.Code, d.Location!.File, $"{d.Location.Line},{d.Location.Column}"));
         Assert.Contains("a name must identify one concept, or a parent and its child", d.Message, StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(what));
     }
