@@ -73,13 +73,13 @@ public sealed record DualEncoderSection(TextTowerSpec TextTower, IReadOnlyList<s
         foreach (var property in raw.Properties)
         {
             // One prompt may be written as a string, several as an array.
-            IReadOnlyList<JsonTree> items = property.Value switch
+            IReadOnlyList<JsonTree>? items = property.Value switch
             {
                 JsonTreeString one => [one],
                 JsonTreeArray array => array.Items,
-                _ => [],
+                _ => null,
             };
-            if (property.Value is not (JsonTreeString or JsonTreeArray))
+            if (items is null)
             {
                 top.Report(DiagnosticCodes.ManifestInvalidValue, property.Value.Location, $"{field}.{property.Name}", "a prompt or an array of prompts", property.Value.KindName);
                 continue;
