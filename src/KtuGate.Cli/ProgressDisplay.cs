@@ -3,7 +3,7 @@ using KtuGate.Reporting;
 
 namespace KtuGate.Cli;
 
-/// <summary>Shows a run's progress: on a terminal one line redrawn in place (phase, overall bar, count, time left); in a log a line per phase and concept.</summary>
+/// <summary>Shows a run's progress: on a terminal one line redrawn in place (phase, overall bar, count, time left); in a log a line per phase and concept, and per setting searched.</summary>
 /// <param name="writer">Standard error.</param>
 /// <param name="live">Whether to redraw one line (a terminal) rather than write plain lines (a log).</param>
 /// <param name="width">The terminal's width, read at each redraw so that a resized window still gets one line.</param>
@@ -24,9 +24,9 @@ internal sealed class ProgressDisplay(TextWriter writer, bool live, Func<int> wi
 
         if (!live)
         {
-            if (p.Done == 0)
+            if (ProgressText.LogLine(p.Phase, p.Model, p.Concept, p.Done, p.Total) is { } line)
             {
-                writer.WriteLine(ProgressText.LogLine(p.Phase, p.Model, p.Concept, p.Total));
+                writer.WriteLine(line);
             }
         }
         else

@@ -80,20 +80,23 @@ public enum GateMode
     Remediate,
 }
 
-/// <summary>How far probing has got.</summary>
+/// <summary>How far probing (or the search for a setting) has got.</summary>
 /// <param name="Model">The artifact's file name.</param>
-/// <param name="Concept">The concept being probed.</param>
-/// <param name="Done">Exemplars classified so far for this concept.</param>
-/// <param name="Total">Exemplar files the concept has.</param>
+/// <param name="Concept">The concept being probed; while searching settings, the unlearning method whose settings are tried.</param>
+/// <param name="Done">Exemplars classified so far for this concept; while searching, the method's settings judged so far.</param>
+/// <param name="Total">Exemplar files the concept has; while searching, the method's settings.</param>
 public sealed record ProbeProgress(string Model, string Concept, int Done, int Total)
 {
-    /// <summary>The phase, one of <see cref="Reporting.ProgressText.Phases"/>; phases other than probing and recording have no count (<see cref="Total"/> 0).</summary>
+    /// <summary>
+    /// The phase, one of <see cref="Reporting.ProgressText.Phases"/>; probing, recording and verifying count exemplars, searching counts a
+    /// method's settings (its first report, before any method's, has none), writing has no count (<see cref="Total"/> 0).
+    /// </summary>
     public string Phase { get; init; } = Reporting.ProgressText.Probing;
 
-    /// <summary>Exemplars classified so far in this pass over the model, over every concept and general set.</summary>
+    /// <summary>Exemplars classified so far in this pass over the model, over every concept and general set (while searching, settings judged).</summary>
     public int PassDone { get; init; }
 
-    /// <summary>Exemplars the pass classifies, over every concept and general set: the overall bar's end.</summary>
+    /// <summary>Exemplars the pass classifies, over every concept and general set: the overall bar's end (while searching, the method's settings).</summary>
     public int PassTotal { get; init; }
 }
 

@@ -34,6 +34,18 @@ public sealed class ProgressDisplayTests
     }
 
     [Fact]
+    public void Unlearn_on_a_terminal_counts_the_settings_it_searches()
+    {
+        using var temp = new TempFolder();
+        var (exit, output) = OnTerminal(["unlearn", .. s_check[1..], "--report-dir", Path.Combine(temp.Path, "report"), "--output-dir", temp.Path]);
+
+        Assert.Equal(0, exit);
+        var searching = output.Split('\r').Where(f => f.StartsWith("searching settings ", StringComparison.Ordinal)).ToList();
+        Assert.Contains(searching, f => Regex.IsMatch(f, @"^searching settings \[-{24}\] +0/\d+ ETA +--:--  fashion-classifier\.onnx: closed-form +$"));
+        Assert.All(searching, f => Assert.Equal(Columns - 1, f.TrimEnd('\n').Length));
+    }
+
+    [Fact]
     public void In_a_log_each_phase_is_one_plain_line_and_nothing_is_redrawn()
     {
         using var temp = new TempFolder();
@@ -42,6 +54,7 @@ public sealed class ProgressDisplayTests
         Assert.Equal(0, exit);
         Assert.Contains("recording fashion-classifier.onnx: sneaker (300 exemplars)\n", stderr, StringComparison.Ordinal);
         Assert.Contains("searching settings fashion-classifier.onnx\n", stderr, StringComparison.Ordinal);
+        Assert.Matches(@"\nsearching settings fashion-classifier\.onnx: closed-form 0/\d+\n", stderr);
         Assert.Contains($"writing {Path.Combine(temp.Path, "report")}\n", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("\r", stderr + stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("ETA", stderr + stdout, StringComparison.Ordinal);

@@ -31,6 +31,25 @@ public sealed class ProgressTests
     }
 
     [Fact]
+    public void Searching_settings_shows_the_method_s_settings_judged_of_its_settings_live_in_a_log_and_when_stopped()
+    {
+        var line = ProgressText.LiveLine(ProgressText.SearchingSettings, "fashion-classifier.onnx: closed-form", 3, 12, TimeSpan.FromSeconds(6), 120);
+        const string expected = "searching settings [######------------------]        3/12 ETA    0:18  fashion-classifier.onnx: closed-form";
+        Assert.Equal(expected, line[..expected.Length]);
+
+        // Each setting gets its own line in a log (which the MSBuild task logs as progress); the announcement before the first has no count.
+        Assert.Equal("searching settings fashion-classifier.onnx: closed-form 3/12", ProgressText.LogLine(ProgressText.SearchingSettings, "fashion-classifier.onnx", "closed-form", 3, 12));
+        Assert.Equal("searching settings fashion-classifier.onnx", ProgressText.LogLine(ProgressText.SearchingSettings, "fashion-classifier.onnx", string.Empty, 0, 0));
+        Assert.True(ProgressText.IsLogLine("searching settings fashion-classifier.onnx: closed-form 3/12"));
+
+        // Probing still logs a concept once, at its start.
+        Assert.Equal("probing m.onnx: bag (300 exemplars)", ProgressText.LogLine(ProgressText.Probing, "m.onnx", "bag", 0, 300));
+        Assert.Null(ProgressText.LogLine(ProgressText.Probing, "m.onnx", "bag", 64, 300));
+
+        Assert.Equal("stopped while searching settings m.onnx: nhl-kl at 2/9 settings; nothing was written", ProgressText.Stopped(ProgressText.SearchingSettings, "m.onnx: nhl-kl", 2, 9));
+    }
+
+    [Fact]
     public void Live_line_and_stopped_line_make_names_inert()
     {
         var line = ProgressText.LiveLine(ProgressText.Probing, "evil\u001b[2J\r.onnx", 1, 2, TimeSpan.Zero, 200);
@@ -61,7 +80,15 @@ public sealed class ProgressTests
         Assert.All(recording, p => Assert.Equal(1500, p.PassTotal));
         Assert.Equal(1500, recording[^1].PassDone);
         Assert.True(recording.Zip(recording.Skip(1)).All(pair => pair.Second.PassDone >= pair.First.PassDone), "the overall count never goes back within a pass");
-        Assert.All(seen.Where(p => p.Phase is ProgressText.SearchingSettings or ProgressText.Writing), p => Assert.Equal(0, p.PassTotal));
+        Assert.All(seen.Where(p => p.Phase is ProgressText.Writing), p => Assert.Equal(0, p.PassTotal));
+
+        // Searching announces itself once (while the judge is set up), then counts each method's settings as it tries them.
+        var searching = seen.Where(p => p.Phase == ProgressText.SearchingSettings).ToList();
+        Assert.Equal((string.Empty, 0), (searching[0].Concept, searching[0].PassTotal));
+        var settings = searching.Skip(1).ToList();
+        Assert.NotEmpty(settings);
+        Assert.All(settings, p => Assert.True(p is { Concept: "closed-form", Total: > 1 } && p.PassTotal == p.Total && p.PassDone == p.Done && p.Done < p.Total, $"{p}"));
+        Assert.Equal(Enumerable.Range(0, settings.Count), settings.Select(p => p.Done));
 
         // Verifying (the written artifact probed on the held-out exemplars) counts its own pass, once the search kept a setting.
         var verifying = seen.Where(p => p.Phase == ProgressText.Verifying).ToList();

@@ -61,6 +61,24 @@ public sealed class SchemaTests
         Assert.False(Evaluate(Schema("ktu-manifest.schema.json"), Path.Combine(AppContext.BaseDirectory, "Data", "manifests", "unknown-and-missing.ktu.json")).IsValid);
     }
 
+    /// <summary>A dual encoder's own prompts: what the parser takes, the schema takes; an empty prompt, a template's "{}", an empty list or a repeat it refuses, as the parser does.</summary>
+    [Theory]
+    [InlineData("{ \"dress\": [\"a photo of a dress\", \"a dress\"], \"bag\": \"a photo of a bag\" }", true)]
+    [InlineData("{ \"dress\": [\"\"] }", false)]
+    [InlineData("{ \"dress\": [\"a photo of a {}\"] }", false)]
+    [InlineData("{ \"dress\": [] }", false)]
+    [InlineData("{ \"dress\": [\"a dress\", \"a dress\"] }", false)]
+    [InlineData("[\"a dress\"]", false)]
+    public void Own_prompts_in_the_manifest_schema_agree_with_the_parser(string labelPrompts, bool valid)
+    {
+        var sample = Path.Combine(TestPaths.RepoRoot, "samples", "FashionClip", "artifacts", "fashion-clip.ktu.json");
+        var text = File.ReadAllText(sample).Replace("\"labels\":", $"\"labelPrompts\": {labelPrompts},\n  \"labels\":", StringComparison.Ordinal);
+        var diagnostics = new KtuGate.Diagnostics.DiagnosticBag();
+        Assert.Equal(valid, KtuGate.Models.ManifestParser.Parse(System.Text.Encoding.UTF8.GetBytes(text), sample, diagnostics) is not null);
+        var results = Schema("ktu-manifest.schema.json").Evaluate(JsonNode.Parse(text, documentOptions: s_jsonc), new EvaluationOptions { OutputFormat = OutputFormat.List });
+        Assert.Equal(valid, results.IsValid);
+    }
+
     /// <summary>The schemas name the unlearning methods of the one registry, in its order: adding a method there and not here fails.</summary>
     [Theory]
     [InlineData("ktu-policy.schema.json")]

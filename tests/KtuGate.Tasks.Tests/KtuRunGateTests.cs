@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using KtuGate.Tests;
 using Microsoft.Build.Framework;
 using Microsoft.Build.Utilities;
@@ -153,6 +154,9 @@ public sealed class KtuRunGateTests
         Assert.Equal(Microsoft.Build.Framework.MessageImportance.High, line.Importance);
         Assert.Matches(@"remediated with closed-form at /fc2/Gemm \(ridge=[^,]+, after \d+ settings?\), Q-U [0-9.]+ against the original; wrote ", line.Message);
         Assert.Contains(engine.Messages, m => m.Message!.StartsWith("KtuGate: next step: ship the remediated artifact", StringComparison.Ordinal));
+
+        // The search's progress names each setting it tries, counted, as ktu's log does.
+        Assert.Contains(engine.Messages, m => Regex.IsMatch(m.Message!, @"^KtuGate: searching settings fashion-classifier\.onnx: closed-form 0/\d+$"));
     }
 
     [Fact]

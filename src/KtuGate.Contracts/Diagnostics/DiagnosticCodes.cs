@@ -252,6 +252,16 @@ public static class DiagnosticCodes
         "Question/answer: {0}",
         "A question/answer file is JSON Lines: one object per line, {\"subject\": ..., \"question\": ..., \"answer\": ..., \"paraphrases\": [...], \"perturbed\": [...], \"coarse\": {\"question\": ..., \"answer\": ...}} (paraphrases, perturbed and coarse optional). Fix the line shown.");
 
+    /// <summary>KTU2070: a dual encoder's <c>labelPrompts</c> or <c>coarsePrompts</c> names no label or group of the manifest.</summary>
+    public static readonly DiagnosticDescriptor PromptNamesNothing = new("KTU2070", E, "Prompts for an unknown label or group",
+        "'{0}' gives prompts for '{1}', which is not {2} of this manifest; it has: {3}",
+        "Each name under 'labelPrompts' must be one of 'labels', and each under 'coarsePrompts' one of the groups of 'coarse', spelt exactly as there. Prompts for a name the model does not have would never be used, and a label whose name is misspelt there would silently be worded by the templates instead. Fix the name, or add the label or group.");
+
+    /// <summary>KTU2071: a label's or group's own prompt that is empty, holds a template's placeholder, or is listed twice.</summary>
+    public static readonly DiagnosticDescriptor PromptWordingInvalid = new("KTU2071", E, "Invalid prompt",
+        "Prompt for '{0}' in '{1}' {2}",
+        "A label's (or group's) own prompts are the whole texts its text embedding is made from, as the model was trained with them: e.g. \"labelPrompts\": { \"dress\": [\"a photo of a dress\"] }. Each must be non-empty text without the '{}' of the 'prompts' templates, each once, and a name listed there needs at least one.");
+
     /// <summary>KTU3001: a concept that must be forgotten is still known.</summary>
     public static readonly DiagnosticDescriptor ConceptStillKnown = new("KTU3001", E, "Forbidden knowledge still present",
         "'{0}' is still known: {1} accuracy {2} (95% CI {3}-{4}, n={5}) > allowed {6}",

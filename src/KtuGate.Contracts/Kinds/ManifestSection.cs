@@ -1,3 +1,4 @@
+using KtuGate.Diagnostics;
 using KtuGate.Json;
 using KtuGate.Models;
 
@@ -34,4 +35,10 @@ internal sealed record ManifestSectionReader(ModelKind Kind, IReadOnlyList<strin
 
     /// <summary>Whether the kind's model takes images, so that its manifest has <c>input</c>, <c>preprocess</c>, <c>labels</c> and <c>coarse</c> (true unless the kind says otherwise).</summary>
     public bool FeedsImages { get; init; } = true;
+
+    /// <summary>
+    /// Checks the names the section uses against the manifest's labels and coarse groups once those are read (a dual encoder's prompts
+    /// of a label must name one); null where the section names none.
+    /// </summary>
+    public Action<ManifestSection, IReadOnlyList<string>, IReadOnlyList<CoarseGroup>, DiagnosticBag>? CheckNames { get; init; }
 }

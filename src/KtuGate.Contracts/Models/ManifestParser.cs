@@ -122,10 +122,11 @@ public static class ManifestParser
                 + string.Join(", ", ManifestKinds.Supported.Select(k => $"'{ManifestKinds.NameOf(k)}'")));
         }
 
-        var section = ReadSection(top, path, kindName);
+        var sectionReader = kindName is null ? null : ManifestKinds.SectionReaders.FirstOrDefault(r => r.Kind == ManifestKinds.Reserved[kindName]);
+        var section = ReadSection(top, path, kindName, sectionReader);
 
         // A kind whose model takes text has no image input, preprocessing or labels: its section says what it reads instead.
-        var feedsImages = kindName is null || ManifestKinds.SectionReaders.FirstOrDefault(r => r.Kind == ManifestKinds.Reserved[kindName])?.FeedsImages != false;
+        var feedsImages = sectionReader?.FeedsImages != false;
         if (!feedsImages)
         {
             foreach (var name in s_imageFields.Where(n => top.Get(n) is not null))
@@ -144,6 +145,11 @@ public static class ManifestParser
 
         var labels = feedsImages ? ReadLabels(top) : [];
         var coarse = feedsImages ? ReadCoarse(top, labels, diagnostics) : [];
+        if (section is not null)
+        {
+            sectionReader?.CheckNames?.Invoke(section, labels, coarse, diagnostics);
+        }
+
         if (diagnostics.HasErrors || kindName is null || section is null || (feedsImages && (input is null || preprocess is null)) || output is null)
         {
             return null;
@@ -183,9 +189,8 @@ public static class ManifestParser
     /// Delegates the kind's own fields to its section reader; a field another kind's section owns is an error here. Null when the
     /// kind is not supported (already reported) or its section has errors.
     /// </summary>
-    private static ManifestSection? ReadSection(ObjectReader top, string path, string? kindName)
+    private static ManifestSection? ReadSection(ObjectReader top, string path, string? kindName, ManifestSectionReader? reader)
     {
-        var reader = kindName is null ? null : ManifestKinds.SectionReaders.FirstOrDefault(r => r.Kind == ManifestKinds.Reserved[kindName]);
         foreach (var other in ManifestKinds.SectionReaders.Where(r => r != reader))
         {
             foreach (var name in other.Fields.Where(n => top.Get(n) is not null && reader?.Fields.Contains(n) != true))
@@ -298,11 +303,6 @@ public static class ManifestParser
                 continue;
             }
 
-            if (labels.Contains(property.Name))
-            {
-                diagnostics.Add(DiagnosticCodes.ManifestInvalid, property.NameLocation, $"Coarse group '{property.Name}' has the same name as a label");
-            }
-
             var members = new List<string>();
             foreach (var item in array.Items)
             {
@@ -323,6 +323,15 @@ public static class ManifestParser
                     owner[s.Value] = property.Name;
                     members.Add(s.Value);
                 }
+            }
+
+            // A group may share a label's name only where that label is in it (a group "dress" of the label "dress", or "shoe" of "shoe"
+            // and "boot"): a concept of that name is then the label at fine level and its own group at coarse level. A group named after a
+            // label it does not hold would make one name mean two unrelated things, one at each level.
+            if (labels.Contains(property.Name) && !members.Contains(property.Name))
+            {
+                diagnostics.Add(DiagnosticCodes.ManifestInvalid, property.NameLocation,
+                    $"Coarse group '{property.Name}' has the same name as a label it does not hold; a group may share a label's name only when that label is in it");
             }
 
             groups.Add(new CoarseGroup(property.Name, members));

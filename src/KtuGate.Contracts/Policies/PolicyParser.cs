@@ -235,7 +235,7 @@ public static class PolicyParser
             return concepts;
         }
 
-        var seenNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var uses = new List<(string Name, string Concept, SourceLocation Location)>();
         foreach (var property in conceptsObject.Properties)
         {
             if (property.Value is not JsonTreeObject body)
@@ -252,18 +252,7 @@ public static class PolicyParser
 
             var reader = top.Nested(body, $"concept '{property.Name}'", "aliases", "parent", "exemplars", "description");
             var aliases = reader.Strings("aliases");
-            foreach (var name in aliases.Select(a => (Value: a.Value, Location: a.Location)).Prepend((Value: property.Name, Location: property.NameLocation)))
-            {
-                if (seenNames.TryGetValue(name.Value, out var owner) && owner != property.Name)
-                {
-                    diagnostics.Add(DiagnosticCodes.PolicyHierarchyInvalid, name.Location,
-                        $"Name '{name.Value}' of concept '{property.Name}' is already a name of concept '{owner}'; a name must identify one concept");
-                }
-                else
-                {
-                    seenNames[name.Value] = property.Name;
-                }
-            }
+            uses.AddRange(aliases.Select(a => (a.Value, property.Name, a.Location)).Prepend((property.Name, property.Name, property.NameLocation)));
 
             var parent = Expect(reader, "parent");
             reader.String("description");
@@ -276,7 +265,33 @@ public static class PolicyParser
             });
         }
 
+        CheckSharedNames(concepts, uses, diagnostics);
         return concepts;
+    }
+
+    /// <summary>
+    /// A name (key or alias, case ignored) identifies one concept, or a parent and its child worded the same (a concept "dress" under
+    /// "dresses", which is also called "dress"): a clause names concepts by key, and the model binds either to the same label or group.
+    /// Two concepts that are not parent and child sharing a name is KTU1009, at the second one's use.
+    /// </summary>
+    private static void CheckSharedNames(List<Concept> concepts, List<(string Name, string Concept, SourceLocation Location)> uses, DiagnosticBag diagnostics)
+    {
+        var parents = concepts.ToDictionary(c => c.Name, c => c.Parent, StringComparer.Ordinal);
+        bool ParentAndChild(string a, string b) => parents.GetValueOrDefault(a) == b || parents.GetValueOrDefault(b) == a;
+        var owners = new Dictionary<string, List<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, concept, location) in uses)
+        {
+            var named = owners.TryGetValue(name, out var list) ? list : owners[name] = [];
+            if (named.FirstOrDefault(owner => owner != concept && !ParentAndChild(owner, concept)) is { } other)
+            {
+                diagnostics.Add(DiagnosticCodes.PolicyHierarchyInvalid, location,
+                    $"Name '{name}' of concept '{concept}' is already a name of concept '{other}'; a name must identify one concept, or a parent and its child");
+            }
+            else if (!named.Contains(concept))
+            {
+                named.Add(concept);
+            }
+        }
     }
 
     /// <summary>Every file the globs match, sorted and without duplicates; KTU1008 for a glob that leaves the folder, KTU1007 for one that matches nothing, KTU1017 for each link it refuses, KTU1018 for one that matches too many files, KTU1019 for a folder it cannot list.</summary>

@@ -26,10 +26,27 @@ public static class ProgressText
 
     private const int PhaseWidth = 18, BarWidth = 24;
 
-    /// <summary>A log's line for the start of a phase (or of a concept in it), e.g. "probing fashion-classifier.onnx: sneaker (300 exemplars)".</summary>
+    /// <summary>
+    /// The line a log gets for one report, or null where none is due: the start of a phase (or of a concept in it), e.g. "probing
+    /// fashion-classifier.onnx: sneaker (300 exemplars)", and, while searching, each setting of a method, with the method's settings judged
+    /// so far, e.g. "searching settings fashion-classifier.onnx: closed-form 3/12".
+    /// </summary>
     /// <remarks>Model and concept names come from the command line and policies: made inert, so a name cannot forge a line or drive the terminal.</remarks>
-    public static string LogLine(string phase, string model, string concept, int total)
-        => TextSafety.Printable(concept.Length == 0 ? $"{phase} {model}".TrimEnd() : string.Create(CultureInfo.InvariantCulture, $"{phase} {model}: {concept} ({total} exemplars)"));
+    /// <param name="phase">One of <see cref="Phases"/>.</param>
+    /// <param name="model">The model's file name (or the report folder, when writing).</param>
+    /// <param name="concept">The concept probed, or the unlearning method whose settings are searched; empty for neither.</param>
+    /// <param name="done">Exemplars (settings) done.</param>
+    /// <param name="total">Exemplars (settings) in all; 0 for a phase without a count.</param>
+    public static string? LogLine(string phase, string model, string concept, int done, int total)
+    {
+        if (phase == SearchingSettings && total > 0)
+        {
+            return TextSafety.Printable(string.Create(CultureInfo.InvariantCulture, $"{phase} {model}: {concept} {done}/{total}"));
+        }
+
+        return done != 0 ? null
+            : TextSafety.Printable(concept.Length == 0 ? $"{phase} {model}".TrimEnd() : string.Create(CultureInfo.InvariantCulture, $"{phase} {model}: {concept} ({total} exemplars)"));
+    }
 
     /// <summary>Whether a line of the engine's standard error is a progress line (see <see cref="LogLine"/>).</summary>
     public static bool IsLogLine(string line) => Phases.Any(p => line.StartsWith(p + " ", StringComparison.Ordinal) || line == p);
@@ -64,10 +81,14 @@ public static class ProgressText
         return line.Length >= width ? line[..Math.Max(0, width)] : line.PadRight(width);
     }
 
-    /// <summary>The line left when Ctrl+C stops a run, e.g. "stopped while probing fashion-classifier.onnx: sneaker at 128/1500 exemplars; nothing was written".</summary>
+    /// <summary>
+    /// The line left when Ctrl+C stops a run, e.g. "stopped while probing fashion-classifier.onnx: sneaker at 128/1500 exemplars; nothing was
+    /// written" (while searching, the count is of settings).
+    /// </summary>
     public static string Stopped(string phase, string subject, int done, int total)
         => TextSafety.Printable($"stopped while {phase} {subject}".TrimEnd()
-            + (total > 0 ? string.Create(CultureInfo.InvariantCulture, $" at {done}/{total} exemplars") : string.Empty) + "; nothing was written");
+            + (total > 0 ? string.Create(CultureInfo.InvariantCulture, $" at {done}/{total} {(phase == SearchingSettings ? "settings" : "exemplars")}") : string.Empty)
+            + "; nothing was written");
 
     private static string Clock(TimeSpan t)
         => t.TotalHours >= 1 ? string.Create(CultureInfo.InvariantCulture, $"{(int)t.TotalHours}:{t.Minutes:00}:{t.Seconds:00}") : string.Create(CultureInfo.InvariantCulture, $"{t.Minutes}:{t.Seconds:00}");

@@ -35,8 +35,9 @@ internal static class ModelCheck
         => ModelProbe.Run(new ModelProbe.Context(input, manifest, policies, request, baseDirectory, diagnostics, options, cancellationToken));
 
     /// <summary>
-    /// The label a general-set folder stands for: the model's label of that name, else the label that the policy's concept of that key
-    /// (or alias) binds to at fine level, so that folders may be named as the policy names its concepts; -1 for neither.
+    /// The label a general-set folder stands for: the model's label of that name, else the label that the policy's concepts of that key
+    /// (or alias) bind to at fine level, so that folders may be named as the policy names its concepts (a name a parent and its child
+    /// share counts where they bind to one label); -1 for neither, or for concepts bound to different labels.
     /// </summary>
     private static int FolderLabel(Policy policy, ModelManifest manifest, string folder)
     {
@@ -46,8 +47,10 @@ internal static class ModelCheck
             return label;
         }
 
-        var named = policy.Concepts.Where(c => c.Names.Any(n => ConceptBinding.Normalize(n) == ConceptBinding.Normalize(folder))).ToList();
-        return named.Count == 1 && ConceptBinding.Bind(policy, named[0], manifest, string.Empty, new DiagnosticBag()) is { FineLabel: >= 0 } bound ? bound.FineLabel : -1;
+        var bound = policy.Concepts.Where(c => c.Names.Any(n => ConceptBinding.Normalize(n) == ConceptBinding.Normalize(folder)))
+            .Select(c => ConceptBinding.Bind(policy, c, manifest, string.Empty, new DiagnosticBag()) is { FineLabel: >= 0 } b ? b.FineLabel : -1)
+            .Where(l => l >= 0).Distinct().ToList();
+        return bound.Count == 1 ? bound[0] : -1;
     }
 
     /// <summary>A policy's general probe files grouped by the label their folder names (KTU2018 for a folder that names none), without the labels the policy forgets: general accuracy measures unrelated knowledge.</summary>

@@ -286,21 +286,25 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         try
         {
             var methods = scope.Contains(RemedyOptions.LastScope) || scope.Contains(RemedyOptions.AllScope) ? MethodsFor(c.Request, c.Allowed, c.Plan.Edits).ToList() : [];
-            foreach (var (method, solve) in methods.SelectMany(m => m.Candidates(problem)))
+            foreach (var candidates in methods.Select(m => m.Candidates(problem).ToList()))
             {
-                c.CancellationToken.ThrowIfCancellationRequested();
-                var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => judge.Judge(Candidate(c.Site, w, b)).Missed.Count == 0 : null);
-                var candidate = Candidate(c.Site, newWeight, newBias);
-                if (judge.Judge(candidate) is { Missed.Count: > 0 } rejected)
+                foreach (var (index, (method, solve)) in candidates.Index())
                 {
-                    tried.Add(Attempt(method, settingsText, rejected.Missed, rejected.Result, judge.Probes));
-                    continue;
-                }
+                    c.CancellationToken.ThrowIfCancellationRequested();
+                    Searching(method, index, candidates.Count);
+                    var (newWeight, newBias, settingsText) = solve(judgedInMemory ? (w, b) => judge.Judge(Candidate(c.Site, w, b)).Missed.Count == 0 : null);
+                    var candidate = Candidate(c.Site, newWeight, newBias);
+                    if (judge.Judge(candidate) is { Missed.Count: > 0 } rejected)
+                    {
+                        tried.Add(Attempt(method, settingsText, rejected.Missed, rejected.Result, judge.Probes));
+                        continue;
+                    }
 
-                if (Keep(method, settingsText, OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias), candidatePath, shared, tried, judgedInMemory) is { } kept)
-                {
-                    var overrides = candidate.Overrides();
-                    return kept with { Trained = ([RemedyOptions.LastScope], overrides.Count, Changed(overrides, Candidate(c.Site, c.Plan.Weight, c.Plan.Bias).Overrides())) };
+                    if (Keep(method, settingsText, OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias), candidatePath, shared, tried, judgedInMemory) is { } kept)
+                    {
+                        var overrides = candidate.Overrides();
+                        return kept with { Trained = ([RemedyOptions.LastScope], overrides.Count, Changed(overrides, Candidate(c.Site, c.Plan.Weight, c.Plan.Bias).Overrides())) };
+                    }
                 }
             }
 
@@ -308,9 +312,11 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             {
                 foreach (var method in DeepMethods(location))
                 {
-                    foreach (var candidate in DeepEdit.Candidates(method, problem, deep, c.Diagnostics, location) ?? [])
+                    var candidates = DeepEdit.Candidates(method, problem, deep, c.Diagnostics, location) ?? [];
+                    foreach (var (index, candidate) in candidates.Index())
                     {
                         c.CancellationToken.ThrowIfCancellationRequested();
+                        Searching(candidate.Method, index, candidates.Count);
                         (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
                         if (TrySolve(candidate, w =>
                         {
@@ -345,6 +351,15 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         return new SearchResult(tried, null, null, null, judgedInMemory);
     }
+
+    /// <summary>Tells the progress display which of a method's settings the search tries: <paramref name="judged"/> of <paramref name="settings"/> judged so far.</summary>
+    private void Searching(string method, int judged, int settings)
+        => c.Request.Progress?.Report(new ProbeProgress(Path.GetFileName(c.Input.Artifact), method, judged, settings)
+        {
+            Phase = ProgressText.SearchingSettings,
+            PassDone = judged,
+            PassTotal = settings,
+        });
 
     /// <summary>
     /// Writes a candidate the judge passed and probes what was written (only a probed pass ships); the kept result, with its verdicts on the

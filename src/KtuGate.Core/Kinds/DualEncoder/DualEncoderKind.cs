@@ -70,11 +70,23 @@ internal sealed class DualEncoderKind : IModelKind
             return new SiteProbe(activations, weight, bias, fine, coarse, Tower.Embed);
         }
 
-        /// <summary>Every wording a concept is probed with: each template (the model's and the policy's) with each of the concept's names; none for a coarse group.</summary>
+        /// <summary>
+        /// Every wording a concept is probed with: each template (the model's and the policy's) with each of the concept's names, or, for a
+        /// label with prompts of its own, those prompts (in place of the model's templates) and the policy's templates with each name;
+        /// none for a coarse group.
+        /// </summary>
         public override IReadOnlyList<string> Wordings(Policy policy, Concept concept, int fineLabel)
-            => fineLabel < 0 ? [] : Section.PromptTemplates.Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
-                .SelectMany(t => concept.Names.Select(n => DualEncoderProbe.Prompt(t, n)))
+        {
+            if (fineLabel < 0)
+            {
+                return [];
+            }
+
+            var own = Section.PromptsOfLabel(manifest.Labels[fineLabel]);
+            return (own ?? []).Concat((own is null ? Section.PromptTemplates : []).Concat(policy.PromptTemplates).Distinct(StringComparer.Ordinal)
+                .SelectMany(t => concept.Names.Select(n => DualEncoderProbe.Prompt(t, n))))
                 .Distinct(StringComparer.Ordinal).ToList();
+        }
 
         public override ModelReport Describe(ModelReport report, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => textTower is null ? report : report with
         {

@@ -26,9 +26,15 @@ public sealed class DualEncoderProbe : IConceptProbe
     /// <summary>Each label's and each coarse group's text embedding: the unit-length mean of its prompts' embeddings.</summary>
     public static (float[][] Fine, float[][] Coarse) Directions(ModelManifest manifest, TextTower textTower)
     {
-        float[] Ensemble(string name) => VectorMath.MeanDirection(manifest.SectionAs<DualEncoderSection>().PromptTemplates.Select(t => textTower.Embed(Prompt(t, name))));
-        return (manifest.Labels.Select(Ensemble).ToArray(), manifest.Coarse.Select(g => Ensemble(g.Name)).ToArray());
+        var section = manifest.SectionAs<DualEncoderSection>();
+        float[] Ensemble(IReadOnlyList<string> prompts) => VectorMath.MeanDirection(prompts.Select(textTower.Embed));
+        return (manifest.Labels.Select(l => Ensemble(Prompts(section, section.PromptsOfLabel(l), l))).ToArray(),
+            manifest.Coarse.Select(g => Ensemble(Prompts(section, section.PromptsOfGroup(g.Name), g.Name))).ToArray());
     }
+
+    /// <summary>The prompts a label or group is embedded with: its own where the manifest gives them (they stand in for the templates), else each template with its name.</summary>
+    internal static IReadOnlyList<string> Prompts(DualEncoderSection section, IReadOnlyList<string>? own, string name)
+        => own ?? section.PromptTemplates.Select(t => Prompt(t, name)).ToList();
 
     /// <summary>How exemplars are changed before probing (none by default).</summary>
     public Perturbation Perturbation { get; init; }
