@@ -9,7 +9,7 @@ using KtuGate.Probing;
 // Probing benchmark: exemplars per second by batch size, and whether memory grows with the
 // number of exemplars (it must not: probes stream one batch at a time).
 // Usage: dotnet run -c Release --project bench/KtuGate.Bench [-- --repeat N]
-// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh)
+// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- tinylm`: unlearning inside the TinyLm decoder)
 var root = FindRepoRoot();
 if (args.Length == 1 && args[0] == "remediation")
 {
@@ -20,6 +20,12 @@ if (args.Length == 1 && args[0] == "remediation")
 if (args.Length >= 1 && args[0] == "deep-step")
 {
     DeepStep.Print(root, args.Length == 2 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30);
+    return;
+}
+
+if (args.Length == 1 && args[0] == "tinylm")
+{
+    TinyLmTable.Print(root);
     return;
 }
 

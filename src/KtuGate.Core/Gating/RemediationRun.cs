@@ -455,9 +455,10 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         c.Diagnostics.AddRange(trial.Items);
 
-        // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on.
-        var fitted = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
-            c.CancellationToken, c.Options with { Split = _judgedOnAll ? null : ExemplarSplit.Fitted });
+        // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on (the same
+        // verdicts where it was judged on every exemplar).
+        var fitted = _judgedOnAll ? judged : CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
+            c.CancellationToken, c.Options with { Split = ExemplarSplit.Fitted });
         return new SearchResult(tried, judged, bytes, method, judgedInMemory) { Fitted = fitted.Verdicts };
     }
 
