@@ -47,6 +47,60 @@ public sealed class CausalLmGradientTests
         Assert.Equal(model.Graph.Initializer.Count(t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Dims.Count > 0), built!.Gradients.Count);
     }
 
+
+    [Theory]
+    [InlineData(ForgetTerm.Ascent)]
+    [InlineData(ForgetTerm.NegativePreference)]
+    public void Token_loss_is_its_formula_over_the_decoder_s_own_answer_log_probabilities(ForgetTerm term)
+    {
+        // One forget answer and, on the same row, a retained position (the answer's first token at weight 0.5): the gradient model's loss
+        // must be forget(s) + 0.5·(−log p(first token)), with s the answer's summed log-probability as the decoder scores it.
+        var section = CausalLmTests.SampleManifest().SectionAs<CausalLmSection>();
+        var tokenizer = CausalLmTests.SampleTokenizer(section);
+        var record = CausalLmTests.Records("forget")[0];
+        var prompt = tokenizer.Prompt(section.PromptFor(record.Fine.Question));
+        var answer = tokenizer.Answer(section.PromptFor(record.Fine.Question), record.Fine.Answer);
+        double s, first;
+        using (var session = CausalLmTests.OpenSession(CausalLmTests.Model))
+        {
+            var decoder = Decoder.Open(session, section.Inputs, "logits", section.Location, new DiagnosticBag())!;
+            s = decoder.AnswerLogLikelihood(prompt, answer) * answer.Length;
+            first = decoder.AnswerLogLikelihood(prompt, answer[..1]);
+        }
+
+        var diagnostics = new DiagnosticBag();
+        var model = OnnxGraph.Load(CausalLmTests.Model, diagnostics)!;
+        var head = OnnxGraph.FindSite(model, "logits", null)!;
+        using var trainer = new GradientTrainer(GradientBuilder.Build(model, [head.Weight], TokenLoss.Build("logits", term), diagnostics)!);
+        const int vocabulary = 640;
+        var length = prompt.Length + answer.Length;
+        var oneHot = new double[length * vocabulary];
+        var retain = new double[length * vocabulary];
+        for (var i = 0; i < answer.Length; i++)
+        {
+            oneHot[(prompt.Length - 1 + i) * vocabulary + answer[i]] = 1;
+        }
+
+        retain[(prompt.Length - 1) * vocabulary + answer[0]] = 0.5;
+        var sRef = s + 3;
+        var feeds = new Dictionary<string, Func<Microsoft.ML.OnnxRuntime.OrtValue>>
+        {
+            ["input_ids"] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(prompt.Concat(answer).Select(i => (long)i).ToArray(), [1, length]),
+            ["attention_mask"] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(Enumerable.Repeat(1L, length).ToArray(), [1, length]),
+            ["position_ids"] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(Enumerable.Range(0, length).Select(i => (long)i).ToArray(), [1, length]),
+            [TokenLoss.Answer] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(oneHot, [1, length, vocabulary]),
+            [TokenLoss.RetainTarget] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(retain, [1, length, vocabulary]),
+            [TokenLoss.ForgetWeight] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(new[] { 1.0 }, [1]),
+            [TokenLoss.Reference] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(new[] { sRef }, [1]),
+        };
+        foreach (var past in new[] { "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value" })
+        {
+            feeds[past] = () => Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(Array.Empty<float>(), [1, 4, 0, 16]);
+        }
+
+        var forget = term == ForgetTerm.Ascent ? s : 2 / TokenLoss.Beta * Math.Log(1 + Math.Exp(TokenLoss.Beta * (s - sRef)));
+        Assert.Equal(forget - 0.5 * first, trainer.Loss(feeds), 4);
+    }
 }
 
 /// <summary>Unlearning inside the TinyLm decoder: a Remediate run of the sample, the edit it writes, and the methods the kind cannot run.</summary>
