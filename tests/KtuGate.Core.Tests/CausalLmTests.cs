@@ -346,23 +346,6 @@ public sealed class CausalLmTests
         Assert.Equal(16, verdicts.Count);
         Assert.All(verdicts.Where(v => v.Kind == "retain"), v => Assert.True(v.Passed, v.Concept));
     }
-
-    [Fact]
-    public void Remediating_the_sample_fails_closed_with_no_edit_site_and_writes_nothing()
-    {
-        using var temp = new TempFolder();
-        var output = Path.Combine(temp.Path, "out");
-        var result = Gate.Run(new GateRequest([new GateModelInput(Model, TinyLm("artifacts", "tinylm.ktu.json"))], [TinyLm("policies", "forget-five-people.ktu.json")], temp.Path)
-        {
-            ExecutionProvider = ExecutionProviderPreference.Cpu,
-            Mode = GateMode.Remediate,
-            OutputDirectory = output,
-        });
-        Assert.NotEqual(GateOutcome.Pass, result.Outcome);
-        Assert.Contains(result.Diagnostics, d => d.Code == "KTU4003" && d.Message.Contains("causal language model", StringComparison.Ordinal));
-        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3001");
-        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
-    }
 }
 
 /// <summary>What the sample's README says the TinyLm decoder and its retain model answer, measured again.</summary>

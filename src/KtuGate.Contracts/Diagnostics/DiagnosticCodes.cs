@@ -376,6 +376,19 @@ public static class DiagnosticCodes
         Category = DiagnosticCategory.Evidence,
     };
 
+    /// <summary>KTU4021: a kind that unlearns with its own losses judges its candidates on every exemplar, the held-out part being too small.</summary>
+    public static readonly DiagnosticDescriptor JudgedOnFitted = new("KTU4021", I, "Judged on the exemplars fitted on",
+        "The held-out part of the exemplars cannot show {0} of the thresholds (remedy.holdOut {1}); candidate edits of this {2} model are judged on every exemplar, those they are fitted on included",
+        "A model kind that unlearns with its own losses (a causal language model's answer tokens) names few exemplar files per concept (a person's question/answer records in one file), so the hold-out split, made per file, leaves some concepts with nothing held out. Rather than refuse (KTU4020, as for image kinds), its candidates are judged on every exemplar and the report says how many were held out (remediation.heldOutExemplars). Split a concept's records over more files to judge on a held-out part.")
+    {
+        Category = DiagnosticCategory.Evidence,
+    };
+
+    /// <summary>KTU4022: an unlearning method the model's kind cannot run.</summary>
+    public static readonly DiagnosticDescriptor MethodSkipped = new("KTU4022", I, "Unlearning method skipped",
+        "Method '{0}' was skipped for this {1} model: {2}",
+        "A model kind that unlearns with its own losses runs the registry's methods it can (a causal language model: the gradient methods nhl-kl, ga, ga-kl, npo-kl as token losses); each other method named by the request or the policy's remedy.methods (or, where none is named, in the registry) is skipped and said so here, never silently. List the methods the kind runs in remedy.methods.");
+
     /// <summary>KTU5001: the CUDA execution provider could not be used.</summary>
     public static readonly DiagnosticDescriptor CudaUnavailable = new("KTU5001", I, "Running on CPU",
         "CUDA execution provider not available ({0}); probing on CPU",

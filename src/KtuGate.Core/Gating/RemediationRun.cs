@@ -22,6 +22,9 @@ namespace KtuGate;
 /// </summary>
 internal sealed class RemediationRun(RemediationRun.Context c)
 {
+    /// <summary>Whether candidates are judged on every exemplar (KTU4021): none is then held out from the edit.</summary>
+    private bool _judgedOnAll;
+
     /// <summary>What a remediation is asked to do.</summary>
     internal sealed record Context(
         GateModelInput Input, ModelManifest Manifest, IReadOnlyList<Policy> Policies, IReadOnlyList<Policy> Allowed, Checked Verified, SitePlan Plan,
@@ -43,14 +46,23 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     /// <summary>Remediates for the failing forget clauses <paramref name="targets"/>.</summary>
     public Checked Run(IReadOnlyList<ClauseVerdict> targets)
     {
-        // Every threshold is judged on the held-out part: where it is too small to show one, no edit could pass, and none is tried.
+        // Every threshold is judged on the held-out part: where it is too small to show one, no edit could pass, and none is tried. A kind
+        // that unlearns with its own losses (a decoder's answers, a few records per subject) is judged on every exemplar instead, and says so.
+        var own = c.Options.Kind!.Unlearning;
         if (HeldOutTooFew() is { Count: > 0 } tooFew)
         {
-            c.Diagnostics.AddRange(tooFew);
-            return c.Verified;
+            if (own is null)
+            {
+                c.Diagnostics.AddRange(tooFew);
+                return c.Verified;
+            }
+
+            _judgedOnAll = true;
+            c.Diagnostics.Add(DiagnosticCodes.JudgedOnFitted, tooFew[0].Location, tooFew.Count,
+                string.Join(", ", c.Allowed.Select(p => Thresholds.Text(p.Remedy.HoldOut)).Distinct()), ManifestKinds.NameOf(c.Manifest.Kind));
         }
 
-        var problem = Problem(targets);
+        var problem = own is null ? Problem(targets) : null;
         var outputDirectory = c.Request.OutputDirectory ?? c.Request.ReportDirectory ?? c.Plan.Folder;
         var outputPath = Path.Combine(outputDirectory, Path.GetFileName(c.Input.Artifact));
         if (string.Equals(Path.GetFullPath(outputPath), Path.GetFullPath(c.Input.Artifact), StringComparison.Ordinal))
@@ -78,9 +90,11 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 return c.Verified;
             }
 
-            var search = Search(problem, Path.Combine(staging, Path.GetFileName(c.Input.Artifact)));
+            var candidatePath = Path.Combine(staging, Path.GetFileName(c.Input.Artifact));
+            var (search, forgetCount, retainCount) = problem is not null ? (Search(problem, candidatePath), problem.Forget.Count, problem.Retain.Count)
+                : SearchOwn(own!, targets, candidatePath);
             var published = manifest is { Bytes: { } bytes } ? StageManifest(staging, externals, outputPath, bytes) : externals;
-            return Finish(search, problem, staging, externals, published, outputPath);
+            return Finish(search, forgetCount, retainCount, staging, externals, published, outputPath);
         }
         finally
         {
@@ -315,30 +329,10 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                     var candidates = DeepEdit.Candidates(method, problem, deep, c.Diagnostics, location) ?? [];
                     foreach (var (index, candidate) in candidates.Index())
                     {
-                        c.CancellationToken.ThrowIfCancellationRequested();
                         Searching(candidate.Method, index, candidates.Count);
-                        (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
-                        if (TrySolve(candidate, w =>
+                        if (TryDeep(candidate, deep.Scope, probing, candidatePath, shared, tried, judgedInMemory, location) is { } ended)
                         {
-                            last = (w, probing.Judge(new CandidateEdit([], w)));
-                            return last.Value.Verdict.Missed.Count == 0;
-                        }, deep, location) is not { } solved)
-                        {
-                            // The model cannot be trained (said with KTU4013): no other method or setting would fare better.
-                            return new SearchResult(tried, null, null, null, judgedInMemory);
-                        }
-
-                        var (weights, settingsText, changed) = solved;
-                        var (result, missed) = last is { } l && ReferenceEquals(l.Weights, weights) ? l.Verdict : probing.Judge(new CandidateEdit([], weights));
-                        if (missed.Count > 0)
-                        {
-                            tried.Add(Attempt(candidate.Method, settingsText, missed, result, probed: true));
-                            continue;
-                        }
-
-                        if (Keep(candidate.Method, settingsText, OnnxGraph.WithInitializers(c.Plan.Model, weights), candidatePath, shared, tried, judgedInMemory) is { } kept)
-                        {
-                            return kept with { Trained = (deep.Scope, weights.Count, changed) };
+                            return ended;
                         }
                     }
                 }
@@ -362,6 +356,103 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         });
 
     /// <summary>
+    /// Trains one deep candidate, judging its checkpoints by ONNX Runtime, and keeps it where it passes: the search's end (a kept edit, or
+    /// nothing where the model cannot be trained), or null to go on with the next.
+    /// </summary>
+    private SearchResult? TryDeep(
+        DeepCandidate candidate, IReadOnlyList<string> scope, ICandidateJudge probing, string candidatePath, CheckOptions shared, List<RemediationAttemptInfo> tried,
+        bool judgedInMemory, SourceLocation? location)
+    {
+        c.CancellationToken.ThrowIfCancellationRequested();
+        (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
+        if (TrySolve(candidate, w =>
+        {
+            last = (w, probing.Judge(new CandidateEdit([], w)));
+            return last.Value.Verdict.Missed.Count == 0;
+        }, scope, location) is not { } solved)
+        {
+            // The model cannot be trained (said with KTU4013): no other method or setting would fare better.
+            return new SearchResult(tried, null, null, null, judgedInMemory);
+        }
+
+        var (weights, settingsText, changed) = solved;
+        var (result, missed) = last is { } l && ReferenceEquals(l.Weights, weights) ? l.Verdict : probing.Judge(new CandidateEdit([], weights));
+        if (missed.Count > 0)
+        {
+            tried.Add(Attempt(candidate.Method, settingsText, missed, result, probed: true));
+            return null;
+        }
+
+        return Keep(candidate.Method, settingsText, OnnxGraph.WithInitializers(c.Plan.Model, weights), candidatePath, shared, tried, judgedInMemory) is { } kept
+            ? kept with { Trained = (scope, weights.Count, changed) }
+            : null;
+    }
+
+    /// <summary>
+    /// The search of a kind that unlearns with its own losses (<see cref="KindSession.Unlearning"/>): each method the kind can run (one it
+    /// cannot is skipped with KTU4022), its candidates over the scope (the kind's default where neither the request nor a policy names one)
+    /// judged by ONNX Runtime with the trained initializers overridden, on the held-out part, or on every exemplar where it is too small.
+    /// </summary>
+    private (SearchResult Search, int Forget, int Retain) SearchOwn(KindUnlearning own, IReadOnlyList<ClauseVerdict> targets, string candidatePath)
+    {
+        var untimed = c.Request with { Progress = null };
+        var onOriginal = new GateModelInput(c.Input.Artifact, c.Input.Manifest, c.Input.Artifact);
+        var baseline = c.Verified.Tallies;
+        if (!_judgedOnAll)
+        {
+            // The original on the held-out part, measured the way candidates are, is their baseline there.
+            var original = CheckModel(new GateModelInput(c.Input.Artifact, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
+                c.CancellationToken, c.Options with { Split = ExemplarSplit.Judged });
+            baseline = baseline.Concat(original.Tallies).DistinctBy(t => t.Key).ToDictionary();
+        }
+
+        var judging = c.Options with { Split = _judgedOnAll ? null : ExemplarSplit.Judged, BaselineTallies = baseline };
+        var probing = new OnnxRuntimeJudge((overrides, bag) => CheckModel(onOriginal, c.Manifest, c.Policies, untimed, c.BaseDirectory, bag, c.CancellationToken, judging with { Overrides = overrides }));
+        bool Fitted(string file) => _judgedOnAll || !HoldOut.HeldOutByAny(c.Policies, file);
+        var forget = targets.SelectMany(v => c.Policies.First(p => p.Id == v.Policy).GetConcept(v.Concept).Files).Where(Fitted).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var retain = c.Policies.SelectMany(p => p.Retain.SelectMany(r => p.GetConcept(r.Concept).Files).Concat(p.GeneralFiles))
+            .Where(f => Fitted(f) && !forget.Contains(f)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var tried = new List<RemediationAttemptInfo>();
+        var none = new SearchResult(tried, null, null, null, JudgedInMemory: false);
+        var (requested, location) = Scope();
+        var scope = c.Request.RemedyScope is null && location is null ? own.DefaultScope : requested;
+        if (EditScope.Resolve(c.Plan.Model, scope, c.Site, c.Diagnostics, location) is not { } trained)
+        {
+            return (none, forget.Count, retain.Count);
+        }
+
+        var problem = new KindUnlearningProblem(c.Plan.Model, c.Input.Artifact, scope, trained, forget, retain);
+        var names = c.Request.RemedyMethods ?? [.. c.Allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? UnlearningMethods.Names : p.Remedy.Methods).Distinct()];
+        try
+        {
+            foreach (var method in names.Select(n => UnlearningMethods.Find(n) ?? throw new ArgumentException($"'{n}' is not an unlearning method.", nameof(targets))))
+            {
+                if (own.CannotRun(method) is { } why || method is not GradientMethod gradient)
+                {
+                    c.Diagnostics.Add(DiagnosticCodes.MethodSkipped, location, method.Name, ManifestKinds.NameOf(c.Manifest.Kind), own.CannotRun(method) ?? "it is not a gradient method");
+                    continue;
+                }
+
+                var candidates = own.Candidates(gradient, problem, c.Diagnostics, location) ?? [];
+                foreach (var (index, candidate) in candidates.Index())
+                {
+                    Searching(candidate.Method, index, candidates.Count);
+                    if (TryDeep(candidate, scope, probing, candidatePath, judging, tried, judgedInMemory: false, location) is { } ended)
+                    {
+                        return (ended, forget.Count, retain.Count);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            File.Delete(candidatePath);
+        }
+
+        return (none, forget.Count, retain.Count);
+    }
+
+    /// <summary>
     /// Writes a candidate the judge passed and probes what was written (only a probed pass ships); the kept result, with its verdicts on the
     /// exemplars it was fitted on, or null (the attempt recorded) where the probe found a miss.
     /// </summary>
@@ -381,8 +472,9 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         c.Diagnostics.AddRange(trial.Items);
 
-        // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on.
-        var fitted = CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
+        // The same artifact on the exemplars it was fitted on, for the report beside the held-out rates it was judged on (the same
+        // verdicts where it was judged on every exemplar).
+        var fitted = _judgedOnAll ? judged : CheckModel(new GateModelInput(candidatePath, c.Input.Manifest), c.Manifest, c.Policies, untimed, c.BaseDirectory, new DiagnosticBag(),
             c.CancellationToken, c.Options with { Split = ExemplarSplit.Fitted });
         return new SearchResult(tried, judged, bytes, method, judgedInMemory) { Fitted = fitted.Verdicts };
     }
@@ -434,7 +526,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
     /// <summary>Trains one deep candidate; null, with KTU4013, where ONNX Runtime cannot run the gradient model (a model that takes no batch, say).</summary>
     private (IReadOnlyList<InitializerOverride> Weights, string Settings, long Changed)? TrySolve(
-        DeepCandidate candidate, Func<IReadOnlyList<InitializerOverride>, bool> accept, DeepProblem deep, SourceLocation? location)
+        DeepCandidate candidate, Func<IReadOnlyList<InitializerOverride>, bool> accept, IReadOnlyList<string> scope, SourceLocation? location)
     {
         try
         {
@@ -442,7 +534,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
         {
-            c.Diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, string.Join(", ", deep.Scope), $"ONNX Runtime could not train it ({e.Message})");
+            c.Diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, string.Join(", ", scope), $"ONNX Runtime could not train it ({e.Message})");
             return null;
         }
     }
@@ -464,7 +556,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     }
 
     /// <summary>Reports a search that found nothing (KTU4001), or publishes the chosen artifact (<paramref name="published"/>: its external data and manifest copy, moved in first) and reports it with the search.</summary>
-    private Checked Finish(SearchResult search, UnlearningProblem problem, string staging, IReadOnlyList<string> externals, IReadOnlyList<string> published, string outputPath)
+    private Checked Finish(SearchResult search, int forgetCount, int retainCount, string staging, IReadOnlyList<string> externals, IReadOnlyList<string> published, string outputPath)
     {
         var (site, input, digests) = (c.Site, c.Input, c.Options.Digests);
         var siteInfo = new EditSiteInfo(site.Node, site.Input, site.Weight, site.Bias, site.Inputs, site.Outputs);
@@ -475,7 +567,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             var triedMethods = string.Join(", ", tried.Select(t => t.Method).Distinct());
             c.Diagnostics.Add(DiagnosticCodes.RemediationFailed, new SourceLocation(input.Artifact), Path.GetFileName(input.Artifact),
                 $"{tried.Count} settings of {(triedMethods.Length == 0 ? "no method" : triedMethods)}", tried.Count == 0 ? 0 : tried.Min(t => t.Violations));
-            var none = new RemediationReport(triedMethods, siteInfo, original, null, problem.Forget.Count, problem.Retain.Count, tried) { JudgedInMemory = search.JudgedInMemory, HeldOutExemplars = HeldOutCount() };
+            var none = new RemediationReport(triedMethods, siteInfo, original, null, forgetCount, retainCount, tried) { JudgedInMemory = search.JudgedInMemory, HeldOutExemplars = _judgedOnAll ? 0 : HeldOutCount() };
 
             // Every setting was judged against the original as baseline: the verify pass's "no baseline" (KTU3004) on the metrics says
             // nothing about them (KTU4001 and each setting's Q-U say what they missed); one the settings missed too is kept.
@@ -497,10 +589,10 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             Clauses = result.Report.Clauses.Select(clause => clause with { Fit = FitRate(search.Fitted, clause) }).ToList(),
             Artifact = written,
             ExternalData = FileDigests.External(c.BaseDirectory, outputPath, externals, digests, c.Diagnostics),
-            Remediation = new RemediationReport(search.Method!, siteInfo, original, written, problem.Forget.Count, problem.Retain.Count, tried)
+            Remediation = new RemediationReport(search.Method!, siteInfo, original, written, forgetCount, retainCount, tried)
             {
                 JudgedInMemory = search.JudgedInMemory,
-                HeldOutExemplars = HeldOutCount(),
+                HeldOutExemplars = _judgedOnAll ? 0 : HeldOutCount(),
                 OriginalExternalData = FileDigests.External(c.BaseDirectory, input.Artifact, externals, digests, c.Diagnostics),
                 Scope = search.Trained?.Scope,
                 TrainedInitializers = search.Trained?.Initializers,

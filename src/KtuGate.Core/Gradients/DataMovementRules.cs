@@ -45,5 +45,13 @@ internal sealed class DataMovementRules : GradientRuleFamily
             var parts = g.OpN("Split", [d[0]!, lengths], n.Input.Count, GradientGraph.Attr("axis", axis));
             return [.. parts.Select((p, i) => g.Needs(n.Input[i]) ? p : null)];
         });
+
+        // Split: the outputs' gradients concatenated back along the axis, zeros for an output no gradient reaches (a decoder's q, k, v
+        // from one projection). The split sizes (input or attribute) carry none.
+        yield return new("Split", FirstOnly, (g, n, d) =>
+        {
+            var parts = n.Output.Select((o, i) => d[i] ?? g.ZerosOfShape(g.ShapeOf(o)));
+            return [g.Op("Concat", parts, GradientGraph.Attr("axis", n.Int("axis", 0))), .. new string?[n.Input.Count - 1]];
+        }, Outputs: int.MaxValue);
     }
 }

@@ -105,7 +105,7 @@ public static class GradientBuilder
                 continue;
             }
 
-            var late = Array.FindIndex(outputs, rule.Outputs, o => o is not null);
+            var late = Array.FindIndex(outputs, Math.Min(rule.Outputs, outputs.Length), o => o is not null);
             if (late >= 0)
             {
                 diagnostics.Add(DiagnosticCodes.GradientRuleMissing, location, NodeName(node), Op(node), $"the loss depends on its output {late} ('{node.Output[late]}'), which its rule does not differentiate");

@@ -4,6 +4,7 @@ using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
+using KtuGate.Unlearning;
 
 namespace KtuGate.Kinds;
 
@@ -106,6 +107,12 @@ internal abstract class KindSession : IDisposable
     /// <summary>How an exemplar file becomes the model's input, for an edit that trains through the whole network; null where the kind cannot say (deep scopes are then refused, KTU4013).</summary>
     public virtual TrainingInput? TrainingInput(ModelManifest manifest) => null;
 
+    /// <summary>
+    /// Where the kind unlearns with losses of its own through the whole model (a decoder's answer tokens) rather than over the class scores
+    /// of an edit site: how it does; null (the default) where the gate's <see cref="UnlearningProblem"/> describes its edits.
+    /// </summary>
+    public virtual KindUnlearning? Unlearning => null;
+
     /// <inheritdoc/>
     public virtual void Dispose()
     {
@@ -147,3 +154,25 @@ internal sealed record TrainingInput(string Name, long[] Shape, Func<string, (fl
         });
     }
 }
+
+/// <summary>A kind's own unlearning: its default scope, the registry's methods it can run, and their candidates over a scope of the whole model.</summary>
+internal abstract class KindUnlearning
+{
+    /// <summary>The scope trained where no policy writes <c>remedy.scope</c> and the request names none.</summary>
+    public abstract IReadOnlyList<string> DefaultScope { get; }
+
+    /// <summary>Why the kind cannot run <paramref name="method"/>, or null where it can.</summary>
+    public abstract string? CannotRun(UnlearningMethod method);
+
+    /// <summary>The method's candidates, gentlest first, each trained only when its turn comes; null after a coded error.</summary>
+    public abstract IReadOnlyList<DeepCandidate>? Candidates(GradientMethod method, KindUnlearningProblem problem, DiagnosticBag diagnostics, SourceLocation? location);
+}
+
+/// <summary>What a kind's own unlearning trains: the model, the initializers of the scope, and the exemplar files to forget and to keep.</summary>
+/// <param name="Model">The original model.</param>
+/// <param name="Artifact">The original artifact's path (its own session gives the retain terms' reference).</param>
+/// <param name="Scope">The scope's entries, as the policy or command line gave them.</param>
+/// <param name="Trained">The initializers they name, in the model's order.</param>
+/// <param name="Forget">The exemplar files of the failing forget clauses' concepts that the edit is fitted on.</param>
+/// <param name="Retain">The exemplar files of retained concepts and general sets that the edit is fitted on.</param>
+internal sealed record KindUnlearningProblem(global::Onnx.ModelProto Model, string Artifact, IReadOnlyList<string> Scope, IReadOnlyList<string> Trained, IReadOnlyList<string> Forget, IReadOnlyList<string> Retain);

@@ -105,11 +105,13 @@ internal static class DeepEdit
         }
 
         var batches = new Batches(examples, directions.Count, reference, deep.Input);
-        return [.. Search(method).Select(settings => new DeepCandidate(method.Name, accept => Train(built, batches, settings, scopeText, accept)))];
+        return [.. Search(method).Select(settings => new DeepCandidate(method.Name, accept => Train(built, batches.Feeds, settings, scopeText, accept)))];
     }
 
     /// <summary>One setting: AdamW from the original weights until the judge accepts a checkpoint or the steps run out.</summary>
-    private static (IReadOnlyList<InitializerOverride>, string, long) Train(GradientModel built, Batches batches, GradientSettings settings, string scope, Func<IReadOnlyList<InitializerOverride>, bool> accept)
+    /// <remarks>Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a decoder edit (<see cref="CausalLmEdit"/>) trains the same way on its own batches.</remarks>
+    internal static (IReadOnlyList<InitializerOverride>, string, long) Train(
+        GradientModel built, Func<int, double, Dictionary<string, Func<OrtValue>>> feeds, GradientSettings settings, string scope, Func<IReadOnlyList<InitializerOverride>, bool> accept)
     {
         using var trainer = new GradientTrainer(built);
         var shapes = built.Weights.ToDictionary(w => w.Name, w => w.Dims.ToArray());
@@ -117,7 +119,7 @@ internal static class DeepEdit
         string Text(int steps) => string.Create(CultureInfo.InvariantCulture, $"scope={scope} lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}");
         for (var step = 1; step <= settings.Steps; step++)
         {
-            trainer.Step(batches.Feeds(step - 1, settings.KlWeight), settings.LearningRate, Decay);
+            trainer.Step(feeds(step - 1, settings.KlWeight), settings.LearningRate, Decay);
             if (step % CheckpointInterval == 0 && step < settings.Steps && Current() is var weights && accept(weights))
             {
                 return (weights, Text(step), trainer.ChangedParameters);

@@ -31,9 +31,12 @@ internal sealed class CausalLmKind : IModelKind
     public string? OutputWidthProblem(ModelManifest manifest, int width) => null;
 
     /// <inheritdoc/>
-    /// <remarks>No unlearning method edits inside a decoder yet (issue #15 item 5 waits on whole-graph gradients through it).</remarks>
+    /// <remarks>
+    /// The decoder's head (the linear layer that writes the logits) is its last layer, the scope <c>last</c>; the edits themselves are the
+    /// kind's own (<see cref="CausalLmUnlearning"/>), token losses trained through the graph, never a closed-form edit of class scores.
+    /// </remarks>
     public string? SiteProblem(ModelManifest manifest, EditSite site, string siteOutput)
-        => " that an unlearning method supports in a causal language model (none edits inside a decoder yet)";
+        => siteOutput == manifest.Output.Name ? null : $" that writes the decoder's '{manifest.Output.Name}' (its head; '{site.Node}' writes '{siteOutput}')";
 
     /// <inheritdoc/>
     /// <remarks><c>ktu init</c> drafts image models only; a decoder's manifest names its tokenizer and question/answer files (see samples/TinyLm).</remarks>
@@ -46,13 +49,15 @@ internal sealed class CausalLmKind : IModelKind
         var section = manifest.SectionAs<CausalLmSection>();
         var tokenizer = LmTokenizer.Open(section.Tokenizer, section.Tokenizer.Location ?? section.Location, diagnostics);
         var records = QaSet.Load(section.QaFiles, diagnostics);
-        return new Session(section, tokenizer, records);
+        return new Session(section, tokenizer, records, manifest.Output.Name);
     }
 
     /// <summary>The tokenizer and the records, read once for the run; each pass's decoder is the model the gate opened for it.</summary>
-    private sealed class Session(CausalLmSection section, LmTokenizer? tokenizer, IReadOnlyList<QaRecord>? records) : KindSession
+    private sealed class Session(CausalLmSection section, LmTokenizer? tokenizer, IReadOnlyList<QaRecord>? records, string logits) : KindSession
     {
         public override bool CanProbe => tokenizer is not null && records is not null;
+
+        public override KindUnlearning? Unlearning => tokenizer is null || records is null ? null : new CausalLmUnlearning(section, tokenizer, records, logits);
 
         /// <summary>The record subjects as labels (a concept binds by its names), each its own coarse group, and the "not given" label and group last.</summary>
         public override ModelManifest Labelled(ModelManifest manifest)
@@ -88,6 +93,6 @@ internal sealed class CausalLmKind : IModelKind
 
         public override ScoreSpace Space() => throw new InvalidOperationException(NoEdit);
 
-        private const string NoEdit = "A causal language model has no edit site an unlearning method supports (KTU4003 stops remediation first).";
+        private const string NoEdit = "A causal language model is unlearned by its own token losses (Unlearning), never from an edit site's recorded inputs.";
     }
 }
