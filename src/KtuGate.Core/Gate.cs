@@ -2,6 +2,7 @@ using System.Reflection;
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
 using KtuGate.Models;
+using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Reporting;
 using KtuGate.Unlearning;
@@ -158,23 +159,40 @@ public static class Gate
 
         if (request.Mode == GateMode.Remediate && checkedModel.Report is not null && checkedModel.Verdicts.Any(v => v.Kind == "forget" && !v.Passed))
         {
-            if (probeMisses.Count > 0)
+            // Training below the edit site can change what the probe reads there; an edit of the last layer alone cannot.
+            var (scope, _) = RemediationRun.ScopeOf(request, [.. policies.Where(p => p.Remedy.Allowed)]);
+            if (probeMisses.Count > 0 && scope.All(e => e == RemedyOptions.LastScope))
             {
-                // An edit of the plan cannot change what is read below its lowest site: no candidate could meet the bound.
-                foreach (var (policy, clause, probe, max) in probeMisses)
-                {
-                    local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, plan!.Edits.Lowest.Node,
-                        Thresholds.Value(probe.Accuracy.Rate, max), Thresholds.Value(probe.Accuracy.CiHigh, max), Thresholds.Text(max));
-                }
+                BeyondEdit(probeMisses, plan!.Edits.Lowest, "an edit of that layer does not change its inputs and the remedy's scope trains nothing below it", local);
             }
             else
             {
                 request.Progress?.Report(new ProbeProgress(Path.GetFileName(input.Artifact), string.Empty, 0, 0) { Phase = ProgressText.SearchingSettings });
                 checkedModel = Remediate(input, manifest, policies, checkedModel, plan, siteProblems, request, baseDirectory, local, options, cancellationToken);
+                if (checkedModel.Report?.Remediation is { Output: not null, RecoveryProfile: { } profile } && linearProbes is not null)
+                {
+                    // What the probes read now is the edited artifact's: the recovery profile's reading at the edit site's input, after the edit.
+                    linearProbes = profile.Where(d => d.SiteInput).ToDictionary(d => (d.Policy, d.Concept), d => new LinearProbeReport(d.Features, d.Against, d.After));
+                    probeMisses = LinearProbeMisses(policies, linearProbes, plan!.Edits.Lowest);
+                }
+                else if (probeMisses.Count > 0)
+                {
+                    BeyondEdit(probeMisses, plan!.Edits.Lowest, $"no setting trained through the network over the scope '{string.Join(", ", scope)}' (with the feature-level term too) brought it within the bound", local);
+                }
             }
         }
 
         return linearProbes is null ? checkedModel : WithLinearProbes(checkedModel, linearProbes, ProbeMissDiagnostics(probeMisses, plan!.Edits.Lowest));
+    }
+
+    /// <summary>KTU4006 for each forget clause whose linear-probe bound below <paramref name="site"/> remediation cannot (or could not) meet.</summary>
+    private static void BeyondEdit(List<(Policy Policy, ForgetClause Clause, LinearProbeReport Probe, double Max)> misses, EditSite site, string why, DiagnosticBag local)
+    {
+        foreach (var (policy, clause, probe, max) in misses)
+        {
+            local.Add(DiagnosticCodes.LinearProbeBeyondEdit, clause.Location, policy.Id, clause.Concept, site.Node,
+                Thresholds.Value(probe.Accuracy.Rate, max), Thresholds.Value(probe.Accuracy.CiHigh, max), Thresholds.Text(max), why);
+        }
     }
 
     /// <summary>Writes the report (a failed write makes the run an internal error, with its own code) and returns the run's result.</summary>

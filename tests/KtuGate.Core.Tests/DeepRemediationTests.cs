@@ -101,6 +101,18 @@ public sealed class DeepRemediationTests
         Assert.NotEqual(Initializer(TestPaths.SampleModel, "fc1.weight"), Initializer(written, "fc1.weight"));
         Assert.NotEqual(Initializer(TestPaths.SampleModel, "conv2.weight"), Initializer(written, "conv2.weight"));
         Assert.Equal(remediation.Output!.Sha256, TestPaths.Sha256(written));
+
+        // The recovery profile: the sneaker-vs-siblings probe at each trained layer's output and at the last layer's input, before and after.
+        var profile = remediation.RecoveryProfile!;
+        Assert.Equal(["/conv2/Conv_output_0", "/fc1/Gemm_output_0", "/Relu_2_output_0"], profile.Select(d => d.Features));
+        Assert.All(profile, d => Assert.Equal(("retire-sneaker", "sneaker", "siblings"), (d.Policy, d.Concept, d.Against)));
+        Assert.Equal([false, false, true], profile.Select(d => d.SiteInput));
+        Assert.All(profile, d => Assert.True(d.Before.Rate > 0.85 && d.After.N == d.Before.N, $"{d.Features}: {d.Before.Rate} → {d.After.Rate}"));
+        var penultimate = profile[^1];
+
+        // The clause's linear probe is the edited artifact's now (the features below the last layer moved), no longer the original's.
+        Assert.Equal(penultimate.After, result.Report.Models[0].Clauses.Single(c => c.Kind == "forget").LinearProbe!.Accuracy);
+        Assert.Contains("**Recovery profile** (linear probe, before → after): sneaker vs siblings at ", File.ReadAllText(Path.Combine(output, "report", "ktu-report.md")), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -117,6 +129,13 @@ public sealed class DeepRemediationTests
         Assert.Equal([RemedyOptions.LastScope], remediation.Scope);
         Assert.Equal(2, remediation.TrainedInitializers);
         Assert.InRange(remediation.ChangedParameters!.Value, 1, 10 * 129);
+
+        // What a last-layer edit leaves below it, in its recovery profile: the same reading before and after at the last layer's input.
+        Assert.Equal(["/Relu_2_output_0", "logits"], remediation.RecoveryProfile!.Select(d => d.Features));
+        var penultimate = remediation.RecoveryProfile![0];
+        Assert.True(penultimate.SiteInput);
+        Assert.Equal(penultimate.Before, penultimate.After);
+        Assert.True(penultimate.Before.Rate > 0.9);
     }
 
     [Fact]

@@ -337,8 +337,8 @@ public static class DiagnosticCodes
 
     /// <summary>KTU4006: a linear-probe bound cannot be met by editing the site, whose inputs the probe reads.</summary>
     public static readonly DiagnosticDescriptor LinearProbeBeyondEdit = new("KTU4006", E, "Knowledge below the edit site",
-        "Policy '{0}': '{1}' can still be read out below the edit site '{2}' (linear-probe accuracy {3}, upper bound {4} > allowed {5}); editing that layer does not change its inputs, so the artifact was not edited",
-        "metrics.maxLinearProbeAccuracy is judged on the features just below the edit site, which an edit of that layer leaves as they are. The concept is encoded in the layers beneath: retrain (or fine-tune) the model without it, or drop the requirement if reading it out below the last layer is acceptable.")
+        "Policy '{0}': '{1}' can still be read out below the edit site '{2}' (linear-probe accuracy {3}, upper bound {4} > allowed {5}); {6}, so the artifact was not edited",
+        "metrics.maxLinearProbeAccuracy is judged on the features just below the edit site, which an edit of that layer leaves as they are. Let remediation train the layers beneath (remedy.scope \"all\", or ktu unlearn --scope all): it then adds a feature-level term that pulls the concept's features there towards its siblings'. Where that is already so, the concept is encoded too deeply for the settings tried: retrain the model without it, or drop the requirement if reading it out below the last layer is acceptable.")
     {
         Category = DiagnosticCategory.Verdict,
     };

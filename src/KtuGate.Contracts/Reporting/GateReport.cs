@@ -111,6 +111,12 @@ public sealed record RemediationReport(string Method, EditSiteInfo Site, FileDig
     /// <summary>How many of the model's parameters (float32 values) the kept edit changed; null where nothing was kept.</summary>
     public long? ChangedParameters { get; init; }
 
+    /// <summary>
+    /// For each forget clause, the linear probe (against its siblings, as <see cref="ClauseReport.LinearProbe"/>) at every depth the kept edit
+    /// trained (each trained layer's output) and at the edit site's input (the penultimate features), on the original and on the edited artifact.
+    /// </summary>
+    public IReadOnlyList<RecoveryDepth>? RecoveryProfile { get; init; }
+
     /// <summary>Whether the kept edit trained a scope deeper than the edit site (not only <c>last</c>).</summary>
     public bool ThroughTheNetwork() => Scope is not null && !Scope.SequenceEqual([Policies.RemedyOptions.LastScope]);
 
@@ -276,6 +282,16 @@ public sealed record PerturbedRate(string Perturbation, RateInfo Measured);
 /// <param name="Against">"siblings" (the other labels of the concept's coarse group) or "others" (every other exemplar, where it has no siblings).</param>
 /// <param name="Accuracy">The held-out accuracy, with its interval and n (the held-out half).</param>
 public sealed record LinearProbeReport(string Features, string Against, RateInfo Accuracy);
+
+/// <summary>One forget clause's linear probe at one depth of the network, before and after the edit: how much of the concept can still be recovered there.</summary>
+/// <param name="Policy">The policy's id.</param>
+/// <param name="Concept">The forget clause's concept.</param>
+/// <param name="Features">The tensor the probe reads.</param>
+/// <param name="SiteInput">Whether it is the edit site's input (the penultimate features, which a policy's maxLinearProbeAccuracy bounds).</param>
+/// <param name="Against">"siblings" or "others", as <see cref="LinearProbeReport.Against"/>.</param>
+/// <param name="Before">The probe's held-out accuracy on the original artifact.</param>
+/// <param name="After">The same on the edited artifact.</param>
+public sealed record RecoveryDepth(string Policy, string Concept, string Features, bool SiteInput, string Against, RateInfo Before, RateInfo After);
 
 /// <summary>A file position in a report.</summary>
 public sealed record ReportLocation(string File, int Line, int Column);

@@ -134,6 +134,11 @@ public static class HtmlRenderer
             : $"{V(QualityUtilityText(kept.Quality, kept.Utility, kept.QualityUtility, null))} against the original");
         yield return ("Exemplars", string.Create(CultureInfo.InvariantCulture, $"{r.ForgetExemplars} forget, {r.RetainExemplars} retain, {r.HeldOutExemplars} held out"));
         yield return ("Judged", r.JudgedInMemory ? "settings judged first from the edit site's recorded inputs; the one kept was probed" : "every setting probed with ONNX Runtime");
+        if (ReportText.Recovery(r) is { } recovery)
+        {
+            yield return ("Recovery profile", $"linear probe, before → after: {V(recovery)}");
+        }
+
         yield return ("Wrote", r.Output is null ? "nothing" : $"<code class=\"path\">{Html(r.Output.Path)}</code> (sha256 <code>{Html(r.Output.Sha256[..12])}</code>)");
     }
 

@@ -28,6 +28,10 @@ public static class MarkdownRenderer
             if (ReportText.Remediation(model) is { } remediation)
             {
                 md.Append("**Remediation:** ").Append(Markdown(remediation)).Append(".\n\n");
+                if (ReportText.Recovery(model.Remediation!) is { } recovery)
+                {
+                    md.Append("**Recovery profile** (linear probe, before → after): ").Append(Markdown(recovery)).Append(".\n\n");
+                }
             }
 
             md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");

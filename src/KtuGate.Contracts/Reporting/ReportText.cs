@@ -72,6 +72,15 @@ public static class ReportText
         return $"remediated with {r.Method} {r.Where()} ({chosen.Settings}, after {Settings(r.Tried.Count)}), Q-U {Number(chosen.QualityUtility)} against the original; wrote {r.Output.Path}";
     }
 
+    /// <summary>
+    /// The remediation's recovery profile on one line, e.g. "sneaker vs siblings at /fc1/Gemm_output_0 0.967 → 0.700, at relu (site input)
+    /// 0.964 → 0.690": the linear probe's held-out accuracy per depth, before → after; null where none was recorded.
+    /// </summary>
+    public static string? Recovery(RemediationReport r)
+        => r.RecoveryProfile is not { Count: > 0 } profile ? null : string.Join("; ", profile.GroupBy(d => (d.Policy, d.Concept, d.Against)).Select(g =>
+            $"{g.Key.Concept} vs {g.Key.Against} " + string.Join(", ", g.Select(d =>
+                $"at {d.Features}{(d.SiteInput ? " (site input)" : string.Empty)} {Number(d.Before.Rate)} → {Number(d.After.Rate)}"))));
+
     /// <summary>What to do next, from the verdict and what failed, e.g. "build with KtuGateMode=Remediate (or run ktu unlearn): ...".</summary>
     public static string NextStep(GateReport report)
     {

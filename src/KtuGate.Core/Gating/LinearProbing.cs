@@ -55,6 +55,21 @@ internal static class LinearProbing
     internal static Dictionary<(string Policy, string Concept), LinearProbeReport> LinearProbes(IReadOnlyList<Policy> policies, ModelManifest manifest, SitePlan plan)
     {
         var result = new Dictionary<(string, string), LinearProbeReport>();
+        foreach (var set in ProbeSets(policies, manifest))
+        {
+            var score = LinearProbe.Score(
+                Recorded(plan.Activations, set.Own).Select(a => a.Activation).ToList(),
+                Recorded(plan.Activations, set.Negatives).Select(a => a.Activation).ToList());
+            result[(set.Policy.Id, set.Clause.Concept)] = new LinearProbeReport(plan.Edits.Lowest.Input, set.Against, Rate(score)!);
+        }
+
+        return result;
+    }
+
+    /// <summary>Per forget clause, the exemplars a linear probe tells apart: the concept's own, and its siblings' (or every other exemplar's where it has none).</summary>
+    internal static List<ProbeSet> ProbeSets(IReadOnlyList<Policy> policies, ModelManifest manifest)
+    {
+        var sets = new List<ProbeSet>();
         foreach (var policy in policies)
         {
             // Every exemplar the policy names, with its label: its concepts' and the general set's.
@@ -81,10 +96,94 @@ internal static class LinearProbing
                     .DistinctBy(x => x.File).ToList();
                 var siblings = fine && binding.CoarseGroup >= 0 ? others.Where(x => manifest.CoarseOfLabel[x.Label] == binding.CoarseGroup).ToList() : [];
                 var negatives = siblings.Count > 0 ? siblings : others;
-                var score = LinearProbe.Score(
-                    Recorded(plan.Activations, binding.Concept.Files).Select(a => a.Activation).ToList(),
-                    Recorded(plan.Activations, negatives.Select(x => x.File)).Select(a => a.Activation).ToList());
-                result[(policy.Id, clause.Concept)] = new LinearProbeReport(plan.Edits.Lowest.Input, siblings.Count > 0 ? "siblings" : "others", Rate(score)!);
+                sets.Add(new ProbeSet(policy, clause, binding.Concept.Files, [.. negatives.Select(x => x.File)], siblings.Count > 0 ? "siblings" : "others"));
+            }
+        }
+
+        return sets;
+    }
+
+    /// <summary>
+    /// The depths a recovery profile probes: the output of every node that reads a trained initializer, and the edit site's input (the
+    /// penultimate features), in the model's order.
+    /// </summary>
+    internal static IReadOnlyList<string> Depths(global::Onnx.ModelProto model, IReadOnlyList<string> trained, EditSite site)
+    {
+        var weights = trained.ToHashSet(StringComparer.Ordinal);
+        var nodes = model.Graph.Node.ToList();
+        return [.. nodes.Where(n => n.Input.Any(weights.Contains) || n.Output.Contains(site.Input)).Select(n => n.Output.Contains(site.Input) ? site.Input : n.Output[0]).Distinct(StringComparer.Ordinal)];
+    }
+
+    /// <summary>Each file's features at each of <paramref name="tensors"/>, as the model with <paramref name="weights"/> (where given) gives them, run on the CPU; files it cannot read are left out.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="weights">Initializers to replace, or null for the model as it is.</param>
+    /// <param name="input">How an exemplar file becomes the model's input.</param>
+    /// <param name="tensors">The tensors to read.</param>
+    /// <param name="files">The exemplar files.</param>
+    /// <param name="folder">
+    /// A folder holding the model's external-data files (a remediation's staging folder, where they are copied): the model is written there
+    /// for ONNX Runtime to open, so that its external data resolve as they do beside the artifact.
+    /// </param>
+    internal static Dictionary<string, Dictionary<string, float[]>> Features(global::Onnx.ModelProto model, IReadOnlyList<InitializerOverride>? weights, TrainingInput input,
+        IReadOnlyList<string> tensors, IEnumerable<string> files, string folder)
+    {
+        var edited = weights is null ? model : global::Onnx.ModelProto.Parser.ParseFrom(OnnxGraph.WithInitializers(model, weights));
+        _ = SessionFactory.OnnxRuntimeVersion;
+        var path = Path.Combine(folder, $"ktu-features.{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, OnnxGraph.WithOutputs(edited, tensors));
+        try
+        {
+            return Run(path, input, tensors, files);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static Dictionary<string, Dictionary<string, float[]>> Run(string path, TrainingInput input, IReadOnlyList<string> tensors, IEnumerable<string> files)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        var result = tensors.ToDictionary(t => t, _ => new Dictionary<string, float[]>(StringComparer.Ordinal), StringComparer.Ordinal);
+        var readable = files.Distinct(StringComparer.Ordinal).Select(f => (File: f, input.Read(f).Values)).Where(x => x.Values is not null).ToList();
+        const int block = 64;
+        for (var start = 0; start < readable.Count; start += block)
+        {
+            var count = Math.Min(block, readable.Count - start);
+            var size = readable[start].Values!.Length;
+            var values = new float[count * size];
+            for (var k = 0; k < count; k++)
+            {
+                readable[start + k].Values!.CopyTo(values, k * size);
+            }
+
+            using var fed = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(values, [count, .. input.Shape]);
+            using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+            using var outputs = session.Run(runOptions, [input.Name], [fed], tensors);
+            for (var t = 0; t < tensors.Count; t++)
+            {
+                var y = outputs[t].GetTensorDataAsSpan<float>();
+                var width = y.Length / count;
+                for (var k = 0; k < count; k++)
+                {
+                    result[tensors[t]][readable[start + k].File] = y.Slice(k * width, width).ToArray();
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>Each probe set's linear probe at each depth, on features read by <see cref="Features"/>.</summary>
+    internal static Dictionary<(ProbeSet Set, string Depth), LinearProbeReport> ProbesAt(IReadOnlyList<ProbeSet> sets, Dictionary<string, Dictionary<string, float[]>> features)
+    {
+        var result = new Dictionary<(ProbeSet, string), LinearProbeReport>();
+        foreach (var set in sets)
+        {
+            foreach (var (depth, byFile) in features)
+            {
+                List<float[]> Of(IEnumerable<string> files) => [.. files.Select(f => byFile.GetValueOrDefault(f)).OfType<float[]>()];
+                result[(set, depth)] = new LinearProbeReport(depth, set.Against, Rate(LinearProbe.Score(Of(set.Own), Of(set.Negatives)))!);
             }
         }
 
@@ -127,6 +226,14 @@ internal static class LinearProbing
             Judgements = [.. checkedModel.Judgements, .. misses],
         };
 }
+
+/// <summary>A forget clause's linear-probe exemplars: the concept's own files and those it is told apart from.</summary>
+/// <param name="Policy">The policy.</param>
+/// <param name="Clause">The forget clause.</param>
+/// <param name="Own">The concept's exemplar files.</param>
+/// <param name="Negatives">Its siblings' files, or every other exemplar's where it has none.</param>
+/// <param name="Against">"siblings" or "others".</param>
+internal sealed record ProbeSet(Policy Policy, ForgetClause Clause, IReadOnlyList<string> Own, IReadOnlyList<string> Negatives, string Against);
 
 /// <summary>The edit site of an artifact that may be remediated, found before it is verified so that the verify pass records the site's inputs.</summary>
 /// <remarks>The inputs recorded are those of the plan's lowest site: what the linear probe reads and what an edit of the plan cannot change.</remarks>

@@ -25,6 +25,12 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     /// <summary>Whether candidates are judged on every exemplar (KTU4021): none is then held out from the edit.</summary>
     private bool _judgedOnAll;
 
+    /// <summary>Exemplars decoded as the model's input, each once: a linear-probe bound reads the same ones at every checkpoint.</summary>
+    private readonly Dictionary<string, (float[]? Values, string? Problem)> _decoded = new(StringComparer.Ordinal);
+
+    /// <summary>The run's staging folder (with the artifact's external data copied), where models the linear probes run are written.</summary>
+    private string _staging = string.Empty;
+
     /// <summary>What a remediation is asked to do.</summary>
     internal sealed record Context(
         GateModelInput Input, ModelManifest Manifest, IReadOnlyList<Policy> Policies, IReadOnlyList<Policy> Allowed, Checked Verified, SitePlan Plan,
@@ -41,6 +47,9 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         /// <summary>What the kept edit trained, how many initializers and how many parameters it changed.</summary>
         public (IReadOnlyList<string> Scope, int Initializers, long Changed)? Trained { get; init; }
+
+        /// <summary>The kept edit's recovery profile: each forget clause's linear probe at every depth it trained, before and after.</summary>
+        public IReadOnlyList<RecoveryDepth>? Profile { get; init; }
     }
 
     /// <summary>Remediates for the failing forget clauses <paramref name="targets"/>.</summary>
@@ -294,12 +303,17 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     /// </summary>
     private SearchResult Search(UnlearningProblem problem, string candidatePath)
     {
+        _staging = Path.GetDirectoryName(candidatePath)!;
         var (judge, judgedInMemory, shared, probing) = MakeJudge();
         var (scope, location) = Scope();
         var tried = new List<RemediationAttemptInfo>();
+        var bounded = BoundedProbes();
+
+        // An edit of the last layer leaves its inputs as they are: where the original misses a linear-probe bound there, none could pass.
+        var belowMissed = bounded.Count > 0 && ProbeMisses(null, bounded).Count > 0;
         try
         {
-            var methods = scope.Contains(RemedyOptions.LastScope) || scope.Contains(RemedyOptions.AllScope) ? MethodsFor(c.Request, c.Allowed, c.Plan.Edits).ToList() : [];
+            var methods = !belowMissed && (scope.Contains(RemedyOptions.LastScope) || scope.Contains(RemedyOptions.AllScope)) ? MethodsFor(c.Request, c.Allowed, c.Plan.Edits).ToList() : [];
             foreach (var candidates in methods.Select(m => m.Candidates(problem).ToList()))
             {
                 foreach (var (index, (method, solve)) in candidates.Index())
@@ -317,20 +331,25 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                     if (Keep(method, settingsText, OnnxGraph.WithSite(c.Plan.Model, c.Site, newWeight, newBias), candidatePath, shared, tried, judgedInMemory) is { } kept)
                     {
                         var overrides = candidate.Overrides();
-                        return kept with { Trained = ([RemedyOptions.LastScope], overrides.Count, Changed(overrides, Candidate(c.Site, c.Plan.Weight, c.Plan.Bias).Overrides())) };
+                        return kept with
+                        {
+                            Trained = ([RemedyOptions.LastScope], overrides.Count, Changed(overrides, Candidate(c.Site, c.Plan.Weight, c.Plan.Bias).Overrides())),
+                            Profile = Profile(overrides),
+                        };
                     }
                 }
             }
 
-            if (scope.Any(e => e != RemedyOptions.LastScope) && Deep(scope, location) is { } deep)
+            if (scope.Any(e => e != RemedyOptions.LastScope) && Deep(scope, location) is { } plain)
             {
+                var deep = bounded.Count > 0 ? plain with { Feature = new FeatureTerm(c.Site.Input, ForgetFeatureTargets(problem)) } : plain;
                 foreach (var method in DeepMethods(location))
                 {
                     var candidates = DeepEdit.Candidates(method, problem, deep, c.Diagnostics, location) ?? [];
                     foreach (var (index, candidate) in candidates.Index())
                     {
                         Searching(candidate.Method, index, candidates.Count);
-                        if (TryDeep(candidate, deep.Scope, probing, candidatePath, shared, tried, judgedInMemory, location) is { } ended)
+                        if (TryDeep(candidate, deep.Scope, probing, candidatePath, shared, tried, judgedInMemory, location, bounded) is { } ended)
                         {
                             return ended;
                         }
@@ -361,12 +380,19 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     /// </summary>
     private SearchResult? TryDeep(
         DeepCandidate candidate, IReadOnlyList<string> scope, ICandidateJudge probing, string candidatePath, CheckOptions shared, List<RemediationAttemptInfo> tried,
-        bool judgedInMemory, SourceLocation? location)
+        bool judgedInMemory, SourceLocation? location, List<(ProbeSet Set, double Max)>? bounded = null)
     {
         c.CancellationToken.ThrowIfCancellationRequested();
+        bounded ??= [];
         (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
         if (TrySolve(candidate, w =>
         {
+            // A linear-probe bound is judged first: it is cheaper than probing every exemplar set.
+            if (bounded.Count > 0 && ProbeMisses(w, bounded).Count > 0)
+            {
+                return false;
+            }
+
             last = (w, probing.Judge(new CandidateEdit([], w)));
             return last.Value.Verdict.Missed.Count == 0;
         }, scope, location) is not { } solved)
@@ -377,14 +403,16 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         var (weights, settingsText, changed) = solved;
         var (result, missed) = last is { } l && ReferenceEquals(l.Weights, weights) ? l.Verdict : probing.Judge(new CandidateEdit([], weights));
+        missed = [.. missed, .. bounded.Count > 0 ? ProbeMisses(weights, bounded) : []];
         if (missed.Count > 0)
         {
             tried.Add(Attempt(candidate.Method, settingsText, missed, result, probed: true));
             return null;
         }
 
+        // A kind that unlearns with its own losses has no image exemplars to read a recovery profile from.
         return Keep(candidate.Method, settingsText, OnnxGraph.WithInitializers(c.Plan.Model, weights), candidatePath, shared, tried, judgedInMemory) is { } kept
-            ? kept with { Trained = (scope, weights.Count, changed) }
+            ? kept with { Trained = (scope, weights.Count, changed), Profile = c.Options.Kind!.Unlearning is null ? Profile(weights) : null }
             : null;
     }
 
@@ -480,10 +508,130 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     }
 
     /// <summary>The scope to try: the request's (<c>ktu unlearn --scope</c>), else every entry of the remediating policies' <c>remedy.scope</c>; and where it was written.</summary>
-    private (IReadOnlyList<string> Scope, SourceLocation? Location) Scope()
-        => c.Request.RemedyScope is { Count: > 0 } requested
+    private (IReadOnlyList<string> Scope, SourceLocation? Location) Scope() => ScopeOf(c.Request, c.Allowed);
+
+    /// <summary>The scope a remediation for <paramref name="allowed"/> (the policies that allow it) tries, and where it was written.</summary>
+    internal static (IReadOnlyList<string> Scope, SourceLocation? Location) ScopeOf(GateRequest request, IReadOnlyList<Policy> allowed)
+        => request.RemedyScope is { Count: > 0 } requested
             ? (requested, null)
-            : ([.. c.Allowed.SelectMany(p => p.Remedy.Scope).Distinct(StringComparer.Ordinal)], c.Allowed.Select(p => p.Remedy.ScopeLocation).FirstOrDefault(l => l is not null));
+            : ([.. allowed.SelectMany(p => p.Remedy.Scope).Distinct(StringComparer.Ordinal)], allowed.Select(p => p.Remedy.ScopeLocation).FirstOrDefault(l => l is not null));
+
+    /// <summary>The forget clauses whose policy bounds the linear probe (<c>metrics.maxLinearProbeAccuracy</c>), with the bound.</summary>
+    private List<(ProbeSet Set, double Max)> BoundedProbes()
+        => [.. ProbeSets(c.Policies, c.Manifest).Where(s => s.Policy.Metrics?.MaxLinearProbeAccuracy is not null).Select(s => (s, s.Policy.Metrics!.MaxLinearProbeAccuracy!.Value))];
+
+    /// <summary>
+    /// The linear-probe bounds an edit misses at the edit site's input (the original where <paramref name="weights"/> is null, its features as
+    /// recorded by the verify pass; an edit's read by running the model with its weights), as judgements are listed among a setting's misses.
+    /// </summary>
+    private List<string> ProbeMisses(IReadOnlyList<InitializerOverride>? weights, List<(ProbeSet Set, double Max)> bounded)
+    {
+        if (bounded.Count == 0)
+        {
+            return [];
+        }
+
+        Dictionary<(ProbeSet Set, string Depth), LinearProbeReport> probes;
+        if (weights is null)
+        {
+            var recorded = LinearProbes(c.Policies, c.Manifest, c.Plan);
+            probes = bounded.ToDictionary(b => (b.Set, c.Site.Input), b => recorded[(b.Set.Policy.Id, b.Set.Clause.Concept)]);
+        }
+        else
+        {
+            var input = Decoded(c.Options.Kind!.TrainingInput(c.Manifest)!);
+            var sets = bounded.Select(b => b.Set).ToList();
+            probes = ProbesAt(sets, Features(c.Plan.Model, weights, input, [c.Site.Input], sets.SelectMany(s => s.Own.Concat(s.Negatives)), _staging));
+        }
+
+        var misses = bounded.Select(b => (b.Set, b.Max, Probe: probes[(b.Set, c.Site.Input)])).Where(b => Thresholds.Above(b.Probe.Accuracy.CiHigh, b.Max))
+            .Select(b => (b.Set.Policy, b.Set.Clause, b.Probe, b.Max)).ToList();
+        return [.. ProbeMissDiagnostics(misses, c.Site).Select(d => $"{d.Code} {d.Message}")];
+    }
+
+    /// <summary>
+    /// Per fitted forget exemplar, the features the feature-level term pulls it towards at the edit site's input: the mean of the features the
+    /// verify pass recorded for the fitted retain exemplars of the classes it may be recognised as instead (its siblings, for a fine concept).
+    /// </summary>
+    /// <remarks>
+    /// One point among the siblings' features, not a sibling exemplar's each: a mapping every forget exemplar shares is learnt by the held-out
+    /// ones too, and a linear probe cannot tell a point from the classes whose mean it is (it would have to cut one of them off).
+    /// </remarks>
+    private Dictionary<string, float[]> ForgetFeatureTargets(UnlearningProblem problem)
+    {
+        var retained = problem.Retain.ToDictionary(r => r.File, r => r.Activation, StringComparer.Ordinal);
+        var byLabel = new Dictionary<int, HashSet<string>>();
+        foreach (var policy in c.Policies)
+        {
+            foreach (var clause in policy.Retain)
+            {
+                if (ConceptBinding.Bind(policy, policy.GetConcept(clause.Concept), c.Manifest, string.Empty, new DiagnosticBag()) is { FineLabel: >= 0 } bound)
+                {
+                    var files = byLabel.TryGetValue(bound.FineLabel, out var set) ? set : byLabel[bound.FineLabel] = new HashSet<string>(StringComparer.Ordinal);
+                    files.UnionWith(bound.Concept.Files.Where(retained.ContainsKey));
+                }
+            }
+        }
+
+        var means = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        var targets = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var (file, _) in problem.Forget)
+        {
+            var allowed = problem.Targets[file].Allowed.Where(byLabel.ContainsKey).Order().ToList();
+            var key = string.Join(",", allowed);
+            if (!means.TryGetValue(key, out var mean))
+            {
+                var features = allowed.SelectMany(l => byLabel[l]).Distinct(StringComparer.Ordinal).Select(f => retained[f]).ToList();
+                mean = features.Count == 0 ? [] : new float[features[0].Length];
+                foreach (var f in features)
+                {
+                    System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(f, 1f / features.Count, mean, mean);
+                }
+
+                means[key] = mean;
+            }
+
+            if (mean.Length > 0)
+            {
+                targets[file] = mean;
+            }
+        }
+
+        return targets;
+    }
+
+    /// <summary>The same input, each exemplar decoded once per run.</summary>
+    private TrainingInput Decoded(TrainingInput input)
+        => input with { Read = file => _decoded.TryGetValue(file, out var known) ? known : _decoded[file] = input.Read(file) };
+
+    /// <summary>The kept edit's recovery profile: each forget clause's linear probe at every depth it trained and at the edit site's input, before and after; null where the kind feeds no single input tensor.</summary>
+    private List<RecoveryDepth>? Profile(IReadOnlyList<InitializerOverride> weights)
+    {
+        if (c.Options.Kind!.TrainingInput(c.Manifest) is not { } fed)
+        {
+            return null;
+        }
+
+        var input = Decoded(fed);
+        var sets = ProbeSets(c.Policies, c.Manifest);
+        var depths = Depths(c.Plan.Model, [.. weights.Select(w => w.Name)], c.Site);
+        var files = sets.SelectMany(s => s.Own.Concat(s.Negatives)).Distinct(StringComparer.Ordinal).ToList();
+        Dictionary<(ProbeSet Set, string Depth), LinearProbeReport> before, after;
+        try
+        {
+            before = ProbesAt(sets, Features(c.Plan.Model, null, input, depths, files, _staging));
+            after = ProbesAt(sets, Features(c.Plan.Model, weights, input, depths, files, _staging));
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException)
+        {
+            // A model that runs only one exemplar at a time, say: the profile is a record for the auditor, not a threshold, and is left out.
+            return null;
+        }
+
+        return [.. from set in sets
+                   from depth in depths
+                   select new RecoveryDepth(set.Policy.Id, set.Clause.Concept, depth, depth == c.Site.Input, set.Against, before[(set, depth)].Accuracy, after[(set, depth)].Accuracy)];
+    }
 
     /// <summary>What a deep edit over <paramref name="scope"/> trains, or null after a coded error (KTU4012 for an entry naming nothing, KTU4013 where the kind cannot feed its exemplars).</summary>
     private DeepProblem? Deep(IReadOnlyList<string> scope, SourceLocation? location)
@@ -597,6 +745,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
                 Scope = search.Trained?.Scope,
                 TrainedInitializers = search.Trained?.Initializers,
                 ChangedParameters = search.Trained?.Changed,
+                RecoveryProfile = search.Profile,
             },
         };
         return result with { Report = report };

@@ -75,16 +75,22 @@ public static class OnnxGraph
     }
 
     /// <summary>The model with one more graph output, so that a run also returns <paramref name="tensor"/>.</summary>
-    public static byte[] WithOutput(ModelProto model, string tensor)
+    public static byte[] WithOutput(ModelProto model, string tensor) => WithOutputs(model, [tensor]);
+
+    /// <summary>The model with more graph outputs (float32 tensors), so that a run also returns each of <paramref name="tensors"/>.</summary>
+    public static byte[] WithOutputs(ModelProto model, IEnumerable<string> tensors)
     {
         var copy = model.Clone();
-        if (copy.Graph.Output.All(o => o.Name != tensor))
+        foreach (var tensor in tensors)
         {
-            copy.Graph.Output.Add(new ValueInfoProto
+            if (copy.Graph.Output.All(o => o.Name != tensor))
             {
-                Name = tensor,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
-            });
+                copy.Graph.Output.Add(new ValueInfoProto
+                {
+                    Name = tensor,
+                    Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float } },
+                });
+            }
         }
 
         return copy.ToByteArray();

@@ -23,7 +23,19 @@ internal sealed record DeepCandidate(string Method, Func<Func<IReadOnlyList<Init
 /// <param name="Trained">The initializers they name, in the model's order.</param>
 /// <param name="Input">How an exemplar file becomes the model's input.</param>
 /// <param name="Output">The tensor the class scores are read from (the edit site's output).</param>
-internal sealed record DeepProblem(ModelProto Model, string Artifact, IReadOnlyList<string> Scope, IReadOnlyList<string> Trained, TrainingInput Input, string Output);
+internal sealed record DeepProblem(ModelProto Model, string Artifact, IReadOnlyList<string> Scope, IReadOnlyList<string> Trained, TrainingInput Input, string Output)
+{
+    /// <summary>Where a policy bounds the linear probe: the feature-level term tried after the output losses alone.</summary>
+    public FeatureTerm? Feature { get; init; }
+}
+
+/// <summary>
+/// The feature-level term of a deep edit: at the probe point (a graph tensor, the edit site's input), each forget exemplar's features are
+/// pulled towards its siblings' original mean, and each retain exemplar's held to its own original features.
+/// </summary>
+/// <param name="Tensor">The probe point.</param>
+/// <param name="ForgetTargets">Per forget exemplar file, the features it is pulled towards (its siblings' mean, as the original model gives them).</param>
+internal sealed record FeatureTerm(string Tensor, IReadOnlyDictionary<string, float[]> ForgetTargets);
 
 /// <summary>
 /// Unlearning through the whole network: a gradient method's loss (<see cref="MethodLoss"/>) over the model's scores, differentiated with
@@ -33,7 +45,8 @@ internal sealed record DeepProblem(ModelProto Model, string Artifact, IReadOnlyL
 /// <remarks>
 /// The same exemplars, targets and per-exemplar weights as <see cref="GradientMethod"/>: forget terms weighted 1/#forget, the retain KL
 /// λ/#retain and the coarse KL λ/#forget per batch. Settings are searched gentlest first; every <see cref="CheckpointInterval"/> steps the
-/// caller's judge is asked, so a setting stops at its first passing checkpoint.
+/// caller's judge is asked, so a setting stops at its first passing checkpoint. Where the problem has a <see cref="FeatureTerm"/> (a policy
+/// bounds the linear probe), settings with the feature-level term follow those with the output losses alone.
 /// </remarks>
 internal static class DeepEdit
 {
@@ -53,6 +66,14 @@ internal static class DeepEdit
     private const double Decay = 1e-3;
 
     private static readonly double[] s_learningRates = [3e-4, 1e-3];
+
+    /// <summary>The most steps a setting with the feature-level term runs: moving what lies below the last layer takes longer than moving its output.</summary>
+    public const int FeatureSteps = 200;
+
+    /// <summary>The feature-level term's weights tried (relative to the original features' mean squared norm), gentlest first.</summary>
+    private static readonly double[] s_featureWeights = [30, 300];
+
+    private static readonly double[] s_featureLearningRates = [1e-3, 3e-3];
 
     /// <summary>The settings a method tries over a deep scope, gentlest first: each learning rate with each of its KL weights.</summary>
     public static IReadOnlyList<GradientSettings> Search(GradientMethod method)
@@ -104,19 +125,46 @@ internal static class DeepEdit
             return null;
         }
 
-        var batches = new Batches(examples, directions.Count, reference, deep.Input);
-        return [.. Search(method).Select(settings => new DeepCandidate(method.Name, accept => Train(built, batches.Feeds, settings, scopeText, accept)))];
+        var batches = new Batches(examples, directions.Count, reference, deep.Input, null);
+        var settings = Search(method);
+        if (deep.Feature is not { } feature)
+        {
+            return [.. settings.Select(setting => new DeepCandidate(method.Name, accept => Train(built, (t, kl) => batches.Feeds(t, kl, 0), setting, scopeText, accept)))];
+        }
+
+        var targets = sampled.Select(s => s.Example.Forbidden is null ? s.Example.Activation : feature.ForgetTargets.GetValueOrDefault(s.File)).ToList();
+        var width = targets.First(t => t is not null)!.Length;
+        var withFeatures = GradientBuilder.Build(deep.Model, deep.Trained,
+            MethodLoss.Build(deep.Output, method.Term, directions, groupOfClass, space.Normalized, space.Scale, space.GradientMargin, (feature.Tensor, width)), diagnostics);
+        if (withFeatures is null)
+        {
+            return null;
+        }
+
+        // The output losses alone first; only where they leave the concept readable, the feature-level term, with the strongest retention.
+        var featureBatches = new Batches(examples, directions.Count, reference, deep.Input, targets);
+        var kl = method.Search.Max(s => s.KlWeight);
+        return [.. settings.Select(setting => new DeepCandidate(method.Name, accept => Train(built, (t, k) => batches.Feeds(t, k, 0), setting, scopeText, accept))),
+                .. from lr in s_featureLearningRates
+                   from weight in s_featureWeights
+                   select new DeepCandidate(method.Name, accept => Train(
+                       withFeatures, (t, k) => featureBatches.Feeds(t, k, weight), new GradientSettings(method.Name, lr, kl, FeatureSteps), scopeText, accept, weight))];
     }
 
     /// <summary>One setting: AdamW from the original weights until the judge accepts a checkpoint or the steps run out.</summary>
-    /// <remarks>Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a decoder edit (<see cref="CausalLmEdit"/>) trains the same way on its own batches.</remarks>
+    /// <remarks>
+    /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a decoder edit (<see cref="CausalLmEdit"/>) trains the same way on
+    /// its own batches. <paramref name="featureWeight"/>, where the loss has a feature-level term, is recorded in the settings' text.
+    /// </remarks>
     internal static (IReadOnlyList<InitializerOverride>, string, long) Train(
-        GradientModel built, Func<int, double, Dictionary<string, Func<OrtValue>>> feeds, GradientSettings settings, string scope, Func<IReadOnlyList<InitializerOverride>, bool> accept)
+        GradientModel built, Func<int, double, Dictionary<string, Func<OrtValue>>> feeds, GradientSettings settings, string scope,
+        Func<IReadOnlyList<InitializerOverride>, bool> accept, double? featureWeight = null)
     {
         using var trainer = new GradientTrainer(built);
         var shapes = built.Weights.ToDictionary(w => w.Name, w => w.Dims.ToArray());
         IReadOnlyList<InitializerOverride> Current() => [.. trainer.Weights.Select(w => new InitializerOverride(w.Key, (float[])w.Value.Clone(), shapes[w.Key]))];
-        string Text(int steps) => string.Create(CultureInfo.InvariantCulture, $"scope={scope} lr={settings.LearningRate} kl={settings.KlWeight} steps={steps}");
+        var feature = featureWeight is { } f ? string.Create(CultureInfo.InvariantCulture, $" feature={f}") : string.Empty;
+        string Text(int steps) => string.Create(CultureInfo.InvariantCulture, $"scope={scope} lr={settings.LearningRate} kl={settings.KlWeight}{feature} steps={steps}");
         for (var step = 1; step <= settings.Steps; step++)
         {
             trainer.Step(feeds(step - 1, settings.KlWeight), settings.LearningRate, Decay);
@@ -167,12 +215,16 @@ internal static class DeepEdit
     }
 
     /// <summary>The mini-batches: step t takes the next <see cref="ForgetBatch"/> forget and <see cref="RetainBatch"/> retain exemplars, cycling.</summary>
-    private sealed class Batches(IReadOnlyList<GradientExample> examples, int classes, IReadOnlyList<double[]> reference, TrainingInput input)
+    /// <remarks>Where <c>targets</c> are given (per exemplar, its probe-point target; null for a forget exemplar with none), the feature-level term is fed too.</remarks>
+    private sealed class Batches(IReadOnlyList<GradientExample> examples, int classes, IReadOnlyList<double[]> reference, TrainingInput input, IReadOnlyList<float[]?>? targets)
     {
         private readonly int[] _forget = [.. Enumerable.Range(0, examples.Count).Where(i => examples[i].Forbidden is not null)];
         private readonly int[] _retain = [.. Enumerable.Range(0, examples.Count).Where(i => examples[i].Forbidden is null)];
 
-        public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight)
+        // The term is scaled by the original features' mean squared norm, so that its weight means the same whatever their magnitude.
+        private readonly double _featureScale = targets is null ? 1 : targets.OfType<float[]>().Average(t => t.Sum(x => (double)x * x)) + 1e-12;
+
+        public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight, double featureWeight)
         {
             var f = Math.Min(ForgetBatch, _forget.Length);
             var r = Math.Min(RetainBatch, _retain.Length);
@@ -196,7 +248,7 @@ internal static class DeepEdit
 
             double[] PerRow(Func<GradientExample, double> value) => [.. rows.Select(k => value(examples[k]))];
             static bool Forgets(GradientExample e) => e.Forbidden is not null;
-            return new()
+            var feeds = new Dictionary<string, Func<OrtValue>>
             {
                 [input.Name] = () =>
                 {
@@ -216,6 +268,30 @@ internal static class DeepEdit
                 [MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(PerRow(e => Forgets(e) ? 0 : klWeight / r), [n]),
                 [MethodLoss.CoarseWeight] = () => OrtValue.CreateTensorValueFromMemory(PerRow(e => Forgets(e) && e.KeepCoarse ? klWeight / f : 0), [n]),
             };
+            if (targets is not null)
+            {
+                var width = targets.OfType<float[]>().First().Length;
+                feeds[MethodLoss.FeatureTarget] = () =>
+                {
+                    var values = new double[n * width];
+                    for (var k = 0; k < n; k++)
+                    {
+                        if (targets[rows[k]] is { } target)
+                        {
+                            for (var j = 0; j < width; j++)
+                            {
+                                values[k * width + j] = target[j];
+                            }
+                        }
+                    }
+
+                    return OrtValue.CreateTensorValueFromMemory(values, [n, width]);
+                };
+                feeds[MethodLoss.FeatureWeight] = () => OrtValue.CreateTensorValueFromMemory(
+                    rows.Select(k => targets[k] is null ? 0 : featureWeight / (Forgets(examples[k]) ? f : r) / _featureScale).ToArray(), [n]);
+            }
+
+            return feeds;
         }
     }
 }

@@ -50,6 +50,12 @@ public static class MethodLoss
     /// <summary>Per exemplar, the coarse KL term's weight. Fed, [batch].</summary>
     public const string CoarseWeight = "ktu_loss/coarse_weight";
 
+    /// <summary>Per exemplar, the features the probe-point tensor is pulled towards (the feature-level term). Fed, [batch, features].</summary>
+    public const string FeatureTarget = "ktu_loss/feature_target";
+
+    /// <summary>Per exemplar, the feature-level term's weight. Fed, [batch].</summary>
+    public const string FeatureWeight = "ktu_loss/feature_weight";
+
     /// <summary>The loss tensor.</summary>
     public const string Loss = "ktu_loss/loss";
 
@@ -67,7 +73,12 @@ public static class MethodLoss
     /// <param name="normalize">Whether scores use the unit-length output.</param>
     /// <param name="scale">The score scale.</param>
     /// <param name="margin">The hinge margin, in score units.</param>
-    public static LossGraph Build(string output, ForgetTerm term, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale, double margin)
+    /// <param name="probePoint">
+    /// Where given, a model tensor (the linear probe's point) and its width: the loss adds the feature-level term
+    /// w_feature·‖flatten(h) − target‖², with <see cref="FeatureTarget"/> and <see cref="FeatureWeight"/> fed per exemplar.
+    /// </param>
+    public static LossGraph Build(string output, ForgetTerm term, IReadOnlyList<double[]> directions, IReadOnlyList<int> groupOfClass, bool normalize, double scale, double margin,
+        (string Tensor, int Width)? probePoint = null)
     {
         var classes = directions.Count;
         var features = directions[0].Length;
@@ -145,27 +156,39 @@ public static class MethodLoss
             total = Op("Add", [total, Op("Mul", [coarse, CoarseWeight])]);
         }
 
+        if (probePoint is { } point)
+        {
+            // What a linear probe reads is trained too: each exemplar's features at the probe point pulled towards its target.
+            var h = Op("Reshape", [Op("Cast", [point.Tensor], GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double)), Int64Constant(constants, "flat", [0, -1])]);
+            var difference = Op("Sub", [h, FeatureTarget]);
+            total = Op("Add", [total, Op("Mul", [SumOverClasses(Op("Mul", [difference, difference])), FeatureWeight])]);
+        }
+
         var lossNode = new NodeProto { OpType = "ReduceSum", Name = Loss };
         lossNode.Input.Add(total);
         lossNode.Output.Add(Loss);
         lossNode.Attribute.Add(GradientGraph.Attr("keepdims", 0));
         nodes.Add(lossNode);
 
-        ValueInfoProto Input(string name, bool perClass)
+        ValueInfoProto Input(string name, bool perClass, long? width = null)
         {
             var shape = new TensorShapeProto();
             shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
-            if (perClass)
+            if (perClass || width is not null)
             {
-                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = classes });
+                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width ?? classes });
             }
 
             return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Double, Shape = shape } } };
         }
 
-        return new LossGraph(nodes, Loss,
-            [Input(Forbidden, true), Input(Allowed, true), Input(Reference, true), Input(IsForget, false), Input(ForgetWeight, false), Input(RetainWeight, false), Input(CoarseWeight, false)],
-            constants);
+        List<ValueInfoProto> inputs = [Input(Forbidden, true), Input(Allowed, true), Input(Reference, true), Input(IsForget, false), Input(ForgetWeight, false), Input(RetainWeight, false), Input(CoarseWeight, false)];
+        if (probePoint is { } fed)
+        {
+            inputs.AddRange([Input(FeatureTarget, false, fed.Width), Input(FeatureWeight, false)]);
+        }
+
+        return new LossGraph(nodes, Loss, inputs, constants);
     }
 
     private static string Int64Constant(List<TensorProto> constants, string name, long[] values)
