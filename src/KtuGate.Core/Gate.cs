@@ -148,9 +148,18 @@ public static class Gate
         var verifyOptions = options with { IsOriginal = request.Mode == GateMode.Remediate };
         var checkedModel = CheckModel(input, manifest, policies, request, baseDirectory, local, cancellationToken,
             plan is null ? verifyOptions : verifyOptions with { ModelBytes = plan.Instrumented, Record = plan.Activations });
-        var linearProbes = plan is null || checkedModel.Report is null ? null : LinearProbes(policies, manifest, plan);
+        // A kind whose probes record nothing at the site (a decoder's answers are generated, not read from one batch of inputs) has no
+        // linear-probe reading: none is reported, and a bound on it cannot be judged (KTU4003, never a pass on nothing).
+        var recorded = plan is not null && plan.Activations.Count > 0;
+        var linearProbes = !recorded || checkedModel.Report is null ? null : LinearProbes(policies, manifest, plan!);
         var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies, linearProbes, plan!.Edits.Lowest);
-        if (probeBound && plan is null && checkedModel.Report is not null)
+        if (probeBound && plan is not null && !recorded && checkedModel.Report is not null)
+        {
+            siteProblems.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
+                $" whose inputs the {ManifestKinds.NameOf(manifest.Kind)} kind's probes record: a linear-probe bound cannot be judged on this model");
+        }
+
+        if (probeBound && !recorded && checkedModel.Report is not null)
         {
             // Why the bound could not be judged; reported here once (remediation is then told of no problems of its own).
             local.AddRange(siteProblems.Items);

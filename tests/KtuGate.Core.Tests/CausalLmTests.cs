@@ -328,6 +328,32 @@ public sealed class CausalLmTests
     }
 
     [Fact]
+    public void A_linear_probe_bound_on_a_decoder_cannot_be_judged_and_is_an_error_not_a_pass()
+    {
+        using var temp = new TempFolder();
+        Directory.CreateDirectory(Path.Combine(temp.Path, "qa"));
+        foreach (var file in Directory.GetFiles(TinyLm("policies", "qa")))
+        {
+            File.Copy(file, Path.Combine(temp.Path, "qa", Path.GetFileName(file)));
+        }
+
+        var policy = temp.File("bounded.ktu.json");
+        var text = File.ReadAllText(TinyLm("policies", "forget-five-people.ktu.json"));
+        File.WriteAllText(policy, text.Insert(text.LastIndexOf('}'), ", \"metrics\": { \"maxLinearProbeAccuracy\": 0.8 }"));
+
+        var result = Gate.Run(new GateRequest([new GateModelInput(Model, TinyLm("artifacts", "tinylm.ktu.json"))], [policy], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+        });
+
+        var error = Assert.Single(result.Diagnostics, d => d.Code == "KTU4003");
+        Assert.Equal(Model, error.Location!.File);
+        Assert.Contains("linear-probe bound cannot be judged", error.Message, StringComparison.Ordinal);
+        Assert.NotEqual(GateOutcome.Pass, result.Outcome);
+        Assert.All(result.Report.Models.Single().Clauses, c => Assert.Null(c.LinearProbe));
+    }
+
+    [Fact]
     public void Gating_the_sample_fails_with_KTU3001_at_each_forget_clause_and_keeps_the_rest()
     {
         using var temp = new TempFolder();

@@ -118,6 +118,9 @@ public sealed class CausalLmUnlearningTests(TinyLmRemediation run) : IClassFixtu
         Assert.Equal(0, remediation.HeldOutExemplars);
         Assert.All(result.Report.Models.Single().Clauses, c => Assert.True(c.Passed, c.Concept));
 
+        // The decoder's probes record nothing at the head's input: no linear-probe reading is reported (none on zero exemplars).
+        Assert.All(result.Report.Models.Single().Clauses, c => Assert.Null(c.LinearProbe));
+
         // Only initializer values change: the same inputs and outputs, names, types and shapes, and the same nodes.
         var diagnostics = new DiagnosticBag();
         var (original, edited) = (OnnxGraph.Load(CausalLmTests.Model, diagnostics)!, OnnxGraph.Load(run.Edited, diagnostics)!);
