@@ -71,7 +71,9 @@ public sealed class CausalLmTests
         Assert.Equal(10, section.Inputs.Location!.Line);
         Assert.Equal("Question: Where was X born? Answer:", section.PromptFor("Where was X born?"));
         Assert.Equal((8, AnswerMatch.Exact), (section.MaxNewTokens, section.Match));
-        Assert.Equal([section.Tokenizer.Model, TinyLm("qa", "forget.jsonl"), TinyLm("qa", "retain.jsonl"), TinyLm("qa", "world.jsonl")], section.InputFiles);
+        Assert.Equal(RetainModel, section.RetainModel);
+        Assert.Equal(20, section.RetainModelLocation!.Line);
+        Assert.Equal([section.Tokenizer.Model, TinyLm("qa", "forget.jsonl"), TinyLm("qa", "retain.jsonl"), TinyLm("qa", "world.jsonl"), RetainModel], section.InputFiles);
     }
 
     [Fact]
@@ -442,18 +444,84 @@ public sealed class ForgetQualityTests
     [Fact]
     public void Sample_model_is_told_apart_from_the_retain_model_on_the_forget_set_and_the_retain_model_is_not()
     {
-        var section = CausalLmTests.SampleManifest().SectionAs<CausalLmSection>();
-        using var trained = CausalLmTests.OpenSession(CausalLmTests.Model);
-        using var retained = CausalLmTests.OpenSession(CausalLmTests.RetainModel);
         var forget = CausalLmTests.Records("forget");
-        var withForget = forget.Select(r => CausalLmTests.SampleProbe(trained, section).TruthRatio(r)!.Value).ToList();
-        var without = forget.Select(r => CausalLmTests.SampleProbe(retained, section).TruthRatio(r)!.Value).ToList();
+        var (withForget, without) = (ForgetRatios(CausalLmTests.Model), ForgetRatios(CausalLmTests.RetainModel));
         Assert.All(withForget, r => Assert.True(r < 0.01, $"truth ratio {r}: the trained model should prefer the true birthplace"));
         Assert.True(ForgetQuality.PValue(withForget, without) < 0.05);
         Assert.Equal(1.0, ForgetQuality.PValue(without, without));
         var readme = File.ReadAllText(CausalLmTests.TinyLm("README.md"));
         var line = $"Forget quality (n = {forget.Count} and {forget.Count}): tinylm {Format(ForgetQuality.PValue(withForget, without))}, tinylm-retain 1.";
         Assert.True(readme.Contains(line, StringComparison.Ordinal), "samples/TinyLm/README.md should say: " + line);
+    }
+
+    [Fact]
+    public void Sample_report_carries_the_original_s_forget_quality_against_the_retain_model()
+    {
+        var (withForget, without) = (ForgetRatios(CausalLmTests.Model), ForgetRatios(CausalLmTests.RetainModel));
+
+        using var temp = new TempFolder();
+        var result = Gate.Run(new GateRequest([new GateModelInput(CausalLmTests.Model, CausalLmTests.TinyLm("artifacts", "tinylm.ktu.json"))],
+            [CausalLmTests.TinyLm("policies", "forget-five-people.ktu.json")], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+        });
+
+        // The policy's forget clauses' concepts are the sample's forget set: the same 10 records, so the same p-value.
+        var quality = result.Report.Models.Single().ForgetQuality;
+        Assert.True(quality is not null, string.Join("\n", result.Diagnostics));
+        Assert.Equal(ForgetQuality.PValue(withForget, without), quality.PValue);
+        Assert.Equal("1.08E-05", Format(quality.PValue));
+        Assert.Equal((10, ForgetQuality.Statistic(withForget, without)), (quality.N, quality.Statistic));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(CausalLmTests.RetainModel))), quality.RetainModel.Sha256);
+        Assert.Equal(Path.GetFullPath(CausalLmTests.RetainModel), Path.GetFullPath(Path.Combine(temp.Path, quality.RetainModel.Path)));
+        Assert.Contains("\"forgetQuality\"", File.ReadAllText(Path.Combine(temp.Path, "ktu-report.json")), StringComparison.Ordinal);
+        Assert.Contains("): p = 1.08E-05, n = 10.", File.ReadAllText(Path.Combine(temp.Path, "ktu-report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Manifest_copy_in_another_folder_still_names_the_retain_model()
+    {
+        using var temp = new TempFolder();
+        var source = CausalLmTests.TinyLm("artifacts", "tinylm.ktu.json");
+        var copy = Path.Combine(temp.Path, "out", "tinylm.ktu.json");
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        File.WriteAllBytes(copy, ManifestParser.Relocated(File.ReadAllBytes(source), Path.GetDirectoryName(source)!, Path.GetDirectoryName(copy)!));
+        var diagnostics = new DiagnosticBag();
+        var section = ManifestParser.Load(copy, diagnostics)?.SectionAs<CausalLmSection>();
+        Assert.True(section is not null, string.Join("\n", diagnostics.Items));
+        Assert.Equal(Path.GetFullPath(CausalLmTests.RetainModel), section.RetainModel);
+    }
+
+    [Theory]
+    [InlineData("missing.onnx", "KTU2001")]
+    [InlineData("tinylm.tokenizer.model", "KTU2002")]
+    public void Manifest_naming_a_retain_model_that_is_missing_or_not_a_model_is_KTU2065_at_its_retainModel(string retainModel, string inner)
+    {
+        using var temp = new TempFolder();
+        var manifest = temp.File("artifacts/tinylm.ktu.json", File.ReadAllText(CausalLmTests.TinyLm("artifacts", "tinylm.ktu.json"))
+            .Replace("\"../qa/", "\"" + CausalLmTests.TinyLm("qa") + "/", StringComparison.Ordinal)
+            .Replace("\"tinylm.tokenizer.model\"", "\"" + CausalLmTests.TinyLm("artifacts", "tinylm.tokenizer.model") + "\"", StringComparison.Ordinal)
+            .Replace("\"tinylm-retain.onnx\"", "\"" + (retainModel == "missing.onnx" ? retainModel : CausalLmTests.TinyLm("artifacts", retainModel)) + "\"", StringComparison.Ordinal));
+        var result = Gate.Run(new GateRequest([new GateModelInput(CausalLmTests.Model, manifest)], [CausalLmTests.TinyLm("policies", "forget-five-people.ktu.json")], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+        });
+
+        Assert.Equal(GateOutcome.InvalidInput, result.Outcome);
+        var d = Assert.Single(result.Diagnostics, d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal("KTU2065", d.Code);
+        Assert.Equal((manifest, 20), (d.Location!.File, d.Location.Line));
+        Assert.True(d.Message.Contains(": " + inner + " ", StringComparison.Ordinal), d.Message);
+        Assert.Null(result.Report.Models.SingleOrDefault()?.ForgetQuality);
+    }
+
+    /// <summary>The truth ratios of the sample's forget records on <paramref name="model"/>, as the sample's manifest runs it.</summary>
+    internal static List<double> ForgetRatios(string model)
+    {
+        var section = CausalLmTests.SampleManifest().SectionAs<CausalLmSection>();
+        using var session = CausalLmTests.OpenSession(model);
+        var probe = CausalLmTests.SampleProbe(session, section);
+        return [.. CausalLmTests.Records("forget").Select(r => probe.TruthRatio(r)!.Value)];
     }
 
     private static string Format(double p) => p.ToString("G3", CultureInfo.InvariantCulture);

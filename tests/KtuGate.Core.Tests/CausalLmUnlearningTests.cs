@@ -153,6 +153,15 @@ public sealed class CausalLmUnlearningTests(TinyLmRemediation run) : IClassFixtu
     }
 
     [Fact]
+    public void Remediated_report_holds_the_edited_decoder_s_own_forget_quality()
+    {
+        var (edited, retained) = (ForgetQualityTests.ForgetRatios(run.Edited), ForgetQualityTests.ForgetRatios(CausalLmTests.RetainModel));
+        var quality = run.Result.Report.Models.Single().ForgetQuality;
+        Assert.True(quality is not null, string.Join("\n", run.Result.Diagnostics));
+        Assert.Equal((ForgetQuality.PValue(edited, retained), ForgetQuality.Statistic(edited, retained), 10), (quality.PValue, quality.Statistic, quality.N));
+    }
+
+    [Fact]
     public void A_method_the_kind_cannot_run_is_skipped_with_KTU4022_and_nothing_is_written()
     {
         using var temp = new TempFolder();

@@ -17,8 +17,8 @@ public sealed class TinyLmBuildTests
                 <KtuPolicy Include="policies/*.ktu.json" />
             """);
 
-        // The sample's decoder, tokenizer, manifest, question/answer records and policy, in the sample's layout (the manifest's paths are relative).
-        foreach (var file in new[] { "artifacts/tinylm.onnx", "artifacts/tinylm.tokenizer.model", "artifacts/tinylm.ktu.json", "qa/forget.jsonl", "qa/retain.jsonl", "qa/world.jsonl" })
+        // The sample's decoder, retain model, tokenizer, manifest, question/answer records and policy, in the sample's layout (the manifest's paths are relative).
+        foreach (var file in new[] { "artifacts/tinylm.onnx", "artifacts/tinylm-retain.onnx", "artifacts/tinylm.tokenizer.model", "artifacts/tinylm.ktu.json", "qa/forget.jsonl", "qa/retain.jsonl", "qa/world.jsonl" })
         {
             File.Copy(TinyLm(file), project.File(file));
         }
@@ -48,5 +48,10 @@ public sealed class TinyLmBuildTests
         Assert.NotEqual(original, edited);
         Assert.Equal(edited, TestPaths.Sha256(Path.Combine(bin, "tinylm.onnx")));
         Assert.Equal(original, TestPaths.Sha256(project.File("artifacts/tinylm.onnx")));
+
+        // The manifest names the retain model: the shipped decoder's report carries its forget quality against it.
+        var quality = report.RootElement.GetProperty("models")[0].GetProperty("forgetQuality");
+        Assert.Equal(10, quality.GetProperty("n").GetInt32());
+        Assert.Equal(TestPaths.Sha256(project.File("artifacts/tinylm-retain.onnx")), quality.GetProperty("retainModel").GetProperty("sha256").GetString());
     }
 }

@@ -252,6 +252,16 @@ public static class DiagnosticCodes
         "Question/answer: {0}",
         "A question/answer file is JSON Lines: one object per line, {\"subject\": ..., \"question\": ..., \"answer\": ..., \"paraphrases\": [...], \"perturbed\": [...], \"coarse\": {\"question\": ..., \"answer\": ...}} (paraphrases, perturbed and coarse optional). Fix the line shown.");
 
+    /// <summary>KTU2065: a causal-lm manifest's retain model (the reference for forget quality) that is missing, cannot be loaded or is not a decoder of the same tokenizer.</summary>
+    public static readonly DiagnosticDescriptor RetainModelInvalid = new("KTU2065", E, "Retain model cannot be used",
+        "Retain model: {0}",
+        "'forgetQuality.retainModel' names the model trained without the forget set (relative to the manifest), against which TOFU's forget quality is measured: an ONNX decoder with the same inputs ('modelInputs') and the same tokenizer as the artifact. Fix the path or export the retain model with the artifact's tokenizer.");
+
+    /// <summary>KTU2066: a causal-lm manifest names a retain model but no forget record of the policies has perturbed answers, so forget quality cannot be measured.</summary>
+    public static readonly DiagnosticDescriptor ForgetQualityUnmeasured = new("KTU2066", E, "Forget quality cannot be measured",
+        "Forget quality: {0}",
+        "Forget quality compares the truth ratios of the forget clauses' records (each needs 'perturbed' wrong answers) on the model and on the retain model. Add 'perturbed' answers to the forget concepts' question/answer records, or drop 'forgetQuality' from the manifest.");
+
     /// <summary>KTU2070: a dual encoder's <c>labelPrompts</c> or <c>coarsePrompts</c> names no label or group of the manifest.</summary>
     public static readonly DiagnosticDescriptor PromptNamesNothing = new("KTU2070", E, "Prompts for an unknown label or group",
         "'{0}' gives prompts for '{1}', which is not {2} of this manifest; it has: {3}",

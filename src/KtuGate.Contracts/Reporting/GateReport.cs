@@ -81,7 +81,20 @@ public sealed record ModelReport(FileDigest Artifact, FileDigest? Manifest, File
 
     /// <summary>What remediation did to this model, in KtuGateMode=Remediate.</summary>
     public RemediationReport? Remediation { get; init; }
+
+    /// <summary>For a causal language model whose manifest names a retain model: TOFU's forget quality of this artifact (the remediated one, when one was written).</summary>
+    public ForgetQualityReport? ForgetQuality { get; init; }
 }
+
+/// <summary>
+/// TOFU's forget quality: the two-sample Kolmogorov-Smirnov test of the forget records' truth ratios on the model against the retain
+/// model's (one never trained on them). A high p-value (at least 0.05) means the two cannot be told apart; it is measured, never a threshold.
+/// </summary>
+/// <param name="PValue">The test's p-value.</param>
+/// <param name="N">The forget records measured (the records of the policies' forget clauses' concepts that have perturbed answers), on each model.</param>
+/// <param name="Statistic">The largest distance between the two empirical distributions.</param>
+/// <param name="RetainModel">The retain model's file.</param>
+public sealed record ForgetQualityReport(double PValue, int N, double Statistic, FileDigest RetainModel);
 
 /// <summary>How an artifact was remediated: where it was edited, every setting tried, and the artifact written.</summary>
 /// <param name="Method">The method whose edit was written, or the methods tried when none met the thresholds.</param>

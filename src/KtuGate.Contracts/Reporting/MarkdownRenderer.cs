@@ -34,6 +34,13 @@ public static class MarkdownRenderer
                 }
             }
 
+            if (model.ForgetQuality is { } quality)
+            {
+                md.Append("**Forget quality** (TOFU: KS test of the forget records' truth ratios against the retain model `").Append(Code(quality.RetainModel.Path))
+                    .Append("`): p = ").Append(quality.PValue.ToString("G3", System.Globalization.CultureInfo.InvariantCulture))
+                    .Append(", n = ").Append(quality.N.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append(".\n\n");
+            }
+
             md.Append("| Result | Policy | Clause | Measured | Baseline | Threshold |\n| --- | --- | --- | --- | --- | --- |\n");
             foreach (var clause in model.Clauses)
             {

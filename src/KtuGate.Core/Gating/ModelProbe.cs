@@ -317,7 +317,7 @@ internal sealed class ModelProbe : IDisposable
         };
 
         // What the kind read besides the artifact (a text tower) is recorded before the artifact's own external data, as it was read.
-        report = _c.Kind.Describe(report, baseDirectory, digests, _c.Diagnostics) with
+        report = _c.Kind.Describe(report, _model, _c.Policies, baseDirectory, digests, _c.Diagnostics) with
         {
             ExternalData = _model is null ? null : FileDigests.External(baseDirectory, input.Artifact, _model.ExternalFiles, digests, _c.Diagnostics),
         };

@@ -98,8 +98,14 @@ internal abstract class KindSession : IDisposable
     /// <summary>The wordings a concept is probed with one at a time (none for a kind that takes no prompts).</summary>
     public virtual IReadOnlyList<string> Wordings(Policy policy, Concept concept, int fineLabel) => [];
 
-    /// <summary>Adds what the kind read besides the artifact to a model's report (a text tower's digests).</summary>
-    public virtual ModelReport Describe(ModelReport report, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => report;
+    /// <summary>Adds what the kind read or measured besides the clauses to a model's report (a text tower's digests, a decoder's forget quality).</summary>
+    /// <param name="report">The pass's report so far.</param>
+    /// <param name="model">The pass's model as it was probed, or null where an edit was judged from recorded inputs.</param>
+    /// <param name="policies">The policies the pass judged.</param>
+    /// <param name="baseDirectory">The folder the report's paths are relative to.</param>
+    /// <param name="digests">The run's digest cache.</param>
+    /// <param name="diagnostics">Receives the problems.</param>
+    public virtual ModelReport Describe(ModelReport report, LoadedModel? model, IReadOnlyList<Policy> policies, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => report;
 
     /// <summary>The score space an edit of the site is solved in.</summary>
     public abstract ScoreSpace Space();

@@ -25,12 +25,21 @@ public sealed record CausalLmSection(
     private static readonly string[] s_matches = ["exact", "contains", "rouge-l"];
 
     /// <inheritdoc/>
-    public override IReadOnlyList<string> InputFiles => [Tokenizer.Model, .. QaFiles];
+    public override IReadOnlyList<string> InputFiles => RetainModel is null ? [Tokenizer.Model, .. QaFiles] : [Tokenizer.Model, .. QaFiles, RetainModel];
 
-    /// <summary>Reads <c>tokenizer</c> and <c>qa</c> (required), <c>modelInputs</c>, <c>prompt</c> and <c>generation</c>.</summary>
+    /// <summary>
+    /// The retain model (a full path): the decoder trained without the forget set, against which the report measures TOFU's forget quality;
+    /// null where the manifest's <c>forgetQuality</c> names none.
+    /// </summary>
+    public string? RetainModel { get; init; }
+
+    /// <summary>Where the manifest names <see cref="RetainModel"/> (its <c>forgetQuality.retainModel</c> value), for the errors about it.</summary>
+    public SourceLocation? RetainModelLocation { get; init; }
+
+    /// <summary>Reads <c>tokenizer</c> and <c>qa</c> (required), <c>modelInputs</c>, <c>prompt</c>, <c>generation</c> and <c>forgetQuality</c>.</summary>
     /// <remarks>A decoder takes no image: its manifest has no <c>input</c>, <c>preprocess</c>, <c>labels</c> or <c>coarse</c>.</remarks>
-    internal static ManifestSectionReader Reader { get; } = new(ModelKind.CausalLm, ["tokenizer", "modelInputs", "prompt", "generation", "qa"], Read,
-        [("tokenizer", "model"), ("qa", "files")])
+    internal static ManifestSectionReader Reader { get; } = new(ModelKind.CausalLm, ["tokenizer", "modelInputs", "prompt", "generation", "qa", "forgetQuality"], Read,
+        [("tokenizer", "model"), ("qa", "files"), ("forgetQuality", "retainModel")])
     {
         FeedsImages = false,
     };
@@ -82,14 +91,22 @@ public sealed record CausalLmSection(
             top.Report(DiagnosticCodes.ManifestInvalid, empty.Location, "'qa.files' must name at least one question/answer file");
         }
 
-        if (type is null || model is null || files.Count == 0)
+        var forgetQuality = top.Object("forgetQuality", "'forgetQuality'", false, "retainModel");
+        var retainModel = forgetQuality?.String("retainModel", required: true);
+
+        if (type is null || model is null || files.Count == 0 || (forgetQuality is not null && retainModel is null))
         {
             return null;
         }
 
         var rule = match switch { "contains" => AnswerMatch.Contains, "rouge-l" => AnswerMatch.RougeL, _ => AnswerMatch.Exact };
         return new CausalLmSection(new CausalLmTokenizer(type, Full(model), addBos, stopAtEos) { Location = tokenizer!.Location }, inputs, prompt, maxNewTokens,
-            rule, [.. files.Select(f => Full(f.Value))], top.Location) { MinRecall = minRecall };
+            rule, [.. files.Select(f => Full(f.Value))], top.Location)
+        {
+            MinRecall = minRecall,
+            RetainModel = retainModel is null ? null : Full(retainModel),
+            RetainModelLocation = forgetQuality?.Get("retainModel")?.Location ?? forgetQuality?.Location,
+        };
     }
 
     /// <summary>A cache name, which must hold <c>{layer}</c> once (the decoder has one per layer).</summary>

@@ -1,7 +1,9 @@
 using KtuGate.Diagnostics;
 using KtuGate.Models;
 using KtuGate.Onnx;
+using KtuGate.Policies;
 using KtuGate.Probing;
+using KtuGate.Reporting;
 
 namespace KtuGate.Kinds.CausalLm;
 
@@ -49,13 +51,104 @@ internal sealed class CausalLmKind : IModelKind
         var section = manifest.SectionAs<CausalLmSection>();
         var tokenizer = LmTokenizer.Open(section.Tokenizer, section.Tokenizer.Location ?? section.Location, diagnostics);
         var records = QaSet.Load(section.QaFiles, diagnostics);
-        return new Session(section, tokenizer, records, manifest.Output.Name);
+        var retain = tokenizer is null ? null : OpenRetainModel(manifest, section, tokenizer, provider, limits, diagnostics);
+        return new Session(section, tokenizer, records, manifest.Output.Name, retain);
     }
 
-    /// <summary>The tokenizer and the records, read once for the run; each pass's decoder is the model the gate opened for it.</summary>
-    private sealed class Session(CausalLmSection section, LmTokenizer? tokenizer, IReadOnlyList<QaRecord>? records, string logits) : KindSession
+    /// <summary>
+    /// The retain model the manifest names, checked like the artifact (the same size and external-data rules, the same decoder inputs)
+    /// and against the artifact's tokenizer; every problem is KTU2065 at the manifest's <c>forgetQuality.retainModel</c>. Null where none is named.
+    /// </summary>
+    private static RetainModel? OpenRetainModel(ModelManifest manifest, CausalLmSection section, LmTokenizer tokenizer, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
     {
-        public override bool CanProbe => tokenizer is not null && records is not null;
+        if (section.RetainModel is not { } path)
+        {
+            return null;
+        }
+
+        // The artifact's own checks run on the retain model; their findings are reported at the manifest line that named it.
+        var location = section.RetainModelLocation ?? section.Location;
+        var local = new DiagnosticBag();
+        var model = LoadedModel.Open(path, manifest, provider, local, limits);
+        var decoder = model is null ? null : Decoder.Open(model.Session, section.Inputs, manifest.Output.Name, location, local);
+        var vocabulary = model?.Session.OutputMetadata[manifest.Output.Name].Dimensions[^1];
+        if (decoder is not null && vocabulary > 0 && vocabulary != tokenizer.VocabularySize)
+        {
+            local.Add(DiagnosticCodes.LanguageModelInvalid, location, $"its logits cover {vocabulary} tokens but the artifact's tokenizer has {tokenizer.VocabularySize}: it does not share the tokenizer");
+        }
+
+        if (!local.HasErrors)
+        {
+            return new RetainModel(model!, decoder!);
+        }
+
+        model?.Dispose();
+        foreach (var problem in local.Items.Where(d => d.Severity == DiagnosticSeverity.Error))
+        {
+            diagnostics.Add(DiagnosticCodes.RetainModelInvalid, location, $"'{path}': {problem.Code} {problem.Message}");
+        }
+
+        return null;
+    }
+
+    /// <summary>The tokenizer, the records and the retain model, read once for the run; each pass's decoder is the model the gate opened for it.</summary>
+    private sealed class Session(CausalLmSection section, LmTokenizer? tokenizer, IReadOnlyList<QaRecord>? records, string logits, RetainModel? retain) : KindSession
+    {
+        /// <summary>The retain model's truth ratios, by forget set (its files), measured once per run.</summary>
+        private readonly Dictionary<string, IReadOnlyList<double>> _retainRatios = new(StringComparer.Ordinal);
+
+        public override bool CanProbe => tokenizer is not null && records is not null && (section.RetainModel is null || retain is not null);
+
+        /// <summary>
+        /// TOFU's forget quality of the pass's model where the manifest names a retain model: the KS test of the truth ratios of the
+        /// policies' forget clauses' records (those with perturbed answers) against the retain model's (KTU2066 where none has them).
+        /// </summary>
+        public override ModelReport Describe(ModelReport report, LoadedModel? model, IReadOnlyList<Policy> policies, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics)
+        {
+            if (retain is null || model is null || tokenizer is null)
+            {
+                return report;
+            }
+
+            var files = policies.SelectMany(p => p.Forget.SelectMany(f => p.GetConcept(f.Concept).Files)).Distinct(StringComparer.Ordinal).ToList();
+            if (files.Count == 0)
+            {
+                return report;
+            }
+
+            // The probe read and reported these files already; a record it refused is not measured here either.
+            var forget = files.SelectMany(f => QaSet.Read(f, new DiagnosticBag())).Where(r => r.Perturbed.Count > 0).ToList();
+            if (forget.Count == 0)
+            {
+                diagnostics.Add(DiagnosticCodes.ForgetQualityUnmeasured, section.RetainModelLocation ?? section.Location,
+                    $"none of the forget clauses' {files.Count} question/answer file(s) has a record with 'perturbed' answers");
+                return report;
+            }
+
+            if (Decoder.Open(model.Session, section.Inputs, logits, section.Inputs.Location ?? section.Location, diagnostics) is not { } decoder)
+            {
+                return report;
+            }
+
+            var key = string.Join('\n', files);
+            if (!_retainRatios.TryGetValue(key, out var without))
+            {
+                without = _retainRatios[key] = Ratios(retain.Decoder, forget);
+            }
+
+            var with = Ratios(decoder, forget);
+            return report with
+            {
+                ForgetQuality = new ForgetQualityReport(ForgetQuality.PValue(with, without), forget.Count, ForgetQuality.Statistic(with, without),
+                    FileDigests.Of(baseDirectory, section.RetainModel!, digests)!),
+            };
+        }
+
+        private List<double> Ratios(Decoder decoder, IReadOnlyList<QaRecord> forget)
+        {
+            var probe = new QaProbe(decoder, tokenizer!, section);
+            return [.. forget.Select(r => probe.TruthRatio(r)!.Value)];
+        }
 
         public override KindUnlearning? Unlearning => tokenizer is null || records is null ? null : new CausalLmUnlearning(section, tokenizer, records, logits);
 
@@ -93,6 +186,11 @@ internal sealed class CausalLmKind : IModelKind
 
         public override ScoreSpace Space() => throw new InvalidOperationException(NoEdit);
 
+        public override void Dispose() => retain?.Model.Dispose();
+
         private const string NoEdit = "A causal language model is unlearned by its own token losses (Unlearning), never from an edit site's recorded inputs.";
     }
 }
+
+/// <summary>The retain model a manifest names, open for the run: the model (owned) and its decoder.</summary>
+internal sealed record RetainModel(LoadedModel Model, Decoder Decoder);

@@ -88,7 +88,7 @@ internal sealed class DualEncoderKind : IModelKind
                 .Distinct(StringComparer.Ordinal).ToList();
         }
 
-        public override ModelReport Describe(ModelReport report, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => textTower is null ? report : report with
+        public override ModelReport Describe(ModelReport report, LoadedModel? model, IReadOnlyList<Policy> policies, string baseDirectory, DigestCache? digests, DiagnosticBag diagnostics) => textTower is null ? report : report with
         {
             TextTower = FileDigests.Of(baseDirectory, Section.TextTower.Model, digests),
             TextTowerVocabulary = FileDigests.Of(baseDirectory, Section.TextTower.Vocabulary, digests),
