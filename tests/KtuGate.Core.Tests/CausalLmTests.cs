@@ -3,6 +3,7 @@ using KtuGate.Diagnostics;
 using KtuGate.Kinds.CausalLm;
 using KtuGate.Models;
 using KtuGate.Probing;
+using KtuGate.Reporting;
 using KtuGate.Tests;
 using Microsoft.ML.OnnxRuntime;
 
@@ -476,6 +477,32 @@ public sealed class ForgetQualityTests
         Assert.Equal(Path.GetFullPath(CausalLmTests.RetainModel), Path.GetFullPath(Path.Combine(temp.Path, quality.RetainModel.Path)));
         Assert.Contains("\"forgetQuality\"", File.ReadAllText(Path.Combine(temp.Path, "ktu-report.json")), StringComparison.Ordinal);
         Assert.Contains("): p = 1.08E-05, n = 10.", File.ReadAllText(Path.Combine(temp.Path, "ktu-report.md")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Ktu_verify_catches_a_retain_model_changed_after_the_report()
+    {
+        using var temp = new TempFolder();
+        var root = Path.Combine(temp.Path, "TinyLm");
+        foreach (var file in Directory.GetFiles(CausalLmTests.TinyLm(), "*", SearchOption.AllDirectories).Where(f => !f.Contains($"{Path.DirectorySeparatorChar}train{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
+        {
+            var target = Path.Combine(root, Path.GetRelativePath(CausalLmTests.TinyLm(), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+
+        var result = Gate.Run(new GateRequest([new GateModelInput(Path.Combine(root, "artifacts", "tinylm.onnx"))], [Path.Combine(root, "policies", "forget-five-people.ktu.json")], Path.Combine(root, "ktu"))
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            BaseDirectory = root,
+        });
+        Assert.NotNull(result.Report.Models.Single().ForgetQuality);
+        Assert.DoesNotContain(Provenance.Verify(result.ReportPath!, root, null, null), d => d.Code == "KTU6001");
+
+        File.AppendAllBytes(Path.Combine(root, "artifacts", "tinylm-retain.onnx"), [0]);
+
+        var changed = Assert.Single(Provenance.Verify(result.ReportPath!, root, null, null), d => d.Code == "KTU6001");
+        Assert.StartsWith("retain model 'artifacts/tinylm-retain.onnx' no longer matches the report", changed.Message, StringComparison.Ordinal);
     }
 
     [Fact]

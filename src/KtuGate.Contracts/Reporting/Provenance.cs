@@ -170,6 +170,12 @@ public static class Provenance
             {
                 CheckFile("text tower vocabulary", model.TextTowerVocabulary, Path.Combine(baseDirectory, model.TextTowerVocabulary.Path), diagnostics);
             }
+
+            // The reference a reported forget quality was measured against: another model there would make the number another's.
+            if (model.ForgetQuality is { RetainModel: { } retain })
+            {
+                CheckFile("retain model", retain, Path.Combine(baseDirectory, retain.Path), diagnostics);
+            }
         }
 
         foreach (var policy in report.Policies)
