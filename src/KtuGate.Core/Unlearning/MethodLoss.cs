@@ -82,29 +82,11 @@ public static class MethodLoss
     {
         var classes = directions.Count;
         var features = directions[0].Length;
-        var nodes = new List<NodeProto>();
-        var constants = new List<TensorProto>();
-        var next = 0;
-        string Op(string op, string[] inputs, params AttributeProto[] attributes)
-        {
-            var node = new NodeProto { OpType = op, Name = $"ktu_loss/{op}/{next}" };
-            node.Input.AddRange(inputs);
-            node.Output.Add($"ktu_loss/{op}/{next++}");
-            node.Attribute.AddRange(attributes);
-            nodes.Add(node);
-            return node.Output[0];
-        }
+        var w = new LossGraphWriter("ktu_loss");
+        string Op(string op, string[] inputs, params AttributeProto[] attributes) => w.Op(op, inputs, attributes);
+        string Constant(string name, long[] dims, IEnumerable<double> values) => w.Double(name, dims, values);
 
-        string Constant(string name, long[] dims, IEnumerable<double> values)
-        {
-            var tensor = new TensorProto { Name = "ktu_loss/" + name, DataType = (int)TensorProto.Types.DataType.Double };
-            tensor.Dims.AddRange(dims);
-            tensor.DoubleData.AddRange(values);
-            constants.Add(tensor);
-            return tensor.Name;
-        }
-
-        var axis1 = Int64Constant(constants, "axis1", [1]);
+        var axis1 = w.Int64("axis1", 1);
         string SumOverClasses(string t) => Op("ReduceSum", [t, axis1], GradientGraph.Attr("keepdims", 0));
 
         var y = Op("Cast", [output], GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double));
@@ -126,7 +108,7 @@ public static class MethodLoss
         if (term == ForgetTerm.NegativeHinge)
         {
             var low = Constant("low", [], [-1e30]);
-            string MaxWhere(string mask) => Op("ReduceMax", [Op("Where", [Op("Greater", [mask, Constant("zero_" + next, [], [0])]), z, low])],
+            string MaxWhere(string mask) => Op("ReduceMax", [Op("Where", [Op("Greater", [mask, Constant("zero_" + w.Next, [], [0])]), z, low])],
                 GradientGraph.Attr("axes", new long[] { 1 }), GradientGraph.Attr("keepdims", 0));
             forget = Op("Relu", [Op("Add", [Op("Sub", [MaxWhere(Forbidden), MaxWhere(Allowed)]), Constant("margin", [], [margin])])]);
         }
@@ -159,28 +141,14 @@ public static class MethodLoss
         if (probePoint is { } point)
         {
             // What a linear probe reads is trained too: each exemplar's features at the probe point pulled towards its target.
-            var h = Op("Reshape", [Op("Cast", [point.Tensor], GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double)), Int64Constant(constants, "flat", [0, -1])]);
+            var h = Op("Reshape", [Op("Cast", [point.Tensor], GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double)), w.Int64("flat", 0, -1)]);
             var difference = Op("Sub", [h, FeatureTarget]);
             total = Op("Add", [total, Op("Mul", [SumOverClasses(Op("Mul", [difference, difference])), FeatureWeight])]);
         }
 
-        var lossNode = new NodeProto { OpType = "ReduceSum", Name = Loss };
-        lossNode.Input.Add(total);
-        lossNode.Output.Add(Loss);
-        lossNode.Attribute.Add(GradientGraph.Attr("keepdims", 0));
-        nodes.Add(lossNode);
-
+        w.Final("ReduceSum", [total], Loss, GradientGraph.Attr("keepdims", 0));
         ValueInfoProto Input(string name, bool perClass, long? width = null)
-        {
-            var shape = new TensorShapeProto();
-            shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
-            if (perClass || width is not null)
-            {
-                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = width ?? classes });
-            }
-
-            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Double, Shape = shape } } };
-        }
+            => perClass || width is not null ? LossGraphWriter.Input(name, "batch", width ?? classes) : LossGraphWriter.Input(name, "batch");
 
         List<ValueInfoProto> inputs = [Input(Forbidden, true), Input(Allowed, true), Input(Reference, true), Input(IsForget, false), Input(ForgetWeight, false), Input(RetainWeight, false), Input(CoarseWeight, false)];
         if (probePoint is { } fed)
@@ -188,15 +156,6 @@ public static class MethodLoss
             inputs.AddRange([Input(FeatureTarget, false, fed.Width), Input(FeatureWeight, false)]);
         }
 
-        return new LossGraph(nodes, Loss, inputs, constants);
-    }
-
-    private static string Int64Constant(List<TensorProto> constants, string name, long[] values)
-    {
-        var tensor = new TensorProto { Name = "ktu_loss/" + name, DataType = (int)TensorProto.Types.DataType.Int64 };
-        tensor.Dims.Add(values.Length);
-        tensor.Int64Data.AddRange(values);
-        constants.Add(tensor);
-        return tensor.Name;
+        return w.Graph(Loss, inputs);
     }
 }

@@ -43,38 +43,12 @@ internal static class TokenLoss
     /// <summary>The loss sub-graph over the model's logits tensor <paramref name="logits"/>.</summary>
     public static LossGraph Build(string logits, ForgetTerm term)
     {
-        var nodes = new List<NodeProto>();
-        var constants = new List<TensorProto>();
-        var next = 0;
-        string Op(string op, string[] inputs, params AttributeProto[] attributes)
-        {
-            var node = new NodeProto { OpType = op, Name = $"ktu_lm/{op}/{next}" };
-            node.Input.AddRange(inputs);
-            node.Output.Add($"ktu_lm/{op}/{next++}");
-            node.Attribute.AddRange(attributes);
-            nodes.Add(node);
-            return node.Output[0];
-        }
+        var w = new LossGraphWriter("ktu_lm");
+        string Op(string op, string[] inputs, params AttributeProto[] attributes) => w.Op(op, inputs, attributes);
+        string Scalar(string name, double value) => w.Double(name, [], [value]);
 
-        string Scalar(string name, double value)
-        {
-            var tensor = new TensorProto { Name = "ktu_lm/" + name, DataType = (int)TensorProto.Types.DataType.Double };
-            tensor.DoubleData.Add(value);
-            constants.Add(tensor);
-            return tensor.Name;
-        }
-
-        string Axes(string name, params long[] values)
-        {
-            var tensor = new TensorProto { Name = "ktu_lm/" + name, DataType = (int)TensorProto.Types.DataType.Int64 };
-            tensor.Dims.Add(values.Length);
-            tensor.Int64Data.AddRange(values);
-            constants.Add(tensor);
-            return tensor.Name;
-        }
-
-        var vocabularyAxis = Axes("axis2", 2);
-        var sequenceAxis = Axes("axis1", 1);
+        var vocabularyAxis = w.Int64("axis2", 2);
+        var sequenceAxis = w.Int64("axis1", 1);
         string Sum(string t, string axes) => Op("ReduceSum", [t, axes], GradientGraph.Attr("keepdims", 0));
 
         var z = Op("Cast", [logits], GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double));
@@ -100,22 +74,9 @@ internal static class TokenLoss
 
         var forgetTotal = Op("ReduceSum", [Op("Mul", [forget, ForgetWeight])], GradientGraph.Attr("keepdims", 0));
         var retain = Op("Neg", [Op("ReduceSum", [Op("Mul", [RetainTarget, logP])], GradientGraph.Attr("keepdims", 0))]);
-        var lossNode = new NodeProto { OpType = "Add", Name = Loss };
-        lossNode.Input.AddRange([forgetTotal, retain]);
-        lossNode.Output.Add(Loss);
-        nodes.Add(lossNode);
-
-        static ValueInfoProto Input(string name, int rank)
-        {
-            var shape = new TensorShapeProto();
-            foreach (var dim in new[] { "batch", "sequence", "vocabulary" }.Take(rank))
-            {
-                shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "ktu_lm_" + dim });
-            }
-
-            return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Double, Shape = shape } } };
-        }
-
-        return new LossGraph(nodes, Loss, [Input(Answer, 3), Input(ForgetWeight, 1), Input(Reference, 1), Input(RetainTarget, 3)], constants);
+        w.Final("Add", [forgetTotal, retain], Loss);
+        string[] dims = ["ktu_lm_batch", "ktu_lm_sequence", "ktu_lm_vocabulary"];
+        ValueInfoProto Input(string name, int rank) => LossGraphWriter.Input(name, [.. dims.Take(rank)]);
+        return w.Graph(Loss, [Input(Answer, 3), Input(ForgetWeight, 1), Input(Reference, 1), Input(RetainTarget, 3)]);
     }
 }
