@@ -11,14 +11,9 @@ namespace KtuGate.Core.Tests;
 /// </summary>
 public sealed class ImagePipelineTests
 {
-    private static LoadedModel OpenSample(DiagnosticBag diagnostics)
-    {
-        var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
-        return LoadedModel.Open(TestPaths.SampleModel, manifest, ExecutionProviderPreference.Cpu, diagnostics)!;
-    }
+    private static LoadedModel OpenSample(DiagnosticBag diagnostics) => ProbeTests.OpenSample(diagnostics, ExecutionProviderPreference.Cpu);
 
-    private static string[] Sneakers(int count) =>
-        [.. Directory.GetFiles(TestPaths.Sample("policies", "exemplars", "sneaker"), "*.png").Order(StringComparer.Ordinal).Take(count)];
+    private static string[] Sneakers(int count) => [.. ProbeTests.Exemplars("sneaker").Take(count)];
 
     [Fact]
     public void Decode_errors_batches_and_progress_come_in_the_order_of_the_files_on_the_callers_thread()

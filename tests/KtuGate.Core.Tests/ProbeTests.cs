@@ -7,13 +7,15 @@ namespace KtuGate.Core.Tests;
 
 public sealed class ProbeTests
 {
-    private static LoadedModel OpenSample(DiagnosticBag diagnostics)
+    /// <summary>The FashionGate sample's classifier, open where <paramref name="provider"/> says.</summary>
+    internal static LoadedModel OpenSample(DiagnosticBag diagnostics, ExecutionProviderPreference provider = ExecutionProviderPreference.Auto)
     {
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, diagnostics)!;
-        return LoadedModel.Open(TestPaths.SampleModel, manifest, ExecutionProviderPreference.Auto, diagnostics)!;
+        return LoadedModel.Open(TestPaths.SampleModel, manifest, provider, diagnostics)!;
     }
 
-    private static string[] Exemplars(string label) =>
+    /// <summary>The sample's exemplars of <paramref name="label"/>, in order.</summary>
+    internal static string[] Exemplars(string label) =>
         Directory.GetFiles(TestPaths.Sample("policies", "exemplars", label), "*.png").Order(StringComparer.Ordinal).ToArray();
 
     [Fact]
