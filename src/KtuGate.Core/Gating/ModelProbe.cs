@@ -316,8 +316,10 @@ internal sealed class ModelProbe : IDisposable
             Metrics = judged.Metrics,
         };
 
-        // What the kind read besides the artifact (a text tower) is recorded before the artifact's own external data, as it was read.
-        report = _c.Kind.Describe(report, _model, _c.Policies, baseDirectory, digests, _c.Diagnostics) with
+        // What the kind read besides the artifact (a text tower, a decoder's forget quality) is recorded before the artifact's own external
+        // data, as it was read. A candidate judged with overrides is judged by its verdicts and metrics alone, and its report is not kept:
+        // the kind's extra reading (truth ratios, digests) is left to the artifact that is written and probed again.
+        report = (_c.Options.Overrides is null ? _c.Kind.Describe(report, _model, _c.Policies, baseDirectory, digests, _c.Diagnostics) : report) with
         {
             ExternalData = _model is null ? null : FileDigests.External(baseDirectory, input.Artifact, _model.ExternalFiles, digests, _c.Diagnostics),
         };
