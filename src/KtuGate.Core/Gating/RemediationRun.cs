@@ -384,11 +384,24 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     {
         c.CancellationToken.ThrowIfCancellationRequested();
         bounded ??= [];
+
+        // A linear-probe bound runs the model on every exemplar it reads: once per weights, whether asked at a checkpoint or at the end.
+        (IReadOnlyList<InitializerOverride> Weights, List<string> Missed)? probed = null;
+        List<string> ProbeMissesOf(IReadOnlyList<InitializerOverride> w)
+        {
+            if (probed is not { } p || !ReferenceEquals(p.Weights, w))
+            {
+                probed = p = (w, ProbeMisses(w, bounded));
+            }
+
+            return p.Missed;
+        }
+
         (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
         if (TrySolve(candidate, w =>
         {
             // A linear-probe bound is judged first: it is cheaper than probing every exemplar set.
-            if (bounded.Count > 0 && ProbeMisses(w, bounded).Count > 0)
+            if (ProbeMissesOf(w).Count > 0)
             {
                 return false;
             }
@@ -403,7 +416,7 @@ internal sealed class RemediationRun(RemediationRun.Context c)
 
         var (weights, settingsText, changed) = solved;
         var (result, missed) = last is { } l && ReferenceEquals(l.Weights, weights) ? l.Verdict : probing.Judge(new CandidateEdit([], weights));
-        missed = [.. missed, .. bounded.Count > 0 ? ProbeMisses(weights, bounded) : []];
+        missed = [.. missed, .. ProbeMissesOf(weights)];
         if (missed.Count > 0)
         {
             tried.Add(Attempt(candidate.Method, settingsText, missed, result, probed: true));
