@@ -23,21 +23,21 @@ public static class Gate
         typeof(Gate).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
 
     /// <summary>Checks policies and manifests without running any model.</summary>
-    /// <remarks>It expands every exemplar glob, so it also reports upper-bound thresholds that the policy's exemplars could never show (KTU3007).</remarks>
+    /// <remarks>
+    /// It expands every exemplar glob, so it also reports upper-bound thresholds that the policy's exemplars could never show (KTU3007).
+    /// A file is one exemplar, unless a manifest given is of a kind whose files hold records (facts, questions): then it counts the probes
+    /// the kind runs on them, the fewest any such manifest gives.
+    /// </remarks>
     public static IReadOnlyList<Diagnostic> Validate(IEnumerable<string> policies, IEnumerable<string> manifests)
     {
         var diagnostics = new DiagnosticBag();
-        foreach (var policy in policies)
+        var loaded = policies.Select(p => PolicyParser.Load(p, diagnostics)).OfType<Policy>().ToList();
+        var counters = manifests.Select(m => ManifestParser.Load(m, diagnostics)).OfType<ModelManifest>()
+            .Select(m => ModelKinds.Of(m).ProbeCounter(m)).OfType<Func<string, int>>().ToList();
+        Func<string, int>? probes = counters.Count == 0 ? null : file => counters.Min(count => count(file));
+        foreach (var policy in loaded)
         {
-            if (PolicyParser.Load(policy, diagnostics) is { } loaded)
-            {
-                diagnostics.AddRange(ClauseJudge.Unreachable(loaded));
-            }
-        }
-
-        foreach (var manifest in manifests)
-        {
-            ManifestParser.Load(manifest, diagnostics);
+            diagnostics.AddRange(ClauseJudge.Unreachable(policy, probes));
         }
 
         return diagnostics.Items;

@@ -9,11 +9,11 @@ namespace KtuGate.Core.Tests;
 /// <summary>The text-embedding kind on the real all-MiniLM-L6-v2 (extracted from its NuGet package at build time) and the TextFacts sample's facts.</summary>
 public sealed class TextEmbeddingTests
 {
-    private static string Facts(params string[] parts) => Path.Combine([TestPaths.RepoRoot, "samples", "TextFacts", .. parts]);
+    internal static string Facts(params string[] parts) => Path.Combine([TestPaths.RepoRoot, "samples", "TextFacts", .. parts]);
 
-    private static string MiniLm => Path.Combine(TestPaths.RepoRoot, "artifacts", "minilm", "model.onnx");
+    internal static string MiniLm => Path.Combine(TestPaths.RepoRoot, "artifacts", "minilm", "model.onnx");
 
-    private static ModelManifest SampleManifest()
+    internal static ModelManifest SampleManifest()
     {
         var diagnostics = new DiagnosticBag();
         var manifest = ManifestParser.Load(Facts("artifacts", "minilm.ktu.json"), diagnostics);
@@ -21,16 +21,16 @@ public sealed class TextEmbeddingTests
         return manifest;
     }
 
-    private static TextTower OpenEncoder(ModelManifest manifest)
+    internal static TextTower OpenEncoder(ModelManifest manifest, string? model = null)
     {
         var diagnostics = new DiagnosticBag();
-        var encoder = TextTower.Open(manifest.SectionAs<TextEmbeddingSection>().Encoder(MiniLm, manifest.Output.Name), ExecutionProviderPreference.Cpu, diagnostics,
+        var encoder = TextTower.Open(manifest.SectionAs<TextEmbeddingSection>().Encoder(model ?? MiniLm, manifest.Output.Name), ExecutionProviderPreference.Cpu, diagnostics,
             problem: DiagnosticCodes.TextEncoderInvalid);
         Assert.True(encoder is not null, string.Join("\n", diagnostics.Items));
         return encoder;
     }
 
-    private static FactSet SampleFacts(ModelManifest manifest)
+    internal static FactSet SampleFacts(ModelManifest manifest)
     {
         var section = manifest.SectionAs<TextEmbeddingSection>();
         var diagnostics = new DiagnosticBag();
@@ -193,20 +193,15 @@ public sealed class TextEmbeddingTests
     }
 
     [Fact]
-    public void Remediating_the_sample_fails_closed_with_no_edit_site_and_writes_nothing()
+    public void Validate_counts_a_fact_file_s_probes_not_the_file_when_given_the_manifest()
     {
-        using var temp = new TempFolder();
-        var output = Path.Combine(temp.Path, "out");
-        var result = Gate.Run(new GateRequest([new GateModelInput(MiniLm, Facts("artifacts", "minilm.ktu.json"))], [Facts("policies", "forget-eiffel-tower.ktu.json")], temp.Path)
-        {
-            ExecutionProvider = ExecutionProviderPreference.Cpu,
-            Mode = GateMode.Remediate,
-            OutputDirectory = output,
-        });
-        Assert.NotEqual(GateOutcome.Pass, result.Outcome);
-        Assert.Contains(result.Diagnostics, d => d.Code == "KTU4003" && d.Message.Contains("text encoder", StringComparison.Ordinal));
-        Assert.Contains(result.Diagnostics, d => d.Code == "KTU3001");
-        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
+        // The city policy forgets each city's country in its own one-fact file: 3 probes a city (no aliases, 3 templates), 0 of 3 has
+        // an upper bound of 0.562, under the clauses' 0.6; counted as one exemplar file each, every forget clause would be KTU3007.
+        var policy = Facts("policies", "forget-european-city-countries.ktu.json");
+        Assert.Empty(Gate.Validate([policy, Facts("policies", "forget-eiffel-tower.ktu.json")], [Facts("artifacts", "minilm.ktu.json")]));
+        var withoutManifest = Gate.Validate([policy], []);
+        Assert.Equal(27, withoutManifest.Count(d => d.Code == "KTU3007"));
+        Assert.Contains("can never pass with 1 exemplars", withoutManifest[0].Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -88,7 +88,7 @@ public static class GradientBuilder
         var initializers = graph.Initializer.ToDictionary(t => t.Name);
         var weights = trained.Select(t => initializers[t]).ToList();
         var names = graph.Node.SelectMany(n => n.Output).Concat(graph.Input.Select(i => i.Name)).Concat(initializers.Keys);
-        var g = new GradientGraph(names, requires, elementType);
+        var g = new GradientGraph(names, requires, elementType, initializers.ToDictionary(i => i.Key, i => i.Value.Dims.Count));
         var gradients = new Dictionary<string, List<string>>
         {
             // The loss may be computed in another float type than the weights (float64 over a float32 model): the seed takes the loss's.

@@ -15,12 +15,16 @@ internal sealed class GradientGraph
     private readonly Dictionary<(double, string), string> _typedScalars = [];
     private int _next;
 
-    public GradientGraph(IEnumerable<string> taken, HashSet<string> requiresGradient, int elementType)
+    public GradientGraph(IEnumerable<string> taken, HashSet<string> requiresGradient, int elementType, IReadOnlyDictionary<string, int>? initializerRanks = null)
     {
         _taken = [.. taken];
         _requiresGradient = requiresGradient;
         ElementType = elementType;
+        InitializerRanks = initializerRanks ?? new Dictionary<string, int>();
     }
+
+    /// <summary>The model's initializers' ranks, by name: what a rule may know of a tensor's shape before the graph runs.</summary>
+    public IReadOnlyDictionary<string, int> InitializerRanks { get; }
 
     /// <summary>The ONNX element type of the trained weights (float or double), in which every constant is written.</summary>
     public int ElementType { get; }

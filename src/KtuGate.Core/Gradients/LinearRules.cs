@@ -11,7 +11,9 @@ internal sealed class LinearRules : GradientRuleFamily
         yield return new("MatMul", All, (g, n, d) =>
         [
             g.Needs(n.Input[0]) ? g.ReduceTo(g.Op("MatMul", [d[0]!, g.SwapLastTwo(n.Input[1])]), n.Input[0]) : null,
-            g.Needs(n.Input[1]) ? g.ReduceTo(g.Op("MatMul", [g.SwapLastTwo(n.Input[0]), d[0]!]), n.Input[1]) : null,
+            !g.Needs(n.Input[1]) ? null
+                : g.InitializerRanks.GetValueOrDefault(n.Input[1]) == 2 ? WeightGradient(g, n.Input[0], d[0]!, n.Input[1])
+                : g.ReduceTo(g.Op("MatMul", [g.SwapLastTwo(n.Input[0]), d[0]!]), n.Input[1]),
         ]);
 
         // y = α·A'·B' + β·C with A' = transA ? Aᵀ : A (likewise B'): each gradient is itself one Gemm.
@@ -52,4 +54,15 @@ internal sealed class LinearRules : GradientRuleFamily
 
     private static string Gemm(GradientGraph g, string a, string b, float alpha, bool transA, bool transB)
         => g.Op("Gemm", [a, b], GradientGraph.Attr("alpha", alpha), GradientGraph.Attr("transA", transA ? 1 : 0), GradientGraph.Attr("transB", transB ? 1 : 0));
+
+    /// <summary>
+    /// db = Σ aᵀ·dy for a 2-D weight b [K, N] under an activation a [..., M, K]: the leading axes folded into the rows first
+    /// (a as [-1, K], dy as [-1, N]), so that one [K, N] product is formed instead of one per batch element summed afterwards.
+    /// </summary>
+    private static string WeightGradient(GradientGraph g, string a, string dy, string b)
+    {
+        var rows = g.Op("Reshape", [a, g.Op("Concat", [g.Int64s([-1]), g.Op("Slice", [g.ShapeOf(b), g.Int64s([0]), g.Int64s([1])])], GradientGraph.Attr("axis", 0))]);
+        var columns = g.Op("Reshape", [dy, g.Op("Concat", [g.Int64s([-1]), g.Op("Slice", [g.ShapeOf(b), g.Int64s([1]), g.Int64s([2])])], GradientGraph.Attr("axis", 0))]);
+        return g.Op("MatMul", [g.Op("Transpose", [rows], GradientGraph.Attr("perm", new long[] { 1, 0 })), columns]);
+    }
 }

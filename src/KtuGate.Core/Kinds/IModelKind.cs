@@ -40,6 +40,13 @@ internal interface IModelKind
     /// <param name="textTower">A text tower the user named, or null (kinds that take none ignore it).</param>
     KindDraft Draft(int outputWidth, IReadOnlyList<string>? labels, ManifestScaffold.TextTowerDraft? textTower);
 
+    /// <summary>
+    /// How many probes an exemplar file gives, for thresholds judged before any model runs (KTU3007): null (the default) where each file is
+    /// one exemplar (an image); a kind whose files hold records counts what its probe will run (a fact's names × templates, a question).
+    /// </summary>
+    /// <param name="manifest">The model's manifest.</param>
+    Func<string, int>? ProbeCounter(ModelManifest manifest) => null;
+
     /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
     /// <param name="manifest">The model's manifest.</param>
     /// <param name="artifact">The model artifact (a kind whose artifact is its encoder reads it here).</param>

@@ -14,9 +14,11 @@ public sealed class TextTower : IDisposable
     private readonly BertTokenizer _tokenizer;
     private readonly TextEncoderSpec _spec;
     private readonly Dictionary<string, float[]> _cache = new(StringComparer.Ordinal);
+    private readonly bool _ownsSession;
 
-    private TextTower(InferenceSession session, BertTokenizer tokenizer, TextEncoderSpec spec, IReadOnlyList<string> externalFiles)
+    private TextTower(InferenceSession session, BertTokenizer tokenizer, TextEncoderSpec spec, IReadOnlyList<string> externalFiles, bool ownsSession = true)
     {
+        _ownsSession = ownsSession;
         ExternalFiles = externalFiles;
         _session = session;
         _tokenizer = tokenizer;
@@ -92,6 +94,12 @@ public sealed class TextTower : IDisposable
 
         return new TextTower(session, BertTokenizer.Create(spec.Vocabulary), spec, ExternalData.Files(checkedModel));
     }
+
+    /// <summary>
+    /// A tower over a session someone else opened and owns (a model the gate opened for one pass, weights overridden or not), with the
+    /// tokenizer of <paramref name="like"/>; disposing it leaves the session open.
+    /// </summary>
+    public static TextTower Over(InferenceSession session, TextTower like) => new(session, like._tokenizer, like._spec, like.ExternalFiles, ownsSession: false);
 
     /// <summary>The tokens ids the tower feeds for a text, [CLS] and [SEP] included.</summary>
     public IReadOnlyList<int> Tokenize(string text)
@@ -193,5 +201,11 @@ public sealed class TextTower : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _session.Dispose();
+    public void Dispose()
+    {
+        if (_ownsSession)
+        {
+            _session.Dispose();
+        }
+    }
 }

@@ -54,11 +54,8 @@ internal static class CausalLmEdit
     {
         var scopeText = string.Join(", ", problem.Problem.Scope);
         var model = problem.Problem.Model;
-        var external = model.Graph.Initializer.FirstOrDefault(t => problem.Problem.Trained.Contains(t.Name)
-            && (t.DataType != (int)global::Onnx.TensorProto.Types.DataType.Float || t.DataLocation == global::Onnx.TensorProto.Types.DataLocation.External));
-        if (external is not null)
+        if (!DeepEdit.Trainable(model, problem.Problem.Trained, scopeText, diagnostics, location))
         {
-            diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, scopeText, $"weight '{external.Name}' is not float32 stored in the model");
             return null;
         }
 
@@ -81,7 +78,7 @@ internal static class CausalLmEdit
         }
 
         return [.. Search(method).Select(settings => new DeepCandidate(method.Name,
-            accept => DeepEdit.Train(built, batches.Feeds, settings, scopeText, accept)))];
+            accept => DeepEdit.Train(built, batches.Feeds, settings, scopeText, accept, shapesVary: true)))];
     }
 
     /// <summary>The original decoder's answer log-probability (forget sequences) or next-token distributions from the answer on (retain sequences).</summary>

@@ -84,11 +84,8 @@ internal static class DeepEdit
     public static IReadOnlyList<DeepCandidate>? Candidates(GradientMethod method, UnlearningProblem problem, DeepProblem deep, DiagnosticBag diagnostics, SourceLocation? location)
     {
         var scopeText = string.Join(", ", deep.Scope);
-        var external = deep.Model.Graph.Initializer.FirstOrDefault(t => deep.Trained.Contains(t.Name)
-            && (t.DataType != (int)TensorProto.Types.DataType.Float || t.DataLocation == TensorProto.Types.DataLocation.External));
-        if (external is not null)
+        if (!Trainable(deep.Model, deep.Trained, scopeText, diagnostics, location))
         {
-            diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, scopeText, $"weight '{external.Name}' is not float32 stored in the model");
             return null;
         }
 
@@ -151,16 +148,33 @@ internal static class DeepEdit
                        withFeatures, (t, k) => featureBatches.Feeds(t, k, weight), new GradientSettings(method.Name, lr, kl, FeatureSteps), scopeText, accept, weight))];
     }
 
+    /// <summary>Whether every trained initializer is float32 stored in the model, which the trainer reads and overrides (else KTU4013).</summary>
+    internal static bool Trainable(ModelProto model, IReadOnlyList<string> trained, string scopeText, DiagnosticBag diagnostics, SourceLocation? location)
+    {
+        var external = model.Graph.Initializer.FirstOrDefault(t => trained.Contains(t.Name)
+            && (t.DataType != (int)TensorProto.Types.DataType.Float || t.DataLocation == TensorProto.Types.DataLocation.External));
+        if (external is not null)
+        {
+            diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, scopeText, $"weight '{external.Name}' is not float32 stored in the model");
+        }
+
+        return external is null;
+    }
+
     /// <summary>One setting: AdamW from the original weights until the judge accepts a checkpoint or the steps run out.</summary>
     /// <remarks>
     /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a decoder edit (<see cref="CausalLmEdit"/>) trains the same way on
     /// its own batches. <paramref name="featureWeight"/>, where the loss has a feature-level term, is recorded in the settings' text.
+    /// <paramref name="shapesVary"/>: the batches' shapes change from step to step (padded token sequences).
     /// </remarks>
     internal static (IReadOnlyList<InitializerOverride>, string, long) Train(
         GradientModel built, Func<int, double, Dictionary<string, Func<OrtValue>>> feeds, GradientSettings settings, string scope,
-        Func<IReadOnlyList<InitializerOverride>, bool> accept, double? featureWeight = null)
+        Func<IReadOnlyList<InitializerOverride>, bool> accept, double? featureWeight = null, bool shapesVary = false)
     {
-        using var trainer = new GradientTrainer(built);
+        // Batches of texts change shape every step (texts, tokens, candidates): ONNX Runtime's per-shape memory patterns and its arena
+        // would keep every step's blocks (measured: MiniLM over 16 GB within a few dozen steps), so such a trainer allocates per run.
+        using var options = shapesVary ? new SessionOptions { EnableMemoryPattern = false, EnableCpuMemArena = false } : null;
+        using var trainer = new GradientTrainer(built, options);
         var shapes = built.Weights.ToDictionary(w => w.Name, w => w.Dims.ToArray());
         IReadOnlyList<InitializerOverride> Current() => [.. trainer.Weights.Select(w => new InitializerOverride(w.Key, (float[])w.Value.Clone(), shapes[w.Key]))];
         var feature = featureWeight is { } f ? string.Create(CultureInfo.InvariantCulture, $" feature={f}") : string.Empty;

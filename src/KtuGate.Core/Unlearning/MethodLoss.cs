@@ -86,9 +86,6 @@ public static class MethodLoss
         string Op(string op, string[] inputs, params AttributeProto[] attributes) => w.Op(op, inputs, attributes);
         string Constant(string name, long[] dims, IEnumerable<double> values) => w.Double(name, dims, values);
 
-        var axis1 = w.Int64("axis1", 1);
-        string SumOverClasses(string t) => Op("ReduceSum", [t, axis1], GradientGraph.Attr("keepdims", 0));
-
         var y = Op("Cast", [output], GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double));
         if (normalize)
         {
@@ -97,38 +94,8 @@ public static class MethodLoss
 
         var transposed = Constant("directions", [features, classes], Enumerable.Range(0, features).SelectMany(f => directions.Select(d => d[f])));
         var z = Op("Mul", [Op("MatMul", [y, transposed]), Constant("scale", [], [scale])]);
-        var logP = Op("LogSoftmax", [z], GradientGraph.Attr("axis", 1));
-        var p = Op("Softmax", [z], GradientGraph.Attr("axis", 1));
-        var notForget = Op("Sub", [Constant("one", [], [1]), IsForget]);
-
-        // Retain: KL(p_ref ‖ p) = −Σ p_ref log p + const.
-        var retain = Op("Neg", [SumOverClasses(Op("Mul", [Reference, logP]))]);
-
-        string forget;
-        if (term == ForgetTerm.NegativeHinge)
-        {
-            var low = Constant("low", [], [-1e30]);
-            string MaxWhere(string mask) => Op("ReduceMax", [Op("Where", [Op("Greater", [mask, Constant("zero_" + w.Next, [], [0])]), z, low])],
-                GradientGraph.Attr("axes", new long[] { 1 }), GradientGraph.Attr("keepdims", 0));
-            forget = Op("Relu", [Op("Add", [Op("Sub", [MaxWhere(Forbidden), MaxWhere(Allowed)]), Constant("margin", [], [margin])])]);
-        }
-        else
-        {
-            // log p(forbidden); on retain rows (no forbidden class) log 1 = 0, so that their zero weight never meets log 0.
-            var pForbidden = Op("Add", [SumOverClasses(Op("Mul", [p, Forbidden])), notForget]);
-            if (term == ForgetTerm.Ascent)
-            {
-                forget = Op("Log", [pForbidden]);
-            }
-            else
-            {
-                var pForbiddenRef = Op("Add", [SumOverClasses(Op("Mul", [Reference, Forbidden])), notForget]);
-                var ratio = Op("Pow", [Op("Div", [pForbidden, pForbiddenRef]), Constant("beta", [], [Beta])]);
-                forget = Op("Mul", [Op("Log", [Op("Add", [Constant("one_npo", [], [1]), ratio])]), Constant("two_over_beta", [], [2 / Beta])]);
-            }
-        }
-
-        var total = Op("Add", [Op("Mul", [forget, ForgetWeight]), Op("Mul", [retain, RetainWeight])]);
+        var (total, p, axis1) = ScoreTerms(w, z, term, margin);
+        string SumOverClasses(string t) => Op("ReduceSum", [t, axis1], GradientGraph.Attr("keepdims", 0));
         var groups = groupOfClass.Count == 0 ? 0 : groupOfClass.Max() + 1;
         if (groups > 0)
         {
@@ -157,5 +124,52 @@ public static class MethodLoss
         }
 
         return w.Graph(Loss, inputs);
+    }
+
+    /// <summary>
+    /// Each row's loss over scores <paramref name="z"/> ([rows, classes]): w_forget·forget(z) + w_retain·KL(p_ref ‖ p), with the fed masks,
+    /// reference and weights of this class (<see cref="Forbidden"/>, <see cref="Allowed"/>, <see cref="Reference"/>, <see cref="IsForget"/>,
+    /// <see cref="ForgetWeight"/>, <see cref="RetainWeight"/>). Every loss over scores writes its terms here, whatever computes the scores.
+    /// </summary>
+    /// <returns>The rows' losses [rows], the softmax p and the int64 constant 1 that sums over classes.</returns>
+    internal static (string Total, string P, string Axis1) ScoreTerms(LossGraphWriter w, string z, ForgetTerm term, double margin)
+    {
+        string Op(string op, string[] inputs, params AttributeProto[] attributes) => w.Op(op, inputs, attributes);
+        string Constant(string name, IEnumerable<double> values) => w.Double(name, [], values);
+        var axis1 = w.Int64("axis1", 1);
+        string SumOverClasses(string t) => Op("ReduceSum", [t, axis1], GradientGraph.Attr("keepdims", 0));
+
+        var logP = Op("LogSoftmax", [z], GradientGraph.Attr("axis", 1));
+        var p = Op("Softmax", [z], GradientGraph.Attr("axis", 1));
+        var notForget = Op("Sub", [Constant("one", [1]), IsForget]);
+
+        // Retain: KL(p_ref ‖ p) = −Σ p_ref log p + const.
+        var retain = Op("Neg", [SumOverClasses(Op("Mul", [Reference, logP]))]);
+
+        string forget;
+        if (term == ForgetTerm.NegativeHinge)
+        {
+            var low = Constant("low", [-1e30]);
+            string MaxWhere(string mask) => Op("ReduceMax", [Op("Where", [Op("Greater", [mask, Constant("zero_" + w.Next, [0])]), z, low])],
+                GradientGraph.Attr("axes", new long[] { 1 }), GradientGraph.Attr("keepdims", 0));
+            forget = Op("Relu", [Op("Add", [Op("Sub", [MaxWhere(Forbidden), MaxWhere(Allowed)]), Constant("margin", [margin])])]);
+        }
+        else
+        {
+            // log p(forbidden); on retain rows (no forbidden class) log 1 = 0, so that their zero weight never meets log 0.
+            var pForbidden = Op("Add", [SumOverClasses(Op("Mul", [p, Forbidden])), notForget]);
+            if (term == ForgetTerm.Ascent)
+            {
+                forget = Op("Log", [pForbidden]);
+            }
+            else
+            {
+                var pForbiddenRef = Op("Add", [SumOverClasses(Op("Mul", [Reference, Forbidden])), notForget]);
+                var ratio = Op("Pow", [Op("Div", [pForbidden, pForbiddenRef]), Constant("beta", [Beta])]);
+                forget = Op("Mul", [Op("Log", [Op("Add", [Constant("one_npo", [1]), ratio])]), Constant("two_over_beta", [2 / Beta])]);
+            }
+        }
+
+        return (Op("Add", [Op("Mul", [forget, ForgetWeight]), Op("Mul", [retain, RetainWeight])]), p, axis1);
     }
 }

@@ -95,11 +95,13 @@ public static class ClauseJudge
     /// of z²/(n + z²), so such a clause could only ever end in insufficient evidence.
     /// </summary>
     /// <remarks>Retain floors are judged on the measured rate, which n of n always meets, so they are never unreachable.</remarks>
-    public static IEnumerable<Diagnostic> Unreachable(Policy policy)
+    /// <param name="policy">The policy.</param>
+    /// <param name="probes">How many probes an exemplar file gives (a kind whose files hold records); null: one per file.</param>
+    public static IEnumerable<Diagnostic> Unreachable(Policy policy, Func<string, int>? probes = null)
     {
         foreach (var clause in policy.Forget)
         {
-            var n = policy.GetConcept(clause.Concept).Files.Count;
+            var n = policy.GetConcept(clause.Concept).Files.Sum(f => probes?.Invoke(f) ?? 1);
             var bounds = new List<(string What, double Max, SourceLocation Location)>
             {
                 ($"Forget clause '{clause.Concept}' (maxAccuracy)", clause.MaxAccuracy, clause.Location),

@@ -38,6 +38,7 @@ public sealed class GradientRuleTests
         ["Softmax"] = r => F64([Node("Softmax", ["a"], ["y"], Attr("axis", 1L))], [Random(Float64, "a", [2, 3, 4], r)], "y", "a"),
         ["LogSoftmax"] = r => F64([Node("LogSoftmax", ["a"], ["y"])], [Random(Float64, "a", [2, 5], r)], "y", "a"),
         ["MatMul, batch broadcast"] = r => F64([Node("MatMul", ["a", "b"], ["y"])], [Random(Float64, "a", [2, 3, 4], r), Random(Float64, "b", [4, 5], r)], "y", "a", "b"),
+        ["MatMul, 4-D activation by a 2-D weight (leading axes folded into rows)"] = r => F64([Node("MatMul", ["a", "b"], ["y"])], [Random(Float64, "a", [2, 2, 3, 4], r), Random(Float64, "b", [4, 5], r)], "y", "a", "b"),
         ["MatMul, broadcast on the left"] = r => F64([Node("MatMul", ["a", "b"], ["y"])], [Random(Float64, "a", [1, 3, 4], r), Random(Float64, "b", [2, 4, 2], r)], "y", "a", "b"),
         ["Gemm"] = r => F64([Node("Gemm", ["a", "b", "c"], ["y"], Attr("alpha", 0.7f), Attr("beta", 1.3f))],
             [Random(Float64, "a", [3, 4], r), Random(Float64, "b", [4, 2], r), Random(Float64, "c", [2], r)], "y", "a", "b", "c"),

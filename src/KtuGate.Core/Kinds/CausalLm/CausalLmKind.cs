@@ -46,6 +46,10 @@ internal sealed class CausalLmKind : IModelKind
         => new([], "is a causal language model's, which ktu init does not draft yet: write its manifest by hand (samples/TinyLm shows one)", string.Empty, []);
 
     /// <inheritdoc/>
+    /// <remarks>Each record of the file is one question at each level.</remarks>
+    public Func<string, int>? ProbeCounter(ModelManifest manifest) => file => QaSet.Read(file, new DiagnosticBag()).Count;
+
+    /// <inheritdoc/>
     public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
     {
         var section = manifest.SectionAs<CausalLmSection>();

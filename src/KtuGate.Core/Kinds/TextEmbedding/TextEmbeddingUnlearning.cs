@@ -1,0 +1,382 @@
+using KtuGate.Diagnostics;
+using KtuGate.Gradients;
+using KtuGate.Models;
+using KtuGate.Probing;
+using KtuGate.Unlearning;
+using Microsoft.ML.OnnxRuntime;
+using Onnx;
+
+namespace KtuGate.Kinds.TextEmbedding;
+
+/// <summary>
+/// How a text encoder is unlearned: the registry's gradient methods over the fact ranking itself. Each probe wording of a subject is a row
+/// whose scores are its similarities (scaled cosine) to its relation's candidates, both sides embedded by the encoder being trained, so the
+/// losses are written on the similarity logits and retention covers the candidates' embeddings too.
+/// </summary>
+/// <remarks>
+/// Forget rows: every name × wording (templates and paraphrases) of each fact in the failing forget clauses' files, the true object
+/// forbidden and the relation's other candidates allowed. Retain rows, held to the original's distribution over the candidates by the
+/// methods' KL term: the same wordings against the coarse relation's candidates (the Eiffel Tower stays in France), every template
+/// wording of the kept facts that name a forgotten fact's subject or object, of the retained concepts' facts, and of the manifest's other facts (less the forgotten ones). Each
+/// step cycles through each set (<see cref="FactRows.At"/>), so a step's batch of texts stays small whatever the policy's size. Trained
+/// over every weight unless a scope says otherwise.
+/// </remarks>
+internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower original, FactSet facts) : KindUnlearning
+{
+    /// <summary>The score scale: cosine 1 is 20 logits, so one candidate 0.1 nearer than another is e² times likelier.</summary>
+    public const double Scale = 20;
+
+    /// <summary>The hinge margin in score units (a cosine of 0.05).</summary>
+    public const double Margin = 1;
+
+    /// <summary>Forget rows per step (each with its coarse row).</summary>
+    public const int ForgetBatch = 32;
+
+    /// <summary>Rows per step of the retained concepts, and as many of one other relation.</summary>
+    public const int RetainBatch = 24;
+
+    /// <summary>The most steps one setting runs.</summary>
+    public const int MaxSteps = 60;
+
+    /// <summary>The fed [rows, texts] matrix that picks each row's subject embedding out of the batch.</summary>
+    public const string QueryRows = "ktu_loss/query_rows";
+
+    /// <summary>The fed [columns, texts] matrix that picks each candidate column's embedding out of the batch.</summary>
+    public const string CandidateRows = "ktu_loss/candidate_rows";
+
+    /// <summary>The fed [rows, columns] mask: 0 on the row's relation's candidates, a large negative number elsewhere.</summary>
+    public const string CandidateMask = "ktu_loss/candidate_mask";
+
+    private const double Outside = -1e9;
+
+    private static readonly double[] s_learningRates = [1e-4, 3e-4];
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> DefaultScope => [EditScope.All];
+
+    /// <inheritdoc/>
+    public override string? CannotRun(UnlearningMethod method)
+        => method is GradientMethod ? null
+            : $"it edits one linear layer's class scores in closed form, and a text encoder's facts are ranks among its own embeddings of the candidates (the gradient methods {string.Join(", ", UnlearningMethods.All.OfType<GradientMethod>().Select(m => m.Name))} train them)";
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<DeepCandidate>? Candidates(GradientMethod method, KindUnlearningProblem problem, DiagnosticBag diagnostics, SourceLocation? location)
+    {
+        var forget = Read(problem.Forget, diagnostics);
+        var retained = Read(problem.Retain, diagnostics);
+        var scopeText = string.Join(", ", problem.Scope);
+        if (diagnostics.HasErrors || !DeepEdit.Trainable(problem.Model, problem.Trained, scopeText, diagnostics, location))
+        {
+            return null;
+        }
+
+        var rows = Rows(forget, retained);
+        var built = GradientBuilder.Build(problem.Model, problem.Trained, Loss(method.Term), diagnostics, problem.Artifact);
+        if (built is null)
+        {
+            return null;
+        }
+
+        Batches batches;
+        try
+        {
+            batches = new Batches(spec, original, facts, rows, problem.Model.Graph.Input.Any(i => i.Name == spec.Inputs.TokenTypes));
+        }
+        catch (OnnxRuntimeException e)
+        {
+            diagnostics.Add(DiagnosticCodes.ScopeNotTrainable, location, scopeText, $"the encoder did not run on a batch of texts ({e.Message})");
+            return null;
+        }
+
+        return [.. from lr in s_learningRates
+                   from kl in method.Search.Select(s => s.KlWeight).Distinct()
+                   select new DeepCandidate(method.Name, accept => DeepEdit.Train(built, batches.Feeds, new GradientSettings(method.Name, lr, kl, MaxSteps), scopeText, accept, shapesVary: true))];
+    }
+
+    private List<FactRecord> Read(IEnumerable<string> files, DiagnosticBag diagnostics)
+    {
+        var records = new List<FactRecord>();
+        foreach (var fact in files.SelectMany(f => FactSet.ReadFacts(f, diagnostics)))
+        {
+            if (facts.Relations.ContainsKey(fact.Relation))
+            {
+                records.Add(fact);
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticCodes.FactRecordInvalid, fact.Location, $"relation '{fact.Relation}' is not in the manifest's relations; relations: {string.Join(", ", facts.Relations.Keys)}");
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>
+    /// The rows, each once: forget rows, each with the coarse row of the same wording; the neighbours' rows (kept facts naming a forgotten
+    /// fact's subject or object); the retained concepts' rows; and the manifest's other facts' rows by relation.
+    /// </summary>
+    private FactRows Rows(List<FactRecord> forget, List<FactRecord> retained)
+    {
+        var forgotten = forget.Select(f => (f.Relation, f.Subject)).ToHashSet();
+        var seen = new HashSet<(string Text, string Relation)>();
+        var rows = new FactRows([], [], [], []);
+        bool Add(string text, string relation) => seen.Add((text, relation));
+
+        foreach (var fact in forget)
+        {
+            var relation = facts.Relations[fact.Relation];
+            var truth = IndexOf(facts.Candidates(fact.Relation), fact.Object);
+            var parent = facts.Parent(fact);
+            foreach (var text in relation.SubjectTemplates.Concat(relation.Paraphrases).SelectMany(t => fact.Names.Select(n => FactRelation.Subject(t, n))))
+            {
+                if (Add(text, fact.Relation))
+                {
+                    rows.Forget.Add((new FactRow(text, fact.Relation, truth), parent is { } p && Add(text, p.Relation.Name) ? new FactRow(text, p.Relation.Name, -1) : null));
+                }
+            }
+        }
+
+        // Forget rows first: a kept wording of a forgotten fact (the same text in a retained file) must not pull it back. The neighbours
+        // (kept facts that name a forgotten fact's subject or object: France's capital is Paris, Paris is in France) come next, then the
+        // retained concepts' facts, then the rest.
+        var entities = forget.SelectMany(f => new[] { f.Subject, f.Object }).ToHashSet(StringComparer.Ordinal);
+        var kept = retained.Concat(facts.Facts).Where(f => !forgotten.Contains((f.Relation, f.Subject))).ToList();
+        foreach (var (list, source) in new[] { (rows.Neighbours, kept.Where(f => entities.Contains(f.Subject) || entities.Contains(f.Object))), (rows.Retained, retained), (null, facts.Facts) })
+        {
+            foreach (var fact in source.Where(f => !forgotten.Contains((f.Relation, f.Subject))))
+            {
+                var relation = facts.Relations[fact.Relation];
+                foreach (var text in relation.SubjectTemplates.SelectMany(t => fact.Names.Select(n => FactRelation.Subject(t, n))).Where(t => Add(t, fact.Relation)))
+                {
+                    var row = new FactRow(text, fact.Relation, -1);
+                    if (list is not null)
+                    {
+                        list.Add(row);
+                    }
+                    else if (rows.Pool.FirstOrDefault(g => g[0].Relation == fact.Relation) is { } group)
+                    {
+                        group.Add(row);
+                    }
+                    else
+                    {
+                        rows.Pool.Add([row]);
+                    }
+                }
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>The loss over the encoder's output: pooled, normalised embeddings, each row's scaled cosines to its relation's candidates, the method's terms.</summary>
+    private LossGraph Loss(ForgetTerm term)
+    {
+        var w = new LossGraphWriter("ktu_loss");
+        string Op(string op, string[] inputs, params AttributeProto[] attributes) => w.Op(op, inputs, attributes);
+        var toDouble = GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double);
+        var e = Op("Cast", [spec.Output], toDouble);
+        if (spec.Pooling == TextPooling.Cls)
+        {
+            e = Op("Gather", [e, w.Int64("first_token", 0)], GradientGraph.Attr("axis", 1));
+            e = Op("Reshape", [e, w.Int64("flat", 0, -1)]);
+        }
+        else
+        {
+            // The mean of the token states the attention mask keeps, as the probes pool them (a pooled [batch, dim] output passes through).
+            var mask = Op("Cast", [spec.Inputs.Mask], toDouble);
+            var tokens = w.Int64("token_axis", 1);
+            var summed = Op("ReduceSum", [Op("Mul", [e, Op("Unsqueeze", [mask, w.Int64("state_axis", 2)])]), tokens], GradientGraph.Attr("keepdims", 0));
+            e = Op("Div", [summed, Op("ReduceSum", [mask, tokens], GradientGraph.Attr("keepdims", 1))]);
+        }
+
+        if (spec.Normalize)
+        {
+            e = Op("Div", [e, Op("ReduceL2", [e], GradientGraph.Attr("axes", new long[] { 1 }), GradientGraph.Attr("keepdims", 1))]);
+        }
+
+        var queries = Op("MatMul", [QueryRows, e]);
+        var candidates = Op("MatMul", [CandidateRows, e]);
+        var cosines = Op("MatMul", [queries, Op("Transpose", [candidates], GradientGraph.Attr("perm", new long[] { 1, 0 }))]);
+        var z = Op("Add", [Op("Mul", [cosines, w.Double("scale", [], [Scale])]), CandidateMask]);
+        var (total, _, _) = MethodLoss.ScoreTerms(w, z, term, Margin);
+        w.Final("ReduceSum", [total], MethodLoss.Loss, GradientGraph.Attr("keepdims", 0));
+        return w.Graph(MethodLoss.Loss, [
+            LossGraphWriter.Input(QueryRows, "rows", "texts"), LossGraphWriter.Input(CandidateRows, "columns", "texts"),
+            .. new[] { CandidateMask, MethodLoss.Forbidden, MethodLoss.Allowed, MethodLoss.Reference }.Select(n => LossGraphWriter.Input(n, "rows", "columns")),
+            .. new[] { MethodLoss.IsForget, MethodLoss.ForgetWeight, MethodLoss.RetainWeight }.Select(n => LossGraphWriter.Input(n, "rows"))]);
+    }
+
+    private static int IndexOf(IReadOnlyList<string> candidates, string value)
+    {
+        for (var i = 0; i < candidates.Count; i++)
+        {
+            if (string.Equals(candidates[i], value, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>One probe wording against one relation's candidates; <paramref name="Truth"/> the forbidden candidate's index on a forget row, else -1.</summary>
+    private sealed record FactRow(string Text, string Relation, int Truth);
+
+    /// <summary>The rows a setting trains on: forget rows with their coarse rows, the retained concepts' rows, the other facts' rows by relation.</summary>
+    private sealed record FactRows(List<(FactRow Row, FactRow? Coarse)> Forget, List<FactRow> Neighbours, List<FactRow> Retained, List<List<FactRow>> Pool)
+    {
+        public IEnumerable<FactRow> All => Forget.SelectMany(f => f.Coarse is null ? [f.Row] : new[] { f.Row, f.Coarse }).Concat(Neighbours).Concat(Retained).Concat(Pool.SelectMany(g => g));
+
+        /// <summary>
+        /// Step <paramref name="step"/>'s rows: the next <see cref="ForgetBatch"/> forget rows with their coarse rows, the next
+        /// <see cref="RetainBatch"/> neighbours' rows and retained concepts' rows, and <see cref="RetainBatch"/> rows of one relation of the others, the relations
+        /// taken in turn (so that a step embeds few relations' candidates).
+        /// </summary>
+        public List<FactRow> At(int step)
+        {
+            List<FactRow> rows = [.. Cycle(Forget, step, ForgetBatch).SelectMany(f => f.Coarse is null ? [f.Row] : new[] { f.Row, f.Coarse })];
+            rows.AddRange(Cycle(Neighbours, step, RetainBatch));
+            rows.AddRange(Cycle(Retained, step, RetainBatch));
+            if (Pool.Count > 0)
+            {
+                rows.AddRange(Cycle(Pool[step % Pool.Count], step / Pool.Count, RetainBatch));
+            }
+
+            return rows;
+        }
+
+        private static IEnumerable<T> Cycle<T>(List<T> list, int step, int size)
+        {
+            var n = Math.Min(size, list.Count);
+            return Enumerable.Range(0, n).Select(j => list[(step * n + j) % list.Count]);
+        }
+    }
+
+    /// <summary>The steps' batches: every forget row and the next <see cref="RetainBatch"/> retain rows, the texts they and their relations' candidates need, and the fed tensors.</summary>
+    private sealed class Batches
+    {
+        private readonly TextEncoderSpec _spec;
+        private readonly FactSet _facts;
+        private readonly FactRows _rows;
+        private readonly bool _tokenTypes;
+        private readonly Dictionary<FactRow, double[]> _reference = [];
+        private readonly Dictionary<string, IReadOnlyList<int>> _tokens = new(StringComparer.Ordinal);
+
+        public Batches(TextEncoderSpec spec, TextTower original, FactSet facts, FactRows rows, bool tokenTypes)
+        {
+            (_spec, _facts, _rows, _tokenTypes) = (spec, facts, rows, tokenTypes);
+            var all = rows.All.ToList();
+            var texts = all.Select(r => r.Text).Concat(all.Select(r => r.Relation).Distinct().SelectMany(Columns)).Distinct(StringComparer.Ordinal).ToList();
+            original.Prefetch(texts);
+            foreach (var text in texts)
+            {
+                _tokens[text] = original.Tokenize(text);
+            }
+
+            // The original encoder's distribution over each row's candidates: the KL terms' reference, and npo's.
+            foreach (var row in all)
+            {
+                var subject = original.Embed(row.Text);
+                var z = Columns(row.Relation).Select(c => Scale * VectorMath.Cosine(subject, original.Embed(c))).ToArray();
+                var max = z.Max();
+                var exp = z.Select(v => Math.Exp(v - max)).ToArray();
+                var sum = exp.Sum();
+                _reference[row] = [.. exp.Select(v => v / sum)];
+            }
+
+            IEnumerable<string> Columns(string relation) => facts.Candidates(relation).Select(facts.Relations[relation].ObjectText);
+        }
+
+        public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight)
+        {
+            var rows = _rows.At(step);
+            var facts = _facts;
+
+            // Columns: each relation of the step's rows, its candidates in order; texts: the rows' and the columns', each once.
+            var relations = rows.Select(x => x.Relation).Distinct(StringComparer.Ordinal).ToList();
+            var start = new Dictionary<string, int>(StringComparer.Ordinal);
+            var columns = new List<string>();
+            foreach (var relation in relations)
+            {
+                start[relation] = columns.Count;
+                columns.AddRange(facts.Candidates(relation).Select(facts.Relations[relation].ObjectText));
+            }
+
+            var texts = rows.Select(x => x.Text).Concat(columns).Distinct(StringComparer.Ordinal).ToList();
+            var index = texts.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
+            var (q, c, b) = (rows.Count, columns.Count, texts.Count);
+            var width = texts.Max(t => _tokens[t].Count);
+            var ids = new long[b * width];
+            var mask = new long[b * width];
+            for (var i = 0; i < b; i++)
+            {
+                var tokens = _tokens[texts[i]];
+                for (var t = 0; t < tokens.Count; t++)
+                {
+                    ids[i * width + t] = tokens[t];
+                    mask[i * width + t] = 1;
+                }
+            }
+
+            var queryRows = new double[q * b];
+            var candidateRows = new double[c * b];
+            var candidateMask = new double[q * c];
+            var forbidden = new double[q * c];
+            var allowed = new double[q * c];
+            var reference = new double[q * c];
+            var isForget = new double[q];
+            var forgetWeight = new double[q];
+            var retainWeight = new double[q];
+            for (var j = 0; j < c; j++)
+            {
+                candidateRows[j * b + index[columns[j]]] = 1;
+            }
+
+            var (forgetRows, retainRows) = (rows.Count(x => x.Truth >= 0), rows.Count(x => x.Truth < 0));
+            for (var i = 0; i < q; i++)
+            {
+                var row = rows[i];
+                queryRows[i * b + index[row.Text]] = 1;
+                Array.Fill(candidateMask, Outside, i * c, c);
+                var (from, p) = (start[row.Relation], _reference[row]);
+                for (var k = 0; k < p.Length; k++)
+                {
+                    candidateMask[i * c + from + k] = 0;
+                    reference[i * c + from + k] = p[k];
+                    if (row.Truth >= 0)
+                    {
+                        (k == row.Truth ? forbidden : allowed)[i * c + from + k] = 1;
+                    }
+                }
+
+                isForget[i] = row.Truth >= 0 ? 1 : 0;
+                forgetWeight[i] = row.Truth >= 0 ? 1.0 / forgetRows : 0;
+                retainWeight[i] = row.Truth < 0 ? klWeight / retainRows : 0;
+            }
+
+            long[] shape = [b, width];
+            var spec = _spec;
+            var feeds = new Dictionary<string, Func<OrtValue>>
+            {
+                [spec.Inputs.Ids] = () => OrtValue.CreateTensorValueFromMemory(ids, shape),
+                [spec.Inputs.Mask] = () => OrtValue.CreateTensorValueFromMemory(mask, shape),
+                [QueryRows] = () => OrtValue.CreateTensorValueFromMemory(queryRows, [q, b]),
+                [CandidateRows] = () => OrtValue.CreateTensorValueFromMemory(candidateRows, [c, b]),
+                [CandidateMask] = () => OrtValue.CreateTensorValueFromMemory(candidateMask, [q, c]),
+                [MethodLoss.Forbidden] = () => OrtValue.CreateTensorValueFromMemory(forbidden, [q, c]),
+                [MethodLoss.Allowed] = () => OrtValue.CreateTensorValueFromMemory(allowed, [q, c]),
+                [MethodLoss.Reference] = () => OrtValue.CreateTensorValueFromMemory(reference, [q, c]),
+                [MethodLoss.IsForget] = () => OrtValue.CreateTensorValueFromMemory(isForget, [q]),
+                [MethodLoss.ForgetWeight] = () => OrtValue.CreateTensorValueFromMemory(forgetWeight, [q]),
+                [MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(retainWeight, [q]),
+            };
+            if (_tokenTypes)
+            {
+                var types = new long[b * width];
+                feeds[spec.Inputs.TokenTypes] = () => OrtValue.CreateTensorValueFromMemory(types, shape);
+            }
+
+            return feeds;
+        }
+    }
+}

@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using KtuGate.Diagnostics;
+using KtuGate.Kinds.TextEmbedding;
+using KtuGate.Probing;
+using KtuGate.Onnx;
+using KtuGate.Tests;
+using KtuGate.Unlearning;
+
+namespace KtuGate.Core.Tests;
+
+/// <summary>Unlearning inside the real all-MiniLM-L6-v2: a Remediate run of the TextFacts sample, and the encoder it writes, probed again on its own.</summary>
+public sealed class TextEmbeddingUnlearningTests(TextFactsRemediation run) : IClassFixture<TextFactsRemediation>
+{
+    [Fact]
+    public void Remediating_the_sample_passes_and_writes_an_encoder_with_the_original_inputs_outputs_and_nodes()
+    {
+        var result = run.Result;
+        Assert.True(result.Outcome == GateOutcome.Pass, string.Join("\n", result.Diagnostics));
+
+        // One fact file per concept: too few to hold out, so the edit is judged on every probe and the report says so.
+        Assert.Contains(result.Diagnostics, d => d.Code == "KTU4021" && d.Severity == DiagnosticSeverity.Info);
+        var model = result.Report.Models.Single();
+        Assert.Equal([EditScope.All], model.Remediation!.Scope);
+        Assert.True(model.Remediation.ChangedParameters > 0);
+        Assert.All(model.Clauses, c => Assert.True(c.Passed, c.Concept));
+        var forget = Assert.Single(model.Clauses, c => c.Kind == "forget");
+        Assert.Equal((0, 6), (forget.Measured.Successes, forget.Measured.N));
+
+        // General utility before and after: the held-out facts' fine accuracy, judged against the policy's floor, the original as baseline.
+        var metrics = Assert.Single(model.Metrics);
+        Assert.Equal(681, metrics.General!.N);
+        Assert.Equal(424, metrics.Baseline!.General!.Successes);
+        Assert.True(metrics.General.Rate >= 0.612, $"general accuracy {metrics.General.Rate}");
+
+        var diagnostics = new DiagnosticBag();
+        var (original, edited) = (OnnxGraph.Load(TextEmbeddingTests.MiniLm, diagnostics)!, OnnxGraph.Load(run.Edited, diagnostics)!);
+        Assert.Equal(original.Graph.Input.Select(i => i.ToString()), edited.Graph.Input.Select(i => i.ToString()));
+        Assert.Equal(original.Graph.Output.Select(o => o.ToString()), edited.Graph.Output.Select(o => o.ToString()));
+        Assert.Equal(original.Graph.Node.Select(n => n.ToString()), edited.Graph.Node.Select(n => n.ToString()));
+        Assert.Equal(run.OriginalDigest, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TextEmbeddingTests.MiniLm))));
+    }
+
+    [Fact]
+    public void Edited_encoder_probed_on_its_own_no_longer_places_the_Eiffel_Tower_in_Paris_but_still_in_France()
+    {
+        var manifest = TextEmbeddingTests.SampleManifest();
+        var facts = TextEmbeddingTests.SampleFacts(manifest);
+        using var before = TextEmbeddingTests.OpenEncoder(manifest);
+        using var after = TextEmbeddingTests.OpenEncoder(manifest, run.Edited);
+        var eiffel = facts.Facts.Single(f => f.Subject == "Eiffel Tower");
+        var (was, now) = (new FactProbe(before, facts).Probe([eiffel]), new FactProbe(after, facts).Probe([eiffel]));
+        Assert.Equal((6, 0), (was.Fine.Successes, now.Fine.Successes));
+        Assert.True(now.Coarse!.Successes >= was.Coarse!.Successes, $"France: {now.Coarse.Successes} of 6 after, {was.Coarse.Successes} before");
+
+        // The paraphrased wordings, which judge nothing here, were trained on as forget rows too.
+        Assert.Equal(0, new FactProbe(after, facts).Probe([eiffel], FactWordings.Paraphrases).Fine.Successes);
+
+        // The other Paris landmarks keep their city: of their 12 probes, all placed in Paris before, at most one is lost (one of the Arc
+        // de Triomphe's three, measured; the policy asks each landmark to keep half of its probes).
+        var siblings = facts.Facts.Where(f => f.Relation == "landmark-city" && f.Object == "Paris" && f != eiffel).ToList();
+        Assert.Equal(12, new FactProbe(before, facts).Probe(siblings).Fine.Successes);
+        Assert.InRange(new FactProbe(after, facts).Probe(siblings).Fine.Successes, 11, 12);
+    }
+}
+
+/// <summary>One Remediate run of the TextFacts sample (its forget-eiffel-tower policy, CPU), shared by the tests that read its result.</summary>
+public sealed class TextFactsRemediation : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public TextFactsRemediation()
+    {
+        OriginalDigest = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TextEmbeddingTests.MiniLm)));
+        Result = Gate.Run(new GateRequest([new GateModelInput(TextEmbeddingTests.MiniLm, TextEmbeddingTests.Facts("artifacts", "minilm.ktu.json"))],
+            [TextEmbeddingTests.Facts("policies", "forget-eiffel-tower.ktu.json")], _temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            Mode = GateMode.Remediate,
+            OutputDirectory = Path.Combine(_temp.Path, "out"),
+        });
+    }
+
+    /// <summary>The run's result.</summary>
+    public GateResult Result { get; }
+
+    /// <summary>The edited encoder.</summary>
+    public string Edited => Path.Combine(_temp.Path, "out", "model.onnx");
+
+    /// <summary>The input artifact's SHA-256 before the run.</summary>
+    public string OriginalDigest { get; }
+
+    public void Dispose() => _temp.Dispose();
+}
