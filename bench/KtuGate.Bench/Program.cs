@@ -9,7 +9,7 @@ using KtuGate.Probing;
 // Probing benchmark: exemplars per second by batch size, and whether memory grows with the
 // number of exemplars (it must not: probes stream one batch at a time).
 // Usage: dotnet run -c Release --project bench/KtuGate.Bench [-- --repeat N]
-// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- large-model FOLDER [WIDTH]`: a model with over 2 GiB of external weights, see bench/large-model.sh; `-- tinylm`: unlearning inside the TinyLm decoder)
+// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- large-model FOLDER [WIDTH]`: a model with over 2 GiB of external weights, see bench/large-model.sh; `-- tinylm`: unlearning inside the TinyLm decoder; `-- textfacts POLICY EDITED`: the original and an edited MiniLM on a TextFacts policy's facts, see bench/textfacts.sh)
 var root = FindRepoRoot();
 if (args.Length == 1 && args[0] == "remediation")
 {
@@ -32,6 +32,12 @@ if (args.Length >= 2 && args[0] == "large-model")
 if (args.Length == 1 && args[0] == "tinylm")
 {
     TinyLmTable.Print(root);
+    return;
+}
+
+if (args.Length == 3 && args[0] == "textfacts")
+{
+    TextFactsTable.Print(root, args[1], args[2]);
     return;
 }
 

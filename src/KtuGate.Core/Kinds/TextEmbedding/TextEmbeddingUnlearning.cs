@@ -44,6 +44,24 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
     /// <summary>The fed [columns, texts] matrix that picks each candidate column's embedding out of the batch.</summary>
     public const string CandidateRows = "ktu_loss/candidate_rows";
 
+    /// <summary>The fed [anchors, texts] matrix that picks each anchor word's embedding out of the batch.</summary>
+    public const string AnchorRows = "ktu_loss/anchor_rows";
+
+    /// <summary>The fed [anchors, dim] original embeddings the anchor words are held to.</summary>
+    public const string AnchorTarget = "ktu_loss/anchor_target";
+
+    /// <summary>The fed [anchors] weights of the anchor term.</summary>
+    public const string AnchorWeight = "ktu_loss/anchor_weight";
+
+    /// <summary>Anchor words per step.</summary>
+    public const int AnchorBatch = 32;
+
+    /// <summary>The anchor term's weight relative to the KL weight.</summary>
+    public const double AnchorScale = 20;
+
+    /// <summary>How many words of the tokenizer's vocabulary serve as anchors.</summary>
+    public const int Anchors = 512;
+
     /// <summary>The fed [rows, columns] mask: 0 on the row's relation's candidates, a large negative number elsewhere.</summary>
     public const string CandidateMask = "ktu_loss/candidate_mask";
 
@@ -199,11 +217,16 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         var cosines = Op("MatMul", [queries, Op("Transpose", [candidates], GradientGraph.Attr("perm", new long[] { 1, 0 }))]);
         var z = Op("Add", [Op("Mul", [cosines, w.Double("scale", [], [Scale])]), CandidateMask]);
         var (total, _, _) = MethodLoss.ScoreTerms(w, z, term, Margin);
-        w.Final("ReduceSum", [total], MethodLoss.Loss, GradientGraph.Attr("keepdims", 0));
+
+        // Anchors: common words of the vocabulary keep their embeddings (the word meaning general utility reads), w·‖e − e_original‖².
+        var drift = Op("Sub", [Op("MatMul", [AnchorRows, e]), AnchorTarget]);
+        var anchored = Op("Mul", [Op("ReduceSum", [Op("Mul", [drift, drift]), w.Int64("anchor_axis", 1)], GradientGraph.Attr("keepdims", 0)), AnchorWeight]);
+        w.Final("Add", [Op("ReduceSum", [total], GradientGraph.Attr("keepdims", 0)), Op("ReduceSum", [anchored], GradientGraph.Attr("keepdims", 0))], MethodLoss.Loss);
         return w.Graph(MethodLoss.Loss, [
             LossGraphWriter.Input(QueryRows, "rows", "texts"), LossGraphWriter.Input(CandidateRows, "columns", "texts"),
             .. new[] { CandidateMask, MethodLoss.Forbidden, MethodLoss.Allowed, MethodLoss.Reference }.Select(n => LossGraphWriter.Input(n, "rows", "columns")),
-            .. new[] { MethodLoss.IsForget, MethodLoss.ForgetWeight, MethodLoss.RetainWeight }.Select(n => LossGraphWriter.Input(n, "rows"))]);
+            .. new[] { MethodLoss.IsForget, MethodLoss.ForgetWeight, MethodLoss.RetainWeight }.Select(n => LossGraphWriter.Input(n, "rows")),
+            LossGraphWriter.Input(AnchorRows, "anchors", "texts"), LossGraphWriter.Input(AnchorTarget, "anchors", "dim"), LossGraphWriter.Input(AnchorWeight, "anchors")]);
     }
 
     private static int IndexOf(IReadOnlyList<string> candidates, string value)
@@ -261,12 +284,14 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         private readonly bool _tokenTypes;
         private readonly Dictionary<FactRow, double[]> _reference = [];
         private readonly Dictionary<string, IReadOnlyList<int>> _tokens = new(StringComparer.Ordinal);
+        private readonly List<(string Word, float[] Embedding)> _anchors;
 
         public Batches(TextEncoderSpec spec, TextTower original, FactSet facts, FactRows rows, bool tokenTypes)
         {
             (_spec, _facts, _rows, _tokenTypes) = (spec, facts, rows, tokenTypes);
             var all = rows.All.ToList();
-            var texts = all.Select(r => r.Text).Concat(all.Select(r => r.Relation).Distinct().SelectMany(Columns)).Distinct(StringComparer.Ordinal).ToList();
+            var words = AnchorWords(spec.Vocabulary);
+            var texts = all.Select(r => r.Text).Concat(all.Select(r => r.Relation).Distinct().SelectMany(Columns)).Concat(words).Distinct(StringComparer.Ordinal).ToList();
             original.Prefetch(texts);
             foreach (var text in texts)
             {
@@ -284,7 +309,20 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                 _reference[row] = [.. exp.Select(v => v / sum)];
             }
 
+            _anchors = [.. words.Select(word => (word, original.Embed(word)))];
             IEnumerable<string> Columns(string relation) => facts.Candidates(relation).Select(facts.Relations[relation].ObjectText);
+        }
+
+        /// <summary>
+        /// <see cref="Anchors"/> common words, evenly spread over the vocabulary's whole words of three or more letters (WordPiece
+        /// vocabularies list them roughly by frequency after the special and single-character tokens): the words' own embeddings are
+        /// held, so that editing facts does not move word meaning in general.
+        /// </summary>
+        private static List<string> AnchorWords(string vocabulary)
+        {
+            var words = File.ReadLines(vocabulary).Where(t => t.Length >= 3 && t.All(char.IsAsciiLetterLower)).ToList();
+            var step = Math.Max(1, words.Count / Anchors);
+            return [.. Enumerable.Range(0, Math.Min(Anchors, words.Count)).Select(i => words[i * step])];
         }
 
         public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight)
@@ -302,7 +340,8 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                 columns.AddRange(facts.Candidates(relation).Select(facts.Relations[relation].ObjectText));
             }
 
-            var texts = rows.Select(x => x.Text).Concat(columns).Distinct(StringComparer.Ordinal).ToList();
+            var anchors = Enumerable.Range(0, Math.Min(AnchorBatch, _anchors.Count)).Select(j => _anchors[(step * AnchorBatch + j) % _anchors.Count]).ToList();
+            var texts = rows.Select(x => x.Text).Concat(columns).Concat(anchors.Select(a => a.Word)).Distinct(StringComparer.Ordinal).ToList();
             var index = texts.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
             var (q, c, b) = (rows.Count, columns.Count, texts.Count);
             var width = texts.Max(t => _tokens[t].Count);
@@ -316,6 +355,22 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                     ids[i * width + t] = tokens[t];
                     mask[i * width + t] = 1;
                 }
+            }
+
+            var (a, dim) = (anchors.Count, anchors.Count == 0 ? 0 : anchors[0].Embedding.Length);
+            var anchorRows = new double[a * b];
+            var anchorTarget = new double[a * dim];
+            var anchorWeight = new double[a];
+            for (var i = 0; i < a; i++)
+            {
+                anchorRows[i * b + index[anchors[i].Word]] = 1;
+                for (var d = 0; d < dim; d++)
+                {
+                    anchorTarget[i * dim + d] = anchors[i].Embedding[d];
+                }
+
+                // A drift of 0.01 in cosine (‖Δ‖² = 0.02) weighs about as much as the KL terms: λ·AnchorScale·0.02 over the step's anchors.
+                anchorWeight[i] = klWeight * AnchorScale / a;
             }
 
             var queryRows = new double[q * b];
@@ -361,6 +416,9 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                 [spec.Inputs.Ids] = () => OrtValue.CreateTensorValueFromMemory(ids, shape),
                 [spec.Inputs.Mask] = () => OrtValue.CreateTensorValueFromMemory(mask, shape),
                 [QueryRows] = () => OrtValue.CreateTensorValueFromMemory(queryRows, [q, b]),
+                [AnchorRows] = () => OrtValue.CreateTensorValueFromMemory(anchorRows, [a, b]),
+                [AnchorTarget] = () => OrtValue.CreateTensorValueFromMemory(anchorTarget, [a, dim]),
+                [AnchorWeight] = () => OrtValue.CreateTensorValueFromMemory(anchorWeight, [a]),
                 [CandidateRows] = () => OrtValue.CreateTensorValueFromMemory(candidateRows, [c, b]),
                 [CandidateMask] = () => OrtValue.CreateTensorValueFromMemory(candidateMask, [q, c]),
                 [MethodLoss.Forbidden] = () => OrtValue.CreateTensorValueFromMemory(forbidden, [q, c]),
