@@ -144,6 +144,12 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         {
             var relation = facts.Relations[fact.Relation];
             var truth = IndexOf(facts.Candidates(fact.Relation), fact.Object);
+            if (truth < 0)
+            {
+                // An object that is none of the relation's candidates never ranks first: the probe cannot know the fact, nothing to unlearn.
+                continue;
+            }
+
             var parent = facts.Parent(fact);
             foreach (var text in relation.SubjectTemplates.Concat(relation.Paraphrases).SelectMany(t => fact.Names.Select(n => FactRelation.Subject(t, n))))
             {
