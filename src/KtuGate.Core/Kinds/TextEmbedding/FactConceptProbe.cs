@@ -14,22 +14,7 @@ internal sealed class FactConceptProbe(FactProbe probe, FactSet facts, int label
     /// <inheritdoc/>
     public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordingsOfConcept, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
-        var records = new List<FactRecord>();
-        foreach (var file in files)
-        {
-            foreach (var fact in FactSet.ReadFacts(file, diagnostics))
-            {
-                if (facts.Relations.ContainsKey(fact.Relation))
-                {
-                    records.Add(fact);
-                }
-                else
-                {
-                    diagnostics.Add(DiagnosticCodes.FactRecordInvalid, fact.Location,
-                        $"relation '{fact.Relation}' is not in the manifest's relations; relations: {string.Join(", ", facts.Relations.Keys)}");
-                }
-            }
-        }
+        var records = facts.ReadOfRelations(files, diagnostics);
 
         var tally = probe.Probe(records, wordings, cancellationToken);
         progress?.Report(records.Count);

@@ -100,6 +100,26 @@ public sealed class FactSet
         return local.HasErrors || relations is null ? null : new FactSet(relations, facts);
     }
 
+    /// <summary>Reads the fact records of <paramref name="files"/> (a policy's exemplars); a record whose relation the set does not define is KTU2042 at its line, and left out.</summary>
+    public List<FactRecord> ReadOfRelations(IEnumerable<string> files, DiagnosticBag diagnostics)
+    {
+        var records = new List<FactRecord>();
+        foreach (var fact in files.SelectMany(f => ReadFacts(f, diagnostics)))
+        {
+            if (Relations.ContainsKey(fact.Relation))
+            {
+                records.Add(fact);
+            }
+            else
+            {
+                diagnostics.Add(DiagnosticCodes.FactRecordInvalid, fact.Location,
+                    $"relation '{fact.Relation}' is not in the manifest's relations; relations: {string.Join(", ", Relations.Keys)}");
+            }
+        }
+
+        return records;
+    }
+
     /// <summary>Reads the fact records of one JSON Lines file: one object per line, blank lines skipped.</summary>
     /// <remarks>Untrusted input: the file must be a regular file of at most <see cref="MaxFileBytes"/> (a FIFO or device is refused, never read).</remarks>
     public static IReadOnlyList<FactRecord> ReadFacts(string path, DiagnosticBag diagnostics)

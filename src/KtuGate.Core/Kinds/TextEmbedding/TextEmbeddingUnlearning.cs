@@ -80,8 +80,8 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
     /// <inheritdoc/>
     public override IReadOnlyList<DeepCandidate>? Candidates(GradientMethod method, KindUnlearningProblem problem, DiagnosticBag diagnostics, SourceLocation? location)
     {
-        var forget = Read(problem.Forget, diagnostics);
-        var retained = Read(problem.Retain, diagnostics);
+        var forget = facts.ReadOfRelations(problem.Forget, diagnostics);
+        var retained = facts.ReadOfRelations(problem.Retain, diagnostics);
         var scopeText = string.Join(", ", problem.Scope);
         if (diagnostics.HasErrors || !DeepEdit.Trainable(problem.Model, problem.Trained, scopeText, diagnostics, location))
         {
@@ -109,24 +109,6 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         return [.. from lr in s_learningRates
                    from kl in method.Search.Select(s => s.KlWeight).Distinct()
                    select new DeepCandidate(method.Name, accept => DeepEdit.Train(built, batches.Feeds, new GradientSettings(method.Name, lr, kl, MaxSteps), scopeText, accept, shapesVary: true))];
-    }
-
-    private List<FactRecord> Read(IEnumerable<string> files, DiagnosticBag diagnostics)
-    {
-        var records = new List<FactRecord>();
-        foreach (var fact in files.SelectMany(f => FactSet.ReadFacts(f, diagnostics)))
-        {
-            if (facts.Relations.ContainsKey(fact.Relation))
-            {
-                records.Add(fact);
-            }
-            else
-            {
-                diagnostics.Add(DiagnosticCodes.FactRecordInvalid, fact.Location, $"relation '{fact.Relation}' is not in the manifest's relations; relations: {string.Join(", ", facts.Relations.Keys)}");
-            }
-        }
-
-        return records;
     }
 
     /// <summary>
