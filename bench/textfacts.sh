@@ -50,6 +50,13 @@ for p in m.get("metrics", []):
     g, b = p.get("general"), (p.get("baseline") or {}).get("general")
     if g and b:
         print(f"- general accuracy (the policy's held-out-facts set): {b['successes']} / {b['n']} before, {g['successes']} / {g['n']} after: {100 * (b['rate'] - g['rate']):.2f} points lost; Q-U {p.get('qualityUtility')}")
+depths = {}
+for d in rem.get("recoveryProfile") or []:
+    s = depths.setdefault(d["features"], [0, 0, 0, 0])
+    s[0] += d["before"]["successes"]; s[1] += d["before"]["n"]; s[2] += d["after"]["successes"]; s[3] += d["after"]["n"]
+if depths:
+    print("- recovery profile (the report's; every forget clause pooled): the forgotten facts' wordings that a linear probe trained on the relation's other subjects reads as their object, before -> after: "
+          + ", ".join(f"at `{k}` {v[0]} / {v[1]} -> {v[2]} / {v[3]}" for k, v in depths.items()))
 PY
   echo
   edited="$work/$policy-unlearn/out/model.onnx"

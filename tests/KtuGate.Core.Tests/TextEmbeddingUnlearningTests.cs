@@ -38,6 +38,15 @@ public sealed class TextEmbeddingUnlearningTests(TextFactsRemediation run) : ICl
         Assert.Equal(original.Graph.Output.Select(o => o.ToString()), edited.Graph.Output.Select(o => o.ToString()));
         Assert.Equal(original.Graph.Node.Select(n => n.ToString()), edited.Graph.Node.Select(n => n.ToString()));
         Assert.Equal(run.OriginalDigest, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(TextEmbeddingTests.MiniLm))));
+
+        // The recovery profile: at each block's input and the encoder's output, how many of the Eiffel Tower's ten wordings a linear probe
+        // trained on the other landmarks reads as Paris, before and after.
+        var depths = FactRecovery.Depths(original, "last_hidden_state");
+        Assert.Equal(7, depths.Count);
+        Assert.Equal("last_hidden_state", depths[^1]);
+        var profile = model.Remediation.RecoveryProfile!;
+        Assert.Equal(depths, profile.Select(d => d.Features));
+        Assert.All(profile, d => Assert.Equal(("eiffel-tower", FactRecovery.Against, 10, 10), (d.Concept, d.Against, d.Before.N, d.After.N)));
     }
 
     [Fact]

@@ -423,9 +423,9 @@ internal sealed class RemediationRun(RemediationRun.Context c)
             return null;
         }
 
-        // A kind that unlearns with its own losses has no image exemplars to read a recovery profile from.
+        // A kind that unlearns with its own losses reads its own recovery profile (it has no image exemplars).
         return Keep(candidate.Method, settingsText, OnnxGraph.WithInitializers(c.Plan.Model, weights), candidatePath, shared, tried, judgedInMemory) is { } kept
-            ? kept with { Trained = (scope, weights.Count, changed), Profile = c.Options.Kind!.Unlearning is null ? Profile(weights) : null }
+            ? kept with { Trained = (scope, weights.Count, changed), Profile = c.Options.Kind!.Unlearning is { } own ? own.Recovery(c.Plan.Model, weights, ForgetClauses(), _staging) : Profile(weights) }
             : null;
     }
 
@@ -616,6 +616,10 @@ internal sealed class RemediationRun(RemediationRun.Context c)
     /// <summary>The same input, each exemplar decoded once per run.</summary>
     private TrainingInput Decoded(TrainingInput input)
         => input with { Read = file => _decoded.TryGetValue(file, out var known) ? known : _decoded[file] = input.Read(file) };
+
+    /// <summary>Each policy's forget clauses: the policy, the concept and its exemplar files.</summary>
+    private List<(string Policy, string Concept, IReadOnlyList<string> Files)> ForgetClauses()
+        => [.. c.Policies.SelectMany(p => p.Forget.Select(f => (p.Id, f.Concept, (IReadOnlyList<string>)p.GetConcept(f.Concept).Files)))];
 
     /// <summary>The kept edit's recovery profile: each forget clause's linear probe at every depth it trained and at the edit site's input, before and after; null where the kind feeds no single input tensor.</summary>
     private List<RecoveryDepth>? Profile(IReadOnlyList<InitializerOverride> weights)

@@ -179,6 +179,14 @@ internal abstract class KindUnlearning
 
     /// <summary>The method's candidates, gentlest first, each trained only when its turn comes; null after a coded error.</summary>
     public abstract IReadOnlyList<DeepCandidate>? Candidates(GradientMethod method, KindUnlearningProblem problem, DiagnosticBag diagnostics, SourceLocation? location);
+
+    /// <summary>The kept edit's recovery profile (how much of each forget clause a linear probe reads at each depth, before and after); null where the kind records none.</summary>
+    /// <param name="model">The original model.</param>
+    /// <param name="weights">The kept edit's trained initializers.</param>
+    /// <param name="clauses">Each policy's forget clauses: the policy, the concept and its exemplar files.</param>
+    /// <param name="folder">The remediation's staging folder, where a model with more outputs may be written for ONNX Runtime to open.</param>
+    public virtual IReadOnlyList<RecoveryDepth>? Recovery(global::Onnx.ModelProto model, IReadOnlyList<InitializerOverride> weights,
+        IReadOnlyList<(string Policy, string Concept, IReadOnlyList<string> Files)> clauses, string folder) => null;
 }
 
 /// <summary>What a kind's own unlearning trains: the model, the initializers of the scope, and the exemplar files to forget and to keep.</summary>

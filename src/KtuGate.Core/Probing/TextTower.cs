@@ -120,18 +120,7 @@ public sealed class TextTower : IDisposable
         {
             var batch = pending.GetRange(start, Math.Min(batchSize, pending.Count - start));
             var tokenized = batch.Select(Tokenize).ToList();
-            var width = tokenized.Max(t => t.Count);
-            var ids = new long[batch.Count * width];
-            var mask = new long[batch.Count * width];
-            for (var i = 0; i < batch.Count; i++)
-            {
-                for (var t = 0; t < tokenized[i].Count; t++)
-                {
-                    ids[i * width + t] = tokenized[i][t];
-                    mask[i * width + t] = 1;
-                }
-            }
-
+            var (ids, mask, width) = Padded(tokenized);
             long[] shape = [batch.Count, width];
             var names = new List<string> { _spec.Inputs.Ids, _spec.Inputs.Mask };
             var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
@@ -159,6 +148,23 @@ public sealed class TextTower : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>Token id lists as one batch: ids and attention mask [texts, width], each row padded with zeros to the longest (width).</summary>
+    public static (long[] Ids, long[] Mask, int Width) Padded(IReadOnlyList<IReadOnlyList<int>> tokenized)
+    {
+        var width = tokenized.Count == 0 ? 0 : tokenized.Max(t => t.Count);
+        var ids = new long[tokenized.Count * width];
+        var mask = new long[tokenized.Count * width];
+        for (var i = 0; i < tokenized.Count; i++)
+        {
+            for (var t = 0; t < tokenized[i].Count; t++)
+            {
+                (ids[i * width + t], mask[i * width + t]) = (tokenized[i][t], 1);
+            }
+        }
+
+        return (ids, mask, width);
     }
 
     /// <summary>One text's embedding from its rows: a pooled row, or its first <paramref name="tokens"/> token states (those the mask kept).</summary>

@@ -17,12 +17,33 @@ public static class LinearProbe
         var all = forget.Select(f => (Features: f, Label: 1)).Concat(others.Select(o => (Features: o, Label: 0))).ToList();
         var train = all.Where((_, i) => i % 2 == 0).ToList();
         var test = all.Where((_, i) => i % 2 == 1).ToList();
-        if (train.Count == 0 || test.Count == 0 || train.All(t => t.Label == train[0].Label))
+        if (test.Count == 0 || Fit(train) is not { } predict)
         {
             return new Proportion(0, 0);
         }
 
-        var dim = all[0].Features.Length;
+        return new Proportion(test.Count(t => (predict(t.Features) ? 1 : 0) == t.Label), test.Count);
+    }
+
+    /// <summary>
+    /// How many of <paramref name="held"/> a probe trained to tell <paramref name="positives"/> from <paramref name="negatives"/> reads as
+    /// positive: successes out of n = held. A held-out wording of a forgotten fact read as its object is a recovered fact.
+    /// </summary>
+    public static Proportion Recovered(IReadOnlyList<float[]> positives, IReadOnlyList<float[]> negatives, IReadOnlyList<float[]> held)
+    {
+        var train = positives.Select(f => (Features: f, Label: 1)).Concat(negatives.Select(o => (Features: o, Label: 0))).ToList();
+        return held.Count == 0 || Fit(train) is not { } predict ? new Proportion(0, 0) : new Proportion(held.Count(predict), held.Count);
+    }
+
+    /// <summary>The probe trained on <paramref name="train"/> (label 1 the positives), or null where it holds one label only.</summary>
+    private static Func<float[], bool>? Fit(List<(float[] Features, int Label)> train)
+    {
+        if (train.Count == 0 || train.All(t => t.Label == train[0].Label))
+        {
+            return null;
+        }
+
+        var dim = train[0].Features.Length;
         var mean = new double[dim];
         var std = new double[dim];
         foreach (var (f, _) in train)
@@ -74,8 +95,7 @@ public static class LinearProbe
             b -= rate * gb;
         }
 
-        var correct = test.Count(t => (Sigmoid(TensorPrimitives.Dot(w, Standard(t.Features)) + b) >= 0.5 ? 1 : 0) == t.Label);
-        return new Proportion(correct, test.Count);
+        return f => Sigmoid(TensorPrimitives.Dot(w, Standard(f)) + b) >= 0.5;
     }
 
     private static double Sigmoid(double z) => 1 / (1 + Math.Exp(-z));

@@ -1,7 +1,9 @@
 using KtuGate.Diagnostics;
 using KtuGate.Gradients;
 using KtuGate.Models;
+using KtuGate.Onnx;
 using KtuGate.Probing;
+using KtuGate.Reporting;
 using KtuGate.Unlearning;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
@@ -89,7 +91,11 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         }
 
         var rows = Rows(forget, retained);
-        var built = GradientBuilder.Build(problem.Model, problem.Trained, Loss(method.Term), diagnostics, problem.Artifact);
+        var tokenTypes = problem.Model.Graph.Input.Any(i => i.Name == spec.Inputs.TokenTypes);
+        string[] inputs = tokenTypes ? [spec.Inputs.Ids, spec.Inputs.Mask, spec.Inputs.TokenTypes] : [spec.Inputs.Ids, spec.Inputs.Mask];
+        var copied = LengthBuckets.Copied(problem.Model, inputs);
+        var buckets = copied is null ? 1 : LengthBuckets.Count;
+        var built = GradientBuilder.Build(copied ?? problem.Model, problem.Trained, Loss(method.Term, buckets), diagnostics, problem.Artifact);
         if (built is null)
         {
             return null;
@@ -98,7 +104,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         Batches batches;
         try
         {
-            batches = new Batches(spec, original, facts, rows, problem.Model.Graph.Input.Any(i => i.Name == spec.Inputs.TokenTypes));
+            batches = new Batches(spec, original, facts, rows, tokenTypes, buckets);
         }
         catch (OnnxRuntimeException e)
         {
@@ -110,6 +116,12 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                    from kl in method.Search.Select(s => s.KlWeight).Distinct()
                    select new DeepCandidate(method.Name, accept => DeepEdit.Train(built, batches.Feeds, new GradientSettings(method.Name, lr, kl, MaxSteps), scopeText, accept, shapesVary: true))];
     }
+
+    /// <inheritdoc/>
+    /// <remarks>At each block's input and the encoder's output (<see cref="FactRecovery"/>).</remarks>
+    public override IReadOnlyList<RecoveryDepth>? Recovery(ModelProto model, IReadOnlyList<InitializerOverride> weights,
+        IReadOnlyList<(string Policy, string Concept, IReadOnlyList<string> Files)> clauses, string folder)
+        => FactRecovery.Profile(spec, original, facts, model, weights, clauses, folder);
 
     /// <summary>
     /// The rows, each once: forget rows, each with the coarse row of the same wording; the neighbours' rows (kept facts naming a forgotten
@@ -137,7 +149,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
             {
                 if (Add(text, fact.Relation))
                 {
-                    rows.Forget.Add((new FactRow(text, fact.Relation, truth), parent is { } p && Add(text, p.Relation.Name) ? new FactRow(text, p.Relation.Name, -1) : null));
+                    rows.Forget.Add((new FactRow(text, fact.Relation, truth), parent is { } p && Add(text, p.Relation.Name) ? new FactRow(text, p.Relation.Name, -1, Coarse: true) : null));
                 }
             }
         }
@@ -174,27 +186,32 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         return rows;
     }
 
-    /// <summary>The loss over the encoder's output: pooled, normalised embeddings, each row's scaled cosines to its relation's candidates, the method's terms.</summary>
-    private LossGraph Loss(ForgetTerm term)
+    /// <summary>
+    /// The loss over the encoder's output: pooled, normalised embeddings (of each length bucket's copy, in bucket order), each row's
+    /// scaled cosines to its relation's candidates, the method's terms, the anchor term.
+    /// </summary>
+    private LossGraph Loss(ForgetTerm term, int buckets)
     {
         var w = new LossGraphWriter("ktu_loss");
         string Op(string op, string[] inputs, params AttributeProto[] attributes) => w.Op(op, inputs, attributes);
         var toDouble = GradientGraph.Attr("to", (long)TensorProto.Types.DataType.Double);
-        var e = Op("Cast", [spec.Output], toDouble);
-        if (spec.Pooling == TextPooling.Cls)
+        string Pooled(int bucket)
         {
-            e = Op("Gather", [e, w.Int64("first_token", 0)], GradientGraph.Attr("axis", 1));
-            e = Op("Reshape", [e, w.Int64("flat", 0, -1)]);
-        }
-        else
-        {
+            var e = Op("Cast", [LengthBuckets.Name(spec.Output, bucket)], toDouble);
+            if (spec.Pooling == TextPooling.Cls)
+            {
+                e = Op("Gather", [e, w.Int64($"first_token{bucket}", 0)], GradientGraph.Attr("axis", 1));
+                return Op("Reshape", [e, w.Int64($"flat{bucket}", 0, -1)]);
+            }
+
             // The mean of the token states the attention mask keeps, as the probes pool them (a pooled [batch, dim] output passes through).
-            var mask = Op("Cast", [spec.Inputs.Mask], toDouble);
-            var tokens = w.Int64("token_axis", 1);
-            var summed = Op("ReduceSum", [Op("Mul", [e, Op("Unsqueeze", [mask, w.Int64("state_axis", 2)])]), tokens], GradientGraph.Attr("keepdims", 0));
-            e = Op("Div", [summed, Op("ReduceSum", [mask, tokens], GradientGraph.Attr("keepdims", 1))]);
+            var mask = Op("Cast", [LengthBuckets.Name(spec.Inputs.Mask, bucket)], toDouble);
+            var tokens = w.Int64($"token_axis{bucket}", 1);
+            var summed = Op("ReduceSum", [Op("Mul", [e, Op("Unsqueeze", [mask, w.Int64($"state_axis{bucket}", 2)])]), tokens], GradientGraph.Attr("keepdims", 0));
+            return Op("Div", [summed, Op("ReduceSum", [mask, tokens], GradientGraph.Attr("keepdims", 1))]);
         }
 
+        var e = buckets == 1 ? Pooled(0) : Op("Concat", [.. Enumerable.Range(0, buckets).Select(Pooled)], GradientGraph.Attr("axis", 0));
         if (spec.Normalize)
         {
             e = Op("Div", [e, Op("ReduceL2", [e], GradientGraph.Attr("axes", new long[] { 1 }), GradientGraph.Attr("keepdims", 1))]);
@@ -230,8 +247,11 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         return -1;
     }
 
-    /// <summary>One probe wording against one relation's candidates; <paramref name="Truth"/> the forbidden candidate's index on a forget row, else -1.</summary>
-    private sealed record FactRow(string Text, string Relation, int Truth);
+    /// <summary>
+    /// One probe wording against one relation's candidates; <paramref name="Truth"/> the forbidden candidate's index on a forget row, else
+    /// -1; <paramref name="Coarse"/> on a forget wording's coarse row (the Eiffel Tower stays in France).
+    /// </summary>
+    private sealed record FactRow(string Text, string Relation, int Truth, bool Coarse = false);
 
     /// <summary>The rows a setting trains on: forget rows with their coarse rows, the retained concepts' rows, the other facts' rows by relation.</summary>
     private sealed record FactRows(List<(FactRow Row, FactRow? Coarse)> Forget, List<FactRow> Neighbours, List<FactRow> Retained, List<List<FactRow>> Pool)
@@ -270,13 +290,15 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         private readonly FactSet _facts;
         private readonly FactRows _rows;
         private readonly bool _tokenTypes;
+        private readonly int _buckets;
         private readonly Dictionary<FactRow, double[]> _reference = [];
         private readonly Dictionary<string, IReadOnlyList<int>> _tokens = new(StringComparer.Ordinal);
         private readonly List<(string Word, float[] Embedding)> _anchors;
 
-        public Batches(TextEncoderSpec spec, TextTower original, FactSet facts, FactRows rows, bool tokenTypes)
+        public Batches(TextEncoderSpec spec, TextTower original, FactSet facts, FactRows rows, bool tokenTypes, int buckets)
         {
-            (_spec, _facts, _rows, _tokenTypes) = (spec, facts, rows, tokenTypes);
+            (_spec, _facts, _rows, _tokenTypes, _buckets) = (spec, facts, rows, tokenTypes, buckets);
+            _tokens[string.Empty] = original.Tokenize(string.Empty);
             var all = rows.All.ToList();
             var words = AnchorWords(spec.Vocabulary);
             var texts = all.Select(r => r.Text).Concat(all.Select(r => r.Relation).Distinct().SelectMany(Columns)).Concat(words).Distinct(StringComparer.Ordinal).ToList();
@@ -329,22 +351,21 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
             }
 
             var anchors = Enumerable.Range(0, Math.Min(AnchorBatch, _anchors.Count)).Select(j => _anchors[(step * AnchorBatch + j) % _anchors.Count]).ToList();
-            var texts = rows.Select(x => x.Text).Concat(columns).Concat(anchors.Select(a => a.Word)).Distinct(StringComparer.Ordinal).ToList();
-            var index = texts.Select((t, i) => (t, i)).ToDictionary(p => p.t, p => p.i, StringComparer.Ordinal);
-            var (q, c, b) = (rows.Count, columns.Count, texts.Count);
-            var width = texts.Max(t => _tokens[t].Count);
-            var ids = new long[b * width];
-            var mask = new long[b * width];
-            for (var i = 0; i < b; i++)
+
+            // The texts, each once, sorted by token count and cut into the length buckets (an empty one fed a text no row reads).
+            var distinct = rows.Select(x => x.Text).Concat(columns).Concat(anchors.Select(a => a.Word)).Distinct(StringComparer.Ordinal)
+                .OrderBy(t => _tokens[t].Count).ToList();
+            int[] cuts = _buckets == 1 ? [0] : LengthBuckets.Cuts([.. distinct.Select(t => _tokens[t].Count)]);
+            var bucketTexts = cuts.Select((from, k) => distinct.GetRange(from, (k + 1 < cuts.Length ? cuts[k + 1] : distinct.Count) - from))
+                .Select(run => run.Count > 0 ? run : [string.Empty]).ToList();
+            var texts = bucketTexts.SelectMany(run => run).ToList();
+            var index = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < texts.Count; i++)
             {
-                var tokens = _tokens[texts[i]];
-                for (var t = 0; t < tokens.Count; t++)
-                {
-                    ids[i * width + t] = tokens[t];
-                    mask[i * width + t] = 1;
-                }
+                index.TryAdd(texts[i], i);
             }
 
+            var (q, c, b) = (rows.Count, columns.Count, texts.Count);
             var (a, dim) = (anchors.Count, anchors.Count == 0 ? 0 : anchors[0].Embedding.Length);
             var anchorRows = new double[a * b];
             var anchorTarget = new double[a * dim];
@@ -375,7 +396,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                 candidateRows[j * b + index[columns[j]]] = 1;
             }
 
-            var (forgetRows, retainRows) = (rows.Count(x => x.Truth >= 0), rows.Count(x => x.Truth < 0));
+            var (forgetRows, coarseRows, retainRows) = (rows.Count(x => x.Truth >= 0), rows.Count(x => x.Coarse), rows.Count(x => x.Truth < 0 && !x.Coarse));
             for (var i = 0; i < q; i++)
             {
                 var row = rows[i];
@@ -394,15 +415,14 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
 
                 isForget[i] = row.Truth >= 0 ? 1 : 0;
                 forgetWeight[i] = row.Truth >= 0 ? 1.0 / forgetRows : 0;
-                retainWeight[i] = row.Truth < 0 ? klWeight / retainRows : 0;
+                // As for images: the retained rows share λ, and the coarse rows another λ (what the forgotten subject keeps weighs as much
+                // as everything else kept).
+                retainWeight[i] = row.Truth >= 0 ? 0 : klWeight / (row.Coarse ? coarseRows : retainRows);
             }
 
-            long[] shape = [b, width];
             var spec = _spec;
             var feeds = new Dictionary<string, Func<OrtValue>>
             {
-                [spec.Inputs.Ids] = () => OrtValue.CreateTensorValueFromMemory(ids, shape),
-                [spec.Inputs.Mask] = () => OrtValue.CreateTensorValueFromMemory(mask, shape),
                 [QueryRows] = () => OrtValue.CreateTensorValueFromMemory(queryRows, [q, b]),
                 [AnchorRows] = () => OrtValue.CreateTensorValueFromMemory(anchorRows, [a, b]),
                 [AnchorTarget] = () => OrtValue.CreateTensorValueFromMemory(anchorTarget, [a, dim]),
@@ -416,10 +436,19 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                 [MethodLoss.ForgetWeight] = () => OrtValue.CreateTensorValueFromMemory(forgetWeight, [q]),
                 [MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(retainWeight, [q]),
             };
-            if (_tokenTypes)
+            for (var k = 0; k < bucketTexts.Count; k++)
             {
-                var types = new long[b * width];
-                feeds[spec.Inputs.TokenTypes] = () => OrtValue.CreateTensorValueFromMemory(types, shape);
+                // Bucket k's token ids and attention mask, padded to its longest text.
+                var run = bucketTexts[k];
+                var (ids, mask, width) = TextTower.Padded([.. run.Select(t => _tokens[t])]);
+                long[] shape = [run.Count, width];
+                feeds[LengthBuckets.Name(spec.Inputs.Ids, k)] = () => OrtValue.CreateTensorValueFromMemory(ids, shape);
+                feeds[LengthBuckets.Name(spec.Inputs.Mask, k)] = () => OrtValue.CreateTensorValueFromMemory(mask, shape);
+                if (_tokenTypes)
+                {
+                    var types = new long[run.Count * width];
+                    feeds[LengthBuckets.Name(spec.Inputs.TokenTypes, k)] = () => OrtValue.CreateTensorValueFromMemory(types, shape);
+                }
             }
 
             return feeds;
