@@ -120,32 +120,45 @@ public sealed class TextTower : IDisposable
         {
             var batch = pending.GetRange(start, Math.Min(batchSize, pending.Count - start));
             var tokenized = batch.Select(Tokenize).ToList();
-            var (ids, mask, width) = Padded(tokenized);
-            long[] shape = [batch.Count, width];
-            var names = new List<string> { _spec.Inputs.Ids, _spec.Inputs.Mask };
-            var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
-            if (_session.InputMetadata.ContainsKey(_spec.Inputs.TokenTypes))
+            var (outputs, width) = RunPadded(_session, _spec, tokenized, [_spec.Output]);
+            using (outputs)
             {
-                names.Add(_spec.Inputs.TokenTypes);
-                values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
-            }
-
-            try
-            {
-                using var runOptions = new RunOptions();
-                using var outputs = _session.Run(runOptions, names, values, [_spec.Output]);
                 var data = outputs[0].GetTensorDataAsSpan<float>();
                 for (var i = 0; i < batch.Count; i++)
                 {
                     _cache[batch[i]] = Pool(pooled ? data.Slice(i * Dimension, Dimension) : data.Slice(i * width * Dimension, width * Dimension), pooled ? 1 : tokenized[i].Count);
                 }
             }
-            finally
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="session"/> on token id lists as one batch padded to the longest (<see cref="Padded"/>; token types zero where
+    /// the session takes them): the outputs named, for the caller to dispose, and the width the batch was padded to.
+    /// </summary>
+    public static (IDisposableReadOnlyCollection<OrtValue> Outputs, int Width) RunPadded(InferenceSession session, TextEncoderSpec spec,
+        IReadOnlyList<IReadOnlyList<int>> tokenized, IReadOnlyList<string> outputs)
+    {
+        var (ids, mask, width) = Padded(tokenized);
+        long[] shape = [tokenized.Count, width];
+        var names = new List<string> { spec.Inputs.Ids, spec.Inputs.Mask };
+        var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
+        if (session.InputMetadata.ContainsKey(spec.Inputs.TokenTypes))
+        {
+            names.Add(spec.Inputs.TokenTypes);
+            values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
+        }
+
+        try
+        {
+            using var runOptions = new RunOptions();
+            return (session.Run(runOptions, names, values, outputs), width);
+        }
+        finally
+        {
+            foreach (var value in values)
             {
-                foreach (var value in values)
-                {
-                    value.Dispose();
-                }
+                value.Dispose();
             }
         }
     }

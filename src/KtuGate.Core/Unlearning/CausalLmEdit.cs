@@ -146,22 +146,9 @@ internal static class CausalLmEdit
         return result;
     }
 
+    /// <summary>The sequences' token ids and attention mask, each padded to the longest (its length).</summary>
     private static (long[] Ids, long[] Mask, int Length) Padded(IReadOnlyList<TokenSequence> rows)
-    {
-        var length = rows.Max(r => r.Ids.Length);
-        var ids = new long[rows.Count * length];
-        var mask = new long[rows.Count * length];
-        for (var b = 0; b < rows.Count; b++)
-        {
-            for (var t = 0; t < rows[b].Ids.Length; t++)
-            {
-                ids[b * length + t] = rows[b].Ids[t];
-                mask[b * length + t] = 1;
-            }
-        }
-
-        return (ids, mask, length);
-    }
+        => Probing.TextTower.Padded([.. rows.Select(r => (IReadOnlyList<int>)r.Ids)]);
 
     /// <summary>The steps' batches: every forget answer and the next <see cref="RetainBatch"/> retain sequences, with the loss's fed tensors.</summary>
     private sealed class Batches(TokenProblem problem, ForgetTerm term, IReadOnlyList<double[][]> reference, int vocabulary)

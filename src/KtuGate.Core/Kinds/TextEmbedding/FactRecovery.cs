@@ -50,14 +50,14 @@ internal static class FactRecovery
         IReadOnlyList<(string Policy, string Concept, IReadOnlyList<string> Files)> clauses, string folder)
     {
         var depths = Depths(model, spec.Output);
-        var forgotten = clauses.Select(c => (c.Policy, c.Concept, Facts: facts.ReadOfRelations(c.Files, new DiagnosticBag()).Where(f => facts.Relations.ContainsKey(f.Relation)).ToList())).ToList();
+        var forgotten = clauses.Select(c => (c.Policy, c.Concept, Facts: facts.ReadOfRelations(c.Files, new DiagnosticBag()))).ToList();
         var relations = forgotten.SelectMany(c => c.Facts.Select(f => f.Relation)).ToHashSet(StringComparer.Ordinal);
         var all = facts.Facts.Concat(forgotten.SelectMany(c => c.Facts)).Where(f => relations.Contains(f.Relation)).DistinctBy(f => (f.Relation, f.Subject, f.Object)).ToList();
+
+        // Each record's wordings (every name in every template and paraphrase), worded once however often the probes ask.
+        var wordings = new Dictionary<FactRecord, List<string>>();
         List<string> Wordings(FactRecord fact)
-        {
-            var relation = facts.Relations[fact.Relation];
-            return [.. relation.SubjectTemplates.Concat(relation.Paraphrases).SelectMany(t => fact.Names.Select(n => FactRelation.Subject(t, n)))];
-        }
+            => wordings.TryGetValue(fact, out var known) ? known : wordings[fact] = [.. facts.Relations[fact.Relation].SubjectTexts(fact, paraphrases: true)];
 
         var texts = all.SelectMany(Wordings).Distinct(StringComparer.Ordinal).ToList();
         Dictionary<string, Dictionary<string, float[]>> before, after;
@@ -111,27 +111,15 @@ internal static class FactRecovery
         try
         {
             using var session = new InferenceSession(path);
-            var tokenTypes = session.InputMetadata.ContainsKey(spec.Inputs.TokenTypes);
             var result = depths.ToDictionary(d => d, _ => new Dictionary<string, float[]>(StringComparer.Ordinal), StringComparer.Ordinal);
             var sorted = texts.Select(t => (Text: t, Tokens: tokenizer.Tokenize(t))).OrderBy(t => t.Tokens.Count).ToList();
             const int block = 64;
             for (var start = 0; start < sorted.Count; start += block)
             {
                 var batch = sorted.GetRange(start, Math.Min(block, sorted.Count - start));
-                var (ids, mask, width) = TextTower.Padded([.. batch.Select(t => t.Tokens)]);
-                long[] shape = [batch.Count, width];
-                var names = new List<string> { spec.Inputs.Ids, spec.Inputs.Mask };
-                var values = new List<OrtValue> { OrtValue.CreateTensorValueFromMemory(ids, shape), OrtValue.CreateTensorValueFromMemory(mask, shape) };
-                if (tokenTypes)
+                var (outputs, width) = TextTower.RunPadded(session, spec, [.. batch.Select(t => t.Tokens)], depths);
+                using (outputs)
                 {
-                    names.Add(spec.Inputs.TokenTypes);
-                    values.Add(OrtValue.CreateTensorValueFromMemory(new long[ids.Length], shape));
-                }
-
-                try
-                {
-                    using var runOptions = new RunOptions();
-                    using var outputs = session.Run(runOptions, names, values, depths);
                     for (var d = 0; d < depths.Count; d++)
                     {
                         // Token states [batch, tokens, dim], or an output already pooled [batch, dim] (one "token" per text).
@@ -150,13 +138,6 @@ internal static class FactRecovery
                             System.Numerics.Tensors.TensorPrimitives.Divide(pooled, count, pooled);
                             result[depths[d]][batch[i].Text] = pooled;
                         }
-                    }
-                }
-                finally
-                {
-                    foreach (var value in values)
-                    {
-                        value.Dispose();
                     }
                 }
             }

@@ -28,6 +28,10 @@ public sealed record FactRelation(string Name, IReadOnlyList<string> SubjectTemp
     /// <summary>A subject's wording from a template.</summary>
     public static string Subject(string template, string name) => template.Replace("{subject}", name, StringComparison.Ordinal);
 
+    /// <summary>Every wording of a fact's subject: each name in each subject template, then, with <paramref name="paraphrases"/>, in each paraphrase.</summary>
+    public IEnumerable<string> SubjectTexts(FactRecord fact, bool paraphrases)
+        => (paraphrases ? SubjectTemplates.Concat(Paraphrases) : SubjectTemplates).SelectMany(t => fact.Names.Select(n => Subject(t, n)));
+
     /// <summary>A candidate's wording.</summary>
     public string ObjectText(string candidate) => ObjectTemplate.Replace("{object}", candidate, StringComparison.Ordinal);
 }

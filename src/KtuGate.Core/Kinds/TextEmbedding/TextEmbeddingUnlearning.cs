@@ -152,7 +152,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
             }
 
             var parent = facts.Parent(fact);
-            foreach (var text in relation.SubjectTemplates.Concat(relation.Paraphrases).SelectMany(t => fact.Names.Select(n => FactRelation.Subject(t, n))))
+            foreach (var text in relation.SubjectTexts(fact, paraphrases: true))
             {
                 if (Add(text, fact.Relation))
                 {
@@ -171,7 +171,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
             foreach (var fact in source.Where(f => !forgotten.Contains((f.Relation, f.Subject))))
             {
                 var relation = facts.Relations[fact.Relation];
-                foreach (var text in relation.SubjectTemplates.SelectMany(t => fact.Names.Select(n => FactRelation.Subject(t, n))).Where(t => Add(t, fact.Relation)))
+                foreach (var text in relation.SubjectTexts(fact, paraphrases: false).Where(t => Add(t, fact.Relation)))
                 {
                     var row = new FactRow(text, fact.Relation, -1);
                     if (list is not null)
