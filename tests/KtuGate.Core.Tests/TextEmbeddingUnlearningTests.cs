@@ -70,6 +70,25 @@ public sealed class TextEmbeddingUnlearningTests(TextFactsRemediation run) : ICl
         Assert.Equal(12, new FactProbe(before, facts).Probe(siblings).Fine.Successes);
         Assert.InRange(new FactProbe(after, facts).Probe(siblings).Fine.Successes, 11, 12);
     }
+
+    [Fact]
+    public void Recovery_profile_probes_a_forget_file_s_own_names_where_they_differ_from_the_fact_set_s()
+    {
+        // The fact set names the Eiffel Tower and the Tour Eiffel; this forget file adds a third name, worded in 5 templates and paraphrases.
+        using var temp = new TempFolder();
+        var file = Path.Combine(temp.Path, "eiffel.jsonl");
+        File.WriteAllText(file, "{\"relation\": \"landmark-city\", \"subject\": \"Eiffel Tower\", \"aliases\": [\"Tour Eiffel\", \"the Iron Lady\"], \"object\": \"Paris\"}\n");
+        var manifest = TextEmbeddingTests.SampleManifest();
+        var facts = TextEmbeddingTests.SampleFacts(manifest);
+        using var tower = TextEmbeddingTests.OpenEncoder(manifest);
+        var model = OnnxGraph.Load(TextEmbeddingTests.MiniLm, new DiagnosticBag())!;
+        var spec = manifest.SectionAs<TextEmbeddingSection>().Encoder(TextEmbeddingTests.MiniLm, manifest.Output.Name);
+
+        var profile = FactRecovery.Profile(spec, tower, facts, model, [], [("policy", "eiffel-tower", [file])], temp.Path)!;
+        Assert.Equal(7, profile.Count);
+        Assert.All(profile, d => Assert.Equal((15, 15), (d.Before.N, d.After.N)));
+        Assert.All(profile, d => Assert.Equal(d.Before.Successes, d.After.Successes));
+    }
 }
 
 /// <summary>One Remediate run of the TextFacts sample (its forget-eiffel-tower policy, CPU), shared by the tests that read its result.</summary>

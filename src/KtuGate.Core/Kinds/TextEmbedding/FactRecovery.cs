@@ -59,7 +59,8 @@ internal static class FactRecovery
         List<string> Wordings(FactRecord fact)
             => wordings.TryGetValue(fact, out var known) ? known : wordings[fact] = [.. facts.Relations[fact.Relation].SubjectTexts(fact, paraphrases: true)];
 
-        var texts = all.SelectMany(Wordings).Distinct(StringComparer.Ordinal).ToList();
+        // The forget files' own records too: one whose names differ from the fact set's record of the same fact is probed with its own.
+        var texts = all.Concat(forgotten.SelectMany(c => c.Facts)).SelectMany(Wordings).Distinct(StringComparer.Ordinal).ToList();
         Dictionary<string, Dictionary<string, float[]>> before, after;
         try
         {
