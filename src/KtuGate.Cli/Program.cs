@@ -27,7 +27,7 @@ var methodOption = new Option<string[]>("--method")
 methodOption.AcceptOnlyFromAmong([.. UnlearningMethods.Names]);
 var scopeOption = new Option<string[]>("--scope")
 {
-    Description = "What the edit may train, instead of the policies' remedy.scope: last (the last linear layer), all (every float weight; the last layer is tried first), or node names and initializer-name prefixes (repeat, or separate with commas).",
+    Description = "What the edit may train, instead of the policies' remedy.scope: last (the last linear layer), all (every float weight; the last layer is tried first), feed-forward (every transformer block's feed-forward projections; feed-forward:K block K's, feed-forward:-1 the last block's), or node names and initializer-name prefixes (repeat, or separate with commas).",
     Arity = ArgumentArity.ZeroOrMore,
 };
 var signingKeyOption = new Option<string?>("--signing-key") { Description = "A PEM file with an ECDSA P-256 private key: sign the report's in-toto statement (DSSE)." };

@@ -20,8 +20,9 @@ public sealed class TextEmbeddingUnlearningTests(TextFactsRemediation run) : ICl
         // One fact file per concept: too few to hold out, so the edit is judged on every probe and the report says so.
         Assert.Contains(result.Diagnostics, d => d.Code == "KTU4021" && d.Severity == DiagnosticSeverity.Info);
         var model = result.Report.Models.Single();
-        Assert.Equal([EditScope.All], model.Remediation!.Scope);
-        Assert.True(model.Remediation.ChangedParameters > 0);
+        // The kind's first scope, the last block's feed-forward projections (two [384, 1536] products and their biases), met every threshold.
+        Assert.Equal([EditScope.LastFeedForward], model.Remediation!.Scope);
+        Assert.InRange(model.Remediation.ChangedParameters ?? 0, 1, (2 * 384 * 1536) + 1536 + 384);
         Assert.All(model.Clauses, c => Assert.True(c.Passed, c.Concept));
         var forget = Assert.Single(model.Clauses, c => c.Kind == "forget");
         Assert.Equal((0, 6), (forget.Measured.Successes, forget.Measured.N));
@@ -47,6 +48,10 @@ public sealed class TextEmbeddingUnlearningTests(TextFactsRemediation run) : ICl
         var profile = model.Remediation.RecoveryProfile!;
         Assert.Equal(depths, profile.Select(d => d.Features));
         Assert.All(profile, d => Assert.Equal(("eiffel-tower", FactRecovery.Against, 10, 10), (d.Concept, d.Against, d.Before.N, d.After.N)));
+
+        // Every block's input lies below the edit, so the probe reads there what it read before; at the output it reads fewer.
+        Assert.All(profile.SkipLast(1), d => Assert.Equal(d.Before.Successes, d.After.Successes));
+        Assert.True(profile[^1].After.Successes < profile[^1].Before.Successes, $"{profile[^1].Before.Successes} -> {profile[^1].After.Successes}");
     }
 
     [Fact]

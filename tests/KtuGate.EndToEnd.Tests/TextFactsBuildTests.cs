@@ -41,7 +41,7 @@ public sealed class TextFactsBuildTests
         var model = report.RootElement.GetProperty("models")[0];
         var remediation = model.GetProperty("remediation");
         Assert.Equal("nhl-kl", remediation.GetProperty("method").GetString());
-        Assert.Equal("all", remediation.GetProperty("scope")[0].GetString());
+        Assert.Equal("feed-forward:-1", remediation.GetProperty("scope")[0].GetString());
         var edited = remediation.GetProperty("output").GetProperty("sha256").GetString();
         Assert.NotEqual(original, edited);
         Assert.Equal(edited, TestPaths.Sha256(Path.Combine(bin, "model.onnx")));

@@ -371,7 +371,7 @@ public static class DiagnosticCodes
     /// <summary>KTU4012: a remedy scope entry that names nothing in the model.</summary>
     public static readonly DiagnosticDescriptor ScopeNamesNothing = new("KTU4012", E, "Scope names nothing in the model",
         "Scope entry '{0}' names no node and no float initializer (by name or prefix) of the model",
-        "A scope is \"last\" (the last linear layer), \"all\" (every float weight) or a list of node names and initializer-name prefixes (such as \"conv2\" for conv2.weight and conv2.bias). Check the names against the model (Netron shows them).");
+        "A scope is \"last\" (the last linear layer), \"all\" (every float weight), \"feed-forward\" (every transformer block's feed-forward projections; \"feed-forward:-1\" the last block's) or a list of node names and initializer-name prefixes (such as \"conv2\" for conv2.weight and conv2.bias). Check the names against the model (Netron shows them).");
 
     /// <summary>KTU4013: a remedy scope deeper than the last layer that cannot be trained.</summary>
     public static readonly DiagnosticDescriptor ScopeNotTrainable = new("KTU4013", E, "Scope cannot be trained",

@@ -100,8 +100,8 @@ public sealed record RemedyOptions(bool Allowed, IReadOnlyList<string> Methods)
     public double HoldOut { get; init; } = DefaultHoldOut;
 
     /// <summary>
-    /// What an edit may train: <c>last</c> (the last linear layer, the default), <c>all</c> (every float weight) or node names and
-    /// initializer-name prefixes. The last layer is tried first whenever the scope includes it (<c>all</c> does): it is the cheapest edit.
+    /// What an edit may train: <c>last</c> (the last linear layer, the default), <c>all</c> (every float weight), <c>feed-forward</c> (every
+    /// transformer block's feed-forward projections; <c>feed-forward:K</c> block K's) or node names and initializer-name prefixes. The last layer is tried first whenever the scope includes it (<c>all</c> does): it is the cheapest edit.
     /// </summary>
     public IReadOnlyList<string> Scope { get; init; } = [LastScope];
 

@@ -456,31 +456,48 @@ internal sealed class RemediationRun(RemediationRun.Context c)
         var tried = new List<RemediationAttemptInfo>();
         var none = new SearchResult(tried, null, null, null, JudgedInMemory: false);
         var (requested, location) = Scope();
-        var scope = c.Request.RemedyScope is null && location is null ? own.DefaultScope : requested;
-        if (EditScope.Resolve(c.Plan.Model, scope, c.Site, c.Diagnostics, location) is not { } trained)
+        var defaults = c.Request.RemedyScope is null && location is null;
+        IReadOnlyList<IReadOnlyList<string>> scopes = defaults ? own.DefaultScopes : [requested];
+        var names = c.Request.RemedyMethods ?? [.. c.Allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? UnlearningMethods.Names : p.Remedy.Methods).Distinct()];
+        var methods = new List<GradientMethod>();
+        foreach (var method in names.Select(n => UnlearningMethods.Find(n) ?? throw new ArgumentException($"'{n}' is not an unlearning method.", nameof(targets))))
         {
-            return (none, forget.Count, retain.Count);
+            if (own.CannotRun(method) is { } why || method is not GradientMethod gradient)
+            {
+                c.Diagnostics.Add(DiagnosticCodes.MethodSkipped, location, method.Name, ManifestKinds.NameOf(c.Manifest.Kind), own.CannotRun(method) ?? "it is not a gradient method");
+                continue;
+            }
+
+            methods.Add(gradient);
         }
 
-        var problem = new KindUnlearningProblem(c.Plan.Model, c.Input.Artifact, scope, trained, forget, retain);
-        var names = c.Request.RemedyMethods ?? [.. c.Allowed.SelectMany(p => p.Remedy.Methods.Count == 0 ? UnlearningMethods.Names : p.Remedy.Methods).Distinct()];
         try
         {
-            foreach (var method in names.Select(n => UnlearningMethods.Find(n) ?? throw new ArgumentException($"'{n}' is not an unlearning method.", nameof(targets))))
+            foreach (var scope in scopes)
             {
-                if (own.CannotRun(method) is { } why || method is not GradientMethod gradient)
+                // A default scope that names nothing in this model (no feed-forward block) is passed over; a requested one is an error.
+                var resolving = defaults ? new DiagnosticBag() : c.Diagnostics;
+                if (EditScope.Resolve(c.Plan.Model, scope, c.Site, resolving, location) is not { } trained)
                 {
-                    c.Diagnostics.Add(DiagnosticCodes.MethodSkipped, location, method.Name, ManifestKinds.NameOf(c.Manifest.Kind), own.CannotRun(method) ?? "it is not a gradient method");
-                    continue;
+                    if (defaults)
+                    {
+                        continue;
+                    }
+
+                    return (none, forget.Count, retain.Count);
                 }
 
-                var candidates = own.Candidates(gradient, problem, c.Diagnostics, location) ?? [];
-                foreach (var (index, candidate) in candidates.Index())
+                var problem = new KindUnlearningProblem(c.Plan.Model, c.Input.Artifact, scope, trained, forget, retain);
+                foreach (var gradient in methods)
                 {
-                    Searching(candidate.Method, index, candidates.Count);
-                    if (TryDeep(candidate, scope, probing, candidatePath, judging, tried, judgedInMemory: false, location) is { } ended)
+                    var candidates = own.Candidates(gradient, problem, c.Diagnostics, location) ?? [];
+                    foreach (var (index, candidate) in candidates.Index())
                     {
-                        return (ended, forget.Count, retain.Count);
+                        Searching(candidate.Method, index, candidates.Count);
+                        if (TryDeep(candidate, scope, probing, candidatePath, judging, tried, judgedInMemory: false, location) is { } ended)
+                        {
+                            return (ended, forget.Count, retain.Count);
+                        }
                     }
                 }
             }

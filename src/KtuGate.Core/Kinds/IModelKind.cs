@@ -171,8 +171,11 @@ internal sealed record TrainingInput(string Name, long[] Shape, Func<string, (fl
 /// <summary>A kind's own unlearning: its default scope, the registry's methods it can run, and their candidates over a scope of the whole model.</summary>
 internal abstract class KindUnlearning
 {
-    /// <summary>The scope trained where no policy writes <c>remedy.scope</c> and the request names none.</summary>
-    public abstract IReadOnlyList<string> DefaultScope { get; }
+    /// <summary>
+    /// The scopes tried in turn where no policy writes <c>remedy.scope</c> and the request names none, cheapest first (each with every
+    /// method's settings before the next); one that names nothing in the model is passed over.
+    /// </summary>
+    public abstract IReadOnlyList<IReadOnlyList<string>> DefaultScopes { get; }
 
     /// <summary>Why the kind cannot run <paramref name="method"/>, or null where it can.</summary>
     public abstract string? CannotRun(UnlearningMethod method);

@@ -111,22 +111,45 @@ public sealed class TextTower : IDisposable
     /// <summary>Embeds the texts not yet cached in padded batches (the attention mask keeps padding out of the pooling), so that many short texts cost few runs.</summary>
     /// <param name="texts">The texts; those already embedded are skipped.</param>
     /// <param name="batchSize">Texts per run.</param>
-    public void Prefetch(IEnumerable<string> texts, int batchSize = 64)
+    public void Prefetch(IEnumerable<string> texts, int batchSize = 64) => Run(texts.Where(t => !_cache.ContainsKey(t)), batchSize, null);
+
+    /// <summary>
+    /// Embeds <paramref name="texts"/> as <see cref="Prefetch"/> does and returns each one's token states of <paramref name="tensor"/>, a
+    /// [batch, tokens, width] output of the session: the rows of the tokens the attention mask kept, in order.
+    /// </summary>
+    public Dictionary<string, float[]> TokenStates(IEnumerable<string> texts, string tensor, int batchSize = 64)
+    {
+        var states = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        Run(texts, batchSize, (tensor, states));
+        return states;
+    }
+
+    private void Run(IEnumerable<string> texts, int batchSize, (string Tensor, Dictionary<string, float[]> States)? record)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        var pending = texts.Where(t => !_cache.ContainsKey(t)).Distinct(StringComparer.Ordinal).ToList();
+        var pending = texts.Distinct(StringComparer.Ordinal).ToList();
         var pooled = _session.OutputMetadata[_spec.Output].Dimensions.Length == 2;
         for (var start = 0; start < pending.Count; start += batchSize)
         {
             var batch = pending.GetRange(start, Math.Min(batchSize, pending.Count - start));
             var tokenized = batch.Select(Tokenize).ToList();
-            var (outputs, width) = RunPadded(_session, _spec, tokenized, [_spec.Output]);
+            var (outputs, width) = RunPadded(_session, _spec, tokenized, record is { } r ? [_spec.Output, r.Tensor] : [_spec.Output]);
             using (outputs)
             {
                 var data = outputs[0].GetTensorDataAsSpan<float>();
                 for (var i = 0; i < batch.Count; i++)
                 {
                     _cache[batch[i]] = Pool(pooled ? data.Slice(i * Dimension, Dimension) : data.Slice(i * width * Dimension, width * Dimension), pooled ? 1 : tokenized[i].Count);
+                }
+
+                if (record is { } kept)
+                {
+                    var states = outputs[1].GetTensorDataAsSpan<float>();
+                    var rowWidth = states.Length / (batch.Count * width);
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        kept.States[batch[i]] = states.Slice(i * width * rowWidth, tokenized[i].Count * rowWidth).ToArray();
+                    }
                 }
             }
         }

@@ -13,9 +13,18 @@ public static class EditScope
     /// <summary>Every float initializer of rank 1 or more that a node reads: the whole network.</summary>
     public const string All = "all";
 
+    /// <summary>
+    /// Every transformer block's feed-forward projections (weights and biases); <c>feed-forward:K</c> block K's only, counted from 0, or
+    /// from the end where negative (<c>feed-forward:-1</c>: the last block's).
+    /// </summary>
+    public const string FeedForward = "feed-forward";
+
+    /// <summary>The last block's feed-forward projections: a text encoder's cheap first try.</summary>
+    public const string LastFeedForward = FeedForward + ":-1";
+
     /// <summary>The initializers <paramref name="scope"/> names, in the model's order, each once.</summary>
     /// <param name="model">The model.</param>
-    /// <param name="scope">Entries: <see cref="Last"/>, <see cref="All"/>, a node name (its float initializer inputs) or an initializer-name prefix.</param>
+    /// <param name="scope">Entries: <see cref="Last"/>, <see cref="All"/>, <see cref="FeedForward"/> (or one block's), a node name (its float initializer inputs) or an initializer-name prefix.</param>
     /// <param name="site">The last linear layer, for <see cref="Last"/>.</param>
     /// <param name="diagnostics">Receives KTU4012 for an entry that names nothing.</param>
     /// <param name="location">Where the scope was given (the policy), for the diagnostic.</param>
@@ -35,6 +44,8 @@ public static class EditScope
             {
                 Last => site.Bias is null ? [site.Weight] : [site.Weight, site.Bias],
                 All => weights,
+                _ when FeedForwardBlock(entry) is var (any, block) && any => FeedForwardBlocks(model, weights) is var blocks && block is not { } k ? blocks.SelectMany(b => b)
+                    : (k < 0 ? k + blocks.Count : k) is var at && at >= 0 && at < blocks.Count ? blocks[at] : [],
                 _ => model.Graph.Node.Where(n => n.Name == entry).SelectMany(n => n.Input).Where(weights.Contains)
                     .Concat(weights.Where(w => w.StartsWith(entry, StringComparison.Ordinal))),
             };
@@ -48,5 +59,60 @@ public static class EditScope
         }
 
         return ok ? [.. weights.Where(chosen.Contains)] : null;
+    }
+
+    /// <summary>Whether <paramref name="entry"/> is <see cref="FeedForward"/> (block null) or <c>feed-forward:K</c>.</summary>
+    private static (bool Any, int? Block) FeedForwardBlock(string entry)
+        => entry == FeedForward ? (true, null)
+            : entry.StartsWith(FeedForward + ":", StringComparison.Ordinal) && int.TryParse(entry.AsSpan(FeedForward.Length + 1), System.Globalization.NumberStyles.AllowLeadingSign,
+                System.Globalization.CultureInfo.InvariantCulture, out var k) ? (true, k) : (false, null);
+
+    /// <summary>
+    /// The model's feed-forward blocks in graph order, each its two projections' weights and biases: a matrix product by a [d, h] weight
+    /// (h &gt; d) whose output, through nodes that are not matrix products (bias, activation), reaches a product by an [h, d] weight.
+    /// </summary>
+    private static List<List<string>> FeedForwardBlocks(ModelProto model, IReadOnlyCollection<string> weights)
+    {
+        var dims = model.Graph.Initializer.Where(t => weights.Contains(t.Name)).ToDictionary(t => t.Name, t => t.Dims.ToArray(), StringComparer.Ordinal);
+        var readers = model.Graph.Node.SelectMany(n => n.Input.Select(i => (i, n))).ToLookup(p => p.i, p => p.n, StringComparer.Ordinal);
+        long[]? WeightOf(NodeProto n) => n.OpType == "MatMul" && n.Input.Count == 2 && dims.TryGetValue(n.Input[1], out var d) && d.Length == 2 ? d : null;
+
+        // The bias a product's output is added to: a vector of its width read by the Add that reads the product.
+        IEnumerable<string> Bias(NodeProto product, long width)
+            => readers[product.Output[0]].Where(n => n.OpType == "Add").SelectMany(n => n.Input).Where(i => dims.TryGetValue(i, out var d) && d.Length == 1 && d[0] == width).Take(1);
+
+        var blocks = new List<List<string>>();
+        foreach (var up in model.Graph.Node.Where(n => WeightOf(n) is [var d, var h] && h > d))
+        {
+            var (d, h) = (WeightOf(up)![0], WeightOf(up)![1]);
+            var frontier = new Queue<(string Tensor, int Depth)>([(up.Output[0], 0)]);
+            NodeProto? down = null;
+            while (down is null && frontier.TryDequeue(out var at))
+            {
+                foreach (var reader in readers[at.Tensor])
+                {
+                    if (WeightOf(reader) is [var hh, var dd] && hh == h && dd == d)
+                    {
+                        down = reader;
+                        break;
+                    }
+
+                    if (reader.OpType is not ("MatMul" or "Gemm") && at.Depth < 16)
+                    {
+                        foreach (var o in reader.Output)
+                        {
+                            frontier.Enqueue((o, at.Depth + 1));
+                        }
+                    }
+                }
+            }
+
+            if (down is not null)
+            {
+                blocks.Add([up.Input[1], .. Bias(up, h), down.Input[1], .. Bias(down, d)]);
+            }
+        }
+
+        return blocks;
     }
 }

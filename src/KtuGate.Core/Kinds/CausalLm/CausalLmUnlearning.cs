@@ -17,7 +17,7 @@ namespace KtuGate.Kinds.CausalLm;
 internal sealed class CausalLmUnlearning(CausalLmSection section, LmTokenizer tokenizer, IReadOnlyList<QaRecord> records, string logits) : KindUnlearning
 {
     /// <inheritdoc/>
-    public override IReadOnlyList<string> DefaultScope => [EditScope.All];
+    public override IReadOnlyList<IReadOnlyList<string>> DefaultScopes => [[EditScope.All]];
 
     /// <inheritdoc/>
     public override string? CannotRun(UnlearningMethod method)
