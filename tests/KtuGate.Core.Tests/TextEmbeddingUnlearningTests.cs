@@ -77,6 +77,27 @@ public sealed class TextEmbeddingUnlearningTests(TextFactsRemediation run) : ICl
     }
 
     [Fact]
+    public void Remediating_over_every_weight_trains_the_whole_encoder_in_length_buckets_and_passes()
+    {
+        // The scope the kind falls back to when the feed-forward edit misses, asked for directly: every step runs the encoder's graph.
+        using var temp = new TempFolder();
+        var result = Gate.Run(new GateRequest([new GateModelInput(TextEmbeddingTests.MiniLm, TextEmbeddingTests.Facts("artifacts", "minilm.ktu.json"))],
+            [TextEmbeddingTests.Facts("policies", "forget-eiffel-tower.ktu.json")], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            Mode = GateMode.Remediate,
+            OutputDirectory = Path.Combine(temp.Path, "out"),
+            RemedyScope = [EditScope.All],
+        });
+        Assert.True(result.Outcome == GateOutcome.Pass, string.Join("\n", result.Diagnostics));
+        var remediation = result.Report.Models.Single().Remediation!;
+        Assert.Equal([EditScope.All], remediation.Scope);
+        Assert.True(remediation.ChangedParameters > 10_000_000, $"{remediation.ChangedParameters} parameters changed");
+        var forget = result.Report.Models.Single().Clauses.Single(c => c.Kind == "forget");
+        Assert.Equal((0, 6), (forget.Measured.Successes, forget.Measured.N));
+    }
+
+    [Fact]
     public void Recovery_profile_probes_a_forget_file_s_own_names_where_they_differ_from_the_fact_set_s()
     {
         // The fact set names the Eiffel Tower and the Tour Eiffel; this forget file adds a third name, worded in 5 templates and paraphrases.
