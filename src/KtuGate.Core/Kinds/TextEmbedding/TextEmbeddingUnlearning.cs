@@ -20,8 +20,8 @@ namespace KtuGate.Kinds.TextEmbedding;
 /// forbidden and the relation's other candidates allowed. Retain rows, held to the original's distribution over the candidates by the
 /// methods' KL term: the same wordings against the coarse relation's candidates (the Eiffel Tower stays in France), every template
 /// wording of the kept facts that name a forgotten fact's subject or object, of the retained concepts' facts, and of the manifest's other facts (less the forgotten ones). Each
-/// step cycles through each set (<see cref="FactRows.At"/>), so a step's batch of texts stays small whatever the policy's size. Trained
-/// over every weight unless a scope says otherwise.
+/// step cycles through each set (<see cref="FactRows.At"/>), so a step's batch of texts stays small whatever the policy's size. Where
+/// no scope is given, the last block's feed-forward projections are trained first, then every weight (<see cref="DefaultScopes"/>).
 /// </remarks>
 internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower original, FactSet facts) : KindUnlearning
 {
