@@ -66,14 +66,13 @@ public sealed class ProgressDisplayTests
         using var temp = new TempFolder();
         var report = Path.Combine(temp.Path, "report");
 
-        // Ctrl+C typed at the terminal once the live line counts exemplars recorded: the terminal sends SIGINT, as it does for a person.
-        // The run must still be going when a loaded machine gets round to reading the output: the default remediation ends in about
-        // 4 s even at one exemplar per call (CI once saw exit 0 after 3 s), so this one trains a layer below the last (scope conv1,
-        // every nhl-kl setting: about 25 s on 2 cores) and reads one exemplar per inference call. Typed at the very first frame, a
-        // Ctrl+C was once echoed and lost under CI's load (the run went on to its verdict), hence the wait for a counted exemplar.
+        // Ctrl+C typed at the terminal as soon as the live line shows the first phase: the terminal sends SIGINT, as it does for a
+        // person. The run must still be going when a loaded machine gets round to reading the output: the default remediation ends in
+        // about 4 s even at one exemplar per call, so this one trains a layer below the last (scope conv1, every nhl-kl setting: about
+        // 25 s on 2 cores) and reads one exemplar per inference call.
         var (exit, output) = OnTerminal(
             ["unlearn", .. s_check[1..], "--batch-size", "1", "--method", "nhl-kl", "--scope", "conv1", "--report-dir", report, "--output-dir", temp.Path],
-            seen => Regex.IsMatch(seen, @"recording +\[[^\]]*\] +[1-9]\d*/\d+"));
+            seen => seen.Contains("recording ", StringComparison.Ordinal));
 
         Assert.True(exit == 130, $"exit {exit}, expected 130 (cancelled); what the terminal showed:\n{output}");
         Assert.Matches(@"stopped while (probing|recording|searching settings|writing|verifying) fashion-classifier\.onnx: [a-z-]+ at \d+/\d+ (exemplars|settings); nothing was written", output);
@@ -85,7 +84,9 @@ public sealed class ProgressDisplayTests
     private static (int ExitCode, string Output) OnTerminal(string[] arguments, Func<string, bool>? interruptWhen = null)
     {
         static string Quote(string s) => "'" + s.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-        var command = $"stty cols {Columns}; exec dotnet {Quote(TestPaths.EnginePath)} {string.Join(' ', arguments.Select(Quote))}";
+        // SIGINT back to its default for ktu: a test run started in the background of a non-interactive shell inherits it ignored, and
+        // ktu then rightly ignores Ctrl+C as nohup'd programs do (a person's terminal never starts it so).
+        var command = $"stty cols {Columns}; exec env --default-signal=INT dotnet {Quote(TestPaths.EnginePath)} {string.Join(' ', arguments.Select(Quote))}";
         var start = new ProcessStartInfo("script", ["-qfec", command, "/dev/null"])
         {
             WorkingDirectory = TestPaths.Sample(),
@@ -106,23 +107,8 @@ public sealed class ProgressDisplayTests
                 if (!interrupted && interruptWhen?.Invoke(output.ToString()) == true)
                 {
                     interrupted = true;
-                    _ = Task.Run(() =>
-                    {
-                        // Ctrl+C, and again every 5 s while the run goes on (at most three times), as a person would where a keypress was lost.
-                        try
-                        {
-                            for (var press = 0; press < 3 && !process.HasExited; press++)
-                            {
-                                process.StandardInput.Write('\u0003');
-                                process.StandardInput.Flush();
-                                process.WaitForExit(TimeSpan.FromSeconds(5));
-                            }
-                        }
-                        catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
-                        {
-                            // The run ended (and its terminal closed) between two presses.
-                        }
-                    });
+                    process.StandardInput.Write('\u0003');
+                    process.StandardInput.Flush();
                 }
             }
         });
