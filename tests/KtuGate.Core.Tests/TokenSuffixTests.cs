@@ -62,7 +62,8 @@ public sealed class TokenSuffixTests
         using var tower = TextEmbeddingTests.OpenEncoder(manifest);
         string[] texts = ["Paris", "the city of Paris, a large city", "a plate of paella"];
         using var recording = new InferenceSession(OnnxGraph.WithOutputs(model, [frontier]));
-        var states = TextTower.Over(recording, tower).TokenStates(texts, frontier);
+        var states = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        tower.RecordTokenStates(recording, texts, frontier, states);
         var lengths = texts.Select(t => tower.Tokenize(t).Count).ToArray();
         Assert.Equal(lengths.Select(n => n * 384), texts.Select(t => states[t].Length));
 

@@ -111,29 +111,26 @@ public sealed class TextTower : IDisposable
     /// <summary>Embeds the texts not yet cached in padded batches (the attention mask keeps padding out of the pooling), so that many short texts cost few runs.</summary>
     /// <param name="texts">The texts; those already embedded are skipped.</param>
     /// <param name="batchSize">Texts per run.</param>
-    public void Prefetch(IEnumerable<string> texts, int batchSize = 64) => Run(texts.Where(t => !_cache.ContainsKey(t)), batchSize, null);
+    public void Prefetch(IEnumerable<string> texts, int batchSize = 64) => Run(_session, texts.Where(t => !_cache.ContainsKey(t)), batchSize, null);
 
     /// <summary>
-    /// Embeds <paramref name="texts"/> as <see cref="Prefetch"/> does and returns each one's token states of <paramref name="tensor"/>, a
-    /// [batch, tokens, width] output of the session: the rows of the tokens the attention mask kept, in order.
+    /// Embeds the texts not in <paramref name="states"/> as <see cref="Prefetch"/> does, but with <paramref name="session"/>: the tower's
+    /// model with <paramref name="tensor"/> (token states [batch, tokens, width]) as one more output. Each text's rows there, those of
+    /// the tokens the attention mask kept, go into <paramref name="states"/>; its embedding into the tower's cache.
     /// </summary>
-    public Dictionary<string, float[]> TokenStates(IEnumerable<string> texts, string tensor, int batchSize = 64)
-    {
-        var states = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        Run(texts, batchSize, (tensor, states));
-        return states;
-    }
+    public void RecordTokenStates(InferenceSession session, IEnumerable<string> texts, string tensor, Dictionary<string, float[]> states, int batchSize = 64)
+        => Run(session, texts.Where(t => !states.ContainsKey(t)), batchSize, (tensor, states));
 
-    private void Run(IEnumerable<string> texts, int batchSize, (string Tensor, Dictionary<string, float[]> States)? record)
+    private void Run(InferenceSession session, IEnumerable<string> texts, int batchSize, (string Tensor, Dictionary<string, float[]> States)? record)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         var pending = texts.Distinct(StringComparer.Ordinal).ToList();
-        var pooled = _session.OutputMetadata[_spec.Output].Dimensions.Length == 2;
+        var pooled = session.OutputMetadata[_spec.Output].Dimensions.Length == 2;
         for (var start = 0; start < pending.Count; start += batchSize)
         {
             var batch = pending.GetRange(start, Math.Min(batchSize, pending.Count - start));
             var tokenized = batch.Select(Tokenize).ToList();
-            var (outputs, width) = RunPadded(_session, _spec, tokenized, record is { } r ? [_spec.Output, r.Tensor] : [_spec.Output]);
+            var (outputs, width) = RunPadded(session, _spec, tokenized, record is { } r ? [_spec.Output, r.Tensor] : [_spec.Output]);
             using (outputs)
             {
                 var data = outputs[0].GetTensorDataAsSpan<float>();

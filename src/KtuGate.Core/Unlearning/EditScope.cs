@@ -44,8 +44,7 @@ public static class EditScope
             {
                 Last => site.Bias is null ? [site.Weight] : [site.Weight, site.Bias],
                 All => weights,
-                _ when FeedForwardBlock(entry) is var (any, block) && any => FeedForwardBlocks(model, weights) is var blocks && block is not { } k ? blocks.SelectMany(b => b)
-                    : (k < 0 ? k + blocks.Count : k) is var at && at >= 0 && at < blocks.Count ? blocks[at] : [],
+                _ when FeedForwardNamed(model, weights, entry) is { } feedForward => feedForward,
                 _ => model.Graph.Node.Where(n => n.Name == entry).SelectMany(n => n.Input).Where(weights.Contains)
                     .Concat(weights.Where(w => w.StartsWith(entry, StringComparison.Ordinal))),
             };
@@ -61,11 +60,27 @@ public static class EditScope
         return ok ? [.. weights.Where(chosen.Contains)] : null;
     }
 
-    /// <summary>Whether <paramref name="entry"/> is <see cref="FeedForward"/> (block null) or <c>feed-forward:K</c>.</summary>
-    private static (bool Any, int? Block) FeedForwardBlock(string entry)
-        => entry == FeedForward ? (true, null)
-            : entry.StartsWith(FeedForward + ":", StringComparison.Ordinal) && int.TryParse(entry.AsSpan(FeedForward.Length + 1), System.Globalization.NumberStyles.AllowLeadingSign,
-                System.Globalization.CultureInfo.InvariantCulture, out var k) ? (true, k) : (false, null);
+    /// <summary>
+    /// What a <see cref="FeedForward"/> entry names: every block's projections, or block K's for <c>feed-forward:K</c> (none where there
+    /// is no such block); null where the entry is no feed-forward entry.
+    /// </summary>
+    private static IEnumerable<string>? FeedForwardNamed(ModelProto model, IReadOnlyCollection<string> weights, string entry)
+    {
+        if (entry == FeedForward)
+        {
+            return FeedForwardBlocks(model, weights).SelectMany(b => b);
+        }
+
+        if (!entry.StartsWith(FeedForward + ":", StringComparison.Ordinal)
+            || !int.TryParse(entry.AsSpan(FeedForward.Length + 1), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var k))
+        {
+            return null;
+        }
+
+        var blocks = FeedForwardBlocks(model, weights);
+        var at = k < 0 ? k + blocks.Count : k;
+        return at >= 0 && at < blocks.Count ? blocks[at] : [];
+    }
 
     /// <summary>
     /// The model's feed-forward blocks in graph order, each its two projections' weights and biases: a matrix product by a [d, h] weight
@@ -82,9 +97,13 @@ public static class EditScope
             => readers[product.Output[0]].Where(n => n.OpType == "Add").SelectMany(n => n.Input).Where(i => dims.TryGetValue(i, out var d) && d.Length == 1 && d[0] == width).Take(1);
 
         var blocks = new List<List<string>>();
-        foreach (var up in model.Graph.Node.Where(n => WeightOf(n) is [var d, var h] && h > d))
+        foreach (var up in model.Graph.Node)
         {
-            var (d, h) = (WeightOf(up)![0], WeightOf(up)![1]);
+            if (WeightOf(up) is not [var d, var h] || h <= d)
+            {
+                continue;
+            }
+
             var frontier = new Queue<(string Tensor, int Depth)>([(up.Output[0], 0)]);
             NodeProto? down = null;
             while (down is null && frontier.TryDequeue(out var at))

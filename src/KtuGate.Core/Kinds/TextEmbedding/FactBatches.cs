@@ -59,7 +59,7 @@ internal sealed class FactBatches
     /// <summary>With no bucket: the frontier tensor (<see cref="TokenSuffix"/>) and each text's token states there, as the original gives them.</summary>
     private readonly (string Tensor, Dictionary<string, float[]> States)? _frontier;
 
-    public FactBatches(TextEncoderSpec spec, TextTower original, FactSet facts, FactRows rows, bool tokenTypes, int buckets, (ModelProto Model, string Tensor)? cut)
+    public FactBatches(TextEncoderSpec spec, TextTower original, FactSet facts, FactRows rows, bool tokenTypes, int buckets, (ModelProto Model, string Tensor, Dictionary<string, float[]> States)? cut)
     {
         (_spec, _facts, _rows, _tokenTypes, _buckets) = (spec, facts, rows, tokenTypes, buckets);
         _tokens[string.Empty] = original.Tokenize(string.Empty);
@@ -71,14 +71,18 @@ internal sealed class FactBatches
             _tokens[text] = original.Tokenize(text);
         }
 
-        // The original's embeddings, and where only the top is trained its token states at the cut, from one run over every text.
-        _ = SessionFactory.OnnxRuntimeVersion;
-        using var session = cut is { } c ? new InferenceSession(OnnxGraph.WithOutputs(c.Model, [c.Tensor])) : null;
-        using var recorder = session is null ? null : TextTower.Over(session, original);
-        var encoder = recorder ?? original;
-        if (cut is { } at)
+        // The original's embeddings (in its tower's cache) and, where only the top is trained, each text's token states at the cut (in
+        // the dictionary the kind keeps for the run): one run over the texts neither holds yet, whichever method or scope asks.
+        if (cut is { } c)
         {
-            _frontier = (at.Tensor, recorder!.TokenStates(texts, at.Tensor));
+            if (texts.Any(t => !c.States.ContainsKey(t)))
+            {
+                _ = SessionFactory.OnnxRuntimeVersion;
+                using var session = new InferenceSession(OnnxGraph.WithOutputs(c.Model, [c.Tensor]));
+                original.RecordTokenStates(session, texts, c.Tensor, c.States);
+            }
+
+            _frontier = (c.Tensor, c.States);
         }
         else
         {
@@ -88,15 +92,15 @@ internal sealed class FactBatches
         // The original encoder's distribution over each row's candidates: the KL terms' reference, and npo's.
         foreach (var row in all)
         {
-            var subject = encoder.Embed(row.Text);
-            var z = Columns(row.Relation).Select(c => Scale * VectorMath.Cosine(subject, encoder.Embed(c))).ToArray();
+            var subject = original.Embed(row.Text);
+            var z = Columns(row.Relation).Select(c => Scale * VectorMath.Cosine(subject, original.Embed(c))).ToArray();
             var max = z.Max();
             var exp = z.Select(v => Math.Exp(v - max)).ToArray();
             var sum = exp.Sum();
             _reference[row] = [.. exp.Select(v => v / sum)];
         }
 
-        _anchors = [.. words.Select(word => (word, encoder.Embed(word)))];
+        _anchors = [.. words.Select(word => (word, original.Embed(word)))];
         IEnumerable<string> Columns(string relation) => facts.Candidates(relation).Select(facts.Relations[relation].ObjectText);
     }
 

@@ -89,6 +89,8 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
 
     private static readonly double[] s_learningRates = [1e-4, 3e-4];
 
+    private readonly Dictionary<string, Dictionary<string, float[]>> _tokenStates = new(StringComparer.Ordinal);
+
     /// <inheritdoc/>
     /// <remarks>
     /// The last block's feed-forward projections first: the part above them is position-wise, so a step trains through two matrix
@@ -131,7 +133,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
         FactBatches batches;
         try
         {
-            batches = new FactBatches(spec, original, facts, rows, tokenTypes, buckets, suffix is null ? null : (problem.Model, frontier));
+            batches = new FactBatches(spec, original, facts, rows, tokenTypes, buckets, suffix is null ? null : (problem.Model, frontier, StatesAt(frontier)));
         }
         catch (OnnxRuntimeException e)
         {
@@ -143,6 +145,10 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
                    from lr in suffix is null ? s_learningRates : s_suffixLearningRates
                    select new DeepCandidate(method.Name, accept => DeepEdit.Train(built, batches.Feeds, new GradientSettings(method.Name, lr, kl, MaxSteps), scopeText, accept, shapesVary: true))];
     }
+
+    /// <summary>The token states recorded at a cut (<see cref="TokenSuffix"/>), each text once for the run, whichever method trains above it.</summary>
+    private Dictionary<string, float[]> StatesAt(string frontier)
+        => _tokenStates.TryGetValue(frontier, out var states) ? states : _tokenStates[frontier] = new(StringComparer.Ordinal);
 
     /// <inheritdoc/>
     /// <remarks>At each block's input and the encoder's output (<see cref="FactRecovery"/>).</remarks>

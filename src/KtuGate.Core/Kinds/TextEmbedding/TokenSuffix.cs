@@ -19,7 +19,7 @@ internal static class TokenSuffix
     private static readonly HashSet<string> s_positionWise = new(StringComparer.Ordinal)
     {
         "MatMul", "Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Erf", "Tanh", "Relu", "Sigmoid", "Gelu", "FastGelu", "Cast", "Identity",
-        "ReduceMean", "LayerNormalization", "Constant",
+        "ReduceMean", "LayerNormalization",
     };
 
     /// <summary>
