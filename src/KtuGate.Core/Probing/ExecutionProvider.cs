@@ -112,10 +112,21 @@ public static class SessionFactory
     private static readonly Lazy<OrtEnv> s_environment = new(() =>
         CreateEnvironment());
 
-    private static OrtEnv CreateEnvironment()
+    internal static OrtEnv CreateEnvironment()
     {
         var options = new EnvironmentCreationOptions { logLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL, logId = "KtuGate" };
-        return OrtEnv.CreateInstanceWithOptions(ref options);
+        try
+        {
+            return OrtEnv.CreateInstanceWithOptions(ref options);
+        }
+        catch (OnnxRuntimeException e) when (e.Message.Contains("already exists", StringComparison.Ordinal))
+        {
+            // Something else in the process (a host, a test) opened a session first and so created ONNX Runtime's default
+            // environment; a process has one: quiet that one instead of failing every later session.
+            var existing = OrtEnv.Instance();
+            existing.EnvLogLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL;
+            return existing;
+        }
     }
 
     // ONNX Runtime logs a failed CUDA load to stderr as an error; KtuGate reports it as KTU5001 instead, once.
