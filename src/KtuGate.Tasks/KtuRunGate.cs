@@ -11,7 +11,7 @@ namespace KtuGate.Tasks;
 
 /// <summary>Runs the KtuGate engine in a child process and turns its report into located MSBuild errors and warnings.</summary>
 /// <remarks>The engine loads ONNX Runtime and native image codecs; keeping them out of MSBuild's long-lived worker nodes means nothing stays locked or stale between builds.</remarks>
-public sealed partial class KtuRunGate : ToolTask
+public sealed class KtuRunGate : ToolTask
 {
     private static readonly string[] s_modes = ["Verify", "Remediate", "Off"];
     private static readonly string[] s_providers = ["auto", "cpu", "cuda"];
@@ -19,6 +19,12 @@ public sealed partial class KtuRunGate : ToolTask
     private readonly StringBuilder _standardOutput = new();
     private readonly List<string> _standardError = [];
     private readonly System.Diagnostics.Stopwatch _running = new();
+
+    /// <summary>The files this run writes: cleared before it, stamped after a pass.</summary>
+    private readonly GateOutputs _outputs;
+
+    /// <summary>Makes the task.</summary>
+    public KtuRunGate() => _outputs = new GateOutputs(this);
 
     /// <summary>The model artifacts, with <c>Manifest</c> and optional <c>Baseline</c> metadata.</summary>
     public ITaskItem[] Models { get; set; } = [];
@@ -98,7 +104,7 @@ public sealed partial class KtuRunGate : ToolTask
     /// <inheritdoc />
     protected override MessageImportance StandardErrorLoggingImportance => MessageImportance.Normal;
 
-    private bool Remediate => string.Equals(Mode, "Remediate", StringComparison.OrdinalIgnoreCase);
+    internal bool Remediate => string.Equals(Mode, "Remediate", StringComparison.OrdinalIgnoreCase);
 
     /// <inheritdoc />
     public override bool Execute()
@@ -139,7 +145,7 @@ public sealed partial class KtuRunGate : ToolTask
             KtuLog.Diagnostic(Log, DiagnosticCodes.EngineNotFound.Create(null, EnginePath));
         }
 
-        if (Log.HasLoggedErrors || !ClearOutputs())
+        if (Log.HasLoggedErrors || !_outputs.Clear())
         {
             return false;
         }
@@ -148,183 +154,14 @@ public sealed partial class KtuRunGate : ToolTask
         var ok = base.Execute() && !Log.HasLoggedErrors;
         if (ok && StampFile is not null)
         {
-            WriteStamp();
+            _outputs.WriteStamp();
         }
 
         return ok && !Log.HasLoggedErrors;
     }
 
-    /// <summary>
-    /// Removes what an earlier run left (its stamp, inputs list, reports, remediated artifacts, interrupted remediation candidates) so that
-    /// nothing of it can be mistaken for this run's, and checks that every folder this run writes can be written.
-    /// </summary>
-    private bool ClearOutputs()
-    {
-        if (!OutputsSpareInputs())
-        {
-            return false;
-        }
-
-        var stale = new List<string>();
-        stale.AddRange(new[] { StampFile, InputsFile }.OfType<string>());
-        stale.AddRange(ReportWriter.FileNames.Select(n => Path.Combine(ReportDirectory, n)));
-        var folders = new List<(string What, string Folder)> { ("the report folder", ReportDirectory) };
-        if (StampFile is not null)
-        {
-            folders.Add(("the gate's stamp folder", Path.GetDirectoryName(Path.GetFullPath(StampFile))!));
-        }
-
-        if (InputsFile is not null)
-        {
-            folders.Add(("the gate's inputs list folder", Path.GetDirectoryName(Path.GetFullPath(InputsFile))!));
-        }
-
-        var outputDirectory = string.IsNullOrEmpty(OutputDirectory) ? ReportDirectory : OutputDirectory;
-        var inputs = Models.Select(m => Path.GetFullPath(m.ItemSpec)).ToHashSet(StringComparer.Ordinal);
-        foreach (var model in Models)
-        {
-            var name = Path.GetFileName(model.ItemSpec);
-            if (Directory.Exists(outputDirectory))
-            {
-                // Interrupted remediations leave '.NAME.PID.candidate.onnx' (and atomic writes '.NAME.PID.GUID.tmp'); no later run would remove them.
-                stale.AddRange(Directory.EnumerateFiles(outputDirectory, $".{name}.*.candidate.onnx"));
-                stale.AddRange(Directory.EnumerateFiles(outputDirectory, $".{name}.*.tmp"));
-            }
-
-            // A remediated artifact from an earlier run must not outlive a run that passed the model unedited (or failed); never the input itself.
-            var edited = Path.GetFullPath(Path.Combine(outputDirectory, name));
-            if (Remediate && !inputs.Contains(edited))
-            {
-                stale.Add(edited);
-            }
-        }
-
-        if (Remediate)
-        {
-            folders.Add(("the remediated artifact's folder", outputDirectory));
-        }
-
-        foreach (var (what, folder) in folders.DistinctBy(f => Path.GetFullPath(f.Folder)))
-        {
-            try
-            {
-                Directory.CreateDirectory(folder);
-                var probe = Path.Combine(folder, $".ktu-write-probe.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-                File.WriteAllBytes(probe, [0]);
-                File.Delete(probe);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                KtuLog.Diagnostic(Log, DiagnosticCodes.OutputNotWritable.Create(new SourceLocation(Path.GetFullPath(folder)), what, Path.GetFullPath(folder), e.Message));
-            }
-        }
-
-        foreach (var file in stale.Where(File.Exists))
-        {
-            try
-            {
-                File.Delete(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                KtuLog.Diagnostic(Log, DiagnosticCodes.OutputNotWritable.Create(new SourceLocation(file), "(to remove an earlier run's output)", file, e.Message));
-            }
-        }
-
-        return !Log.HasLoggedErrors;
-    }
-
-    /// <summary>
-    /// Checks, before anything is removed or written, that no file this run removes or writes (reports, stamp, inputs list, remediated
-    /// artifacts) is one of the files it reads: a KtuReportDir or KtuOutputDir that holds a baseline, policy or exemplar of the same name
-    /// would otherwise have it deleted as an earlier run's output and then overwritten.
-    /// </summary>
-    private bool OutputsSpareInputs()
-    {
-        var inputs = new Dictionary<string, string>(StringComparer.Ordinal);
-        void AddInput(string? path, string what)
-        {
-            if (!string.IsNullOrEmpty(path))
-            {
-                inputs.TryAdd(Full(path), what);
-            }
-        }
-
-        foreach (var model in Models)
-        {
-            AddInput(model.ItemSpec, "model");
-            AddInput(model.GetMetadata("Manifest"), "manifest");
-            AddInput(model.GetMetadata("Baseline"), "baseline");
-        }
-
-        foreach (var policy in Policies)
-        {
-            AddInput(policy.ItemSpec, "policy");
-        }
-
-        foreach (var input in Inputs)
-        {
-            AddInput(input.ItemSpec, "input");
-        }
-
-        var outputs = new List<(string What, string Path, string? Own)>();
-        outputs.AddRange(ReportWriter.FileNames.Select(n => ("the report", Full(Path.Combine(ReportDirectory, n)), (string?)null)));
-        outputs.AddRange(new[] { StampFile, InputsFile }.OfType<string>().Select(f => ("the gate's stamp or inputs list", Full(f), (string?)null)));
-        if (Remediate)
-        {
-            var outputDirectory = string.IsNullOrEmpty(OutputDirectory) ? ReportDirectory : OutputDirectory;
-
-            // The edited artifact landing on its own input is the engine's KTU4005; landing on any other input is this check's.
-            outputs.AddRange(Models.Select(m => ("the remediated artifact", Full(Path.Combine(outputDirectory, Path.GetFileName(m.ItemSpec))), (string?)Full(m.ItemSpec))));
-        }
-
-        foreach (var (what, path, own) in outputs)
-        {
-            if (inputs.TryGetValue(path, out var kind) && !string.Equals(path, own, StringComparison.Ordinal))
-            {
-                KtuLog.Diagnostic(Log, DiagnosticCodes.OutputOverwritesInput.Create(new SourceLocation(path), what, path, kind));
-            }
-        }
-
-        return !Log.HasLoggedErrors;
-    }
-
     /// <summary>A path as the engine sees it: relative paths are relative to the project folder, where the engine runs.</summary>
-    private string Full(string path) => Path.GetFullPath(path, Path.GetFullPath(ProjectDirectory));
-
-    private void WriteStamp()
-    {
-        var files = new Dictionary<string, string>(StringComparer.Ordinal);
-        try
-        {
-            if (InputsFile is not null)
-            {
-                using var list = JsonDocument.Parse(File.ReadAllBytes(InputsFile));
-                foreach (var file in list.RootElement.GetProperty("files").EnumerateArray())
-                {
-                    files[file.GetProperty("path").GetString()!] = file.GetProperty("sha256").GetString()!;
-                }
-            }
-
-            // Files the items name that the engine did not read (the engine itself, the task assembly) are recorded as they are now.
-            foreach (var input in Inputs.Select(i => Path.GetFullPath(i.ItemSpec)).Where(f => !files.ContainsKey(f) && File.Exists(f)))
-            {
-                files[input] = Digests.OfFile(input);
-            }
-
-            var outputs = RemediatedModels.Select(m => new StampedOutput(m.GetMetadata("OriginalPath"), m.ItemSpec, Digests.OfFile(m.ItemSpec))).ToList();
-
-            // The reports are what the build hands on: one deleted or edited since this pass reruns the gate.
-            var reports = ReportWriter.FileNames.Select(n => Full(Path.Combine(ReportDirectory, n))).Where(File.Exists).Select(r => new StampedFile(r, Digests.OfFile(r))).ToList();
-            new GateStamp(GateStamp.CurrentVersion, Settings, files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => new StampedFile(f.Key, f.Value)).ToList(), outputs, reports)
-                .Write(StampFile!);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException)
-        {
-            // Without a stamp the next build runs the gate again: nothing is skipped, but the build says why.
-            KtuLog.Diagnostic(Log, DiagnosticCodes.OutputNotWritable.Create(new SourceLocation(StampFile!), "the gate's stamp", StampFile!, e.Message));
-        }
-    }
+    internal string Full(string path) => Path.GetFullPath(path, Path.GetFullPath(ProjectDirectory));
 
     /// <inheritdoc />
     protected override string GenerateFullPathToTool()
@@ -472,7 +309,7 @@ public sealed partial class KtuRunGate : ToolTask
 
     private void LogResult(int exitCode)
     {
-        var report = ReadReport(out var unreadable);
+        var report = EngineReport.Read(_standardOutput.ToString(), ReportFile, out var unreadable);
         var logged = new HashSet<(string Code, string Message)>();
         if (report is not null)
         {
@@ -487,14 +324,9 @@ public sealed partial class KtuRunGate : ToolTask
         // What the engine said on standard error with a code (a key it could not read, an inputs list it could not write, an internal error).
         foreach (var line in _standardError)
         {
-            if (EngineDiagnostic().Match(line) is { Success: true } m && logged.Add((m.Groups["code"].Value, m.Groups["message"].Value)))
+            if (EngineReport.Coded(line) is { } coded && logged.Add((coded.Code, coded.Message)))
             {
-                var severity = m.Groups["severity"].Value switch { "error" => DiagnosticSeverity.Error, "warning" => DiagnosticSeverity.Warning, _ => DiagnosticSeverity.Info };
-                var location = m.Groups["file"].Success
-                    ? new SourceLocation(m.Groups["file"].Value, m.Groups["line"].Success ? int.Parse(m.Groups["line"].Value, CultureInfo.InvariantCulture) : 0,
-                        m.Groups["column"].Success ? int.Parse(m.Groups["column"].Value, CultureInfo.InvariantCulture) : 0)
-                    : null;
-                KtuLog.Diagnostic(Log, new Diagnostic(m.Groups["code"].Value, severity, m.Groups["message"].Value, location));
+                KtuLog.Diagnostic(Log, coded);
             }
         }
 
@@ -519,7 +351,7 @@ public sealed partial class KtuRunGate : ToolTask
             KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, exitCode, EngineReason()));
         }
 
-        if (exitCode == 0 && WhyNotAPass(report) is { } why)
+        if (exitCode == 0 && EngineReport.WhyNotAPass(report, ReportFile, Models.Select(m => Full(m.ItemSpec)), Full) is { } why)
         {
             KtuLog.Diagnostic(Log, DiagnosticCodes.EngineResultUnusable.Create(null, exitCode, why));
         }
@@ -547,78 +379,4 @@ public sealed partial class KtuRunGate : ToolTask
         KtuLog.Message(Log, MessageImportance.High, "KtuGate: verdict {0}; report {1}", report.Verdict,
             File.Exists(ReportFile) ? Path.GetFullPath(ReportFile!) : "not written");
     }
-
-    /// <summary>
-    /// Why an exit code of 0 does not make this run a pass, or null when it does: the verdict is pass, the report file is there with the
-    /// same verdict, and the report covers every model item (as its artifact or as the original a remediation replaced).
-    /// </summary>
-    private string? WhyNotAPass(GateReport printed)
-    {
-        if (printed.Verdict != "pass")
-        {
-            return $"its verdict is '{printed.Verdict}'";
-        }
-
-        if (ReportFile is null || !File.Exists(ReportFile))
-        {
-            return $"it wrote no report to '{ReportFile}'";
-        }
-
-        try
-        {
-            if (ReportJson.Deserialize(File.ReadAllBytes(ReportFile)).Verdict != "pass")
-            {
-                return $"the report it wrote to '{ReportFile}' is not the pass it printed";
-            }
-        }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
-        {
-            return $"the report it wrote to '{ReportFile}' cannot be read: {e.Message}";
-        }
-
-        var covered = printed.Models
-            .SelectMany(m => new[] { m.Artifact.Path, m.Remediation?.Original.Path })
-            .OfType<string>()
-            .Select(Full)
-            .ToHashSet(StringComparer.Ordinal);
-        return Models.Select(m => Full(m.ItemSpec)).FirstOrDefault(m => !covered.Contains(m)) is { } missing
-            ? $"its report does not cover the model '{missing}'"
-            : null;
-    }
-
-    /// <summary>The report this run printed on standard output, or else the one it wrote.</summary>
-    private GateReport? ReadReport(out string? unreadable)
-    {
-        unreadable = null;
-        var printed = _standardOutput.ToString();
-        if (printed.TrimStart().StartsWith('{'))
-        {
-            try
-            {
-                return ReportJson.Deserialize(Encoding.UTF8.GetBytes(printed));
-            }
-            catch (JsonException)
-            {
-                // Fall back to the file the engine wrote.
-            }
-        }
-
-        if (ReportFile is null || !File.Exists(ReportFile))
-        {
-            return null;
-        }
-
-        try
-        {
-            return ReportJson.Deserialize(File.ReadAllBytes(ReportFile));
-        }
-        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException)
-        {
-            unreadable = $"unreadable report: {e.Message}";
-            return null;
-        }
-    }
-
-    [GeneratedRegex(@"^(?:(?<file>.+?)(?:\((?<line>\d+),(?<column>\d+)\))?: )?(?<severity>error|warning|info) (?<code>KTU\d{4}): (?<message>.*)$")]
-    private static partial Regex EngineDiagnostic();
 }
