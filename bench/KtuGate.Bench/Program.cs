@@ -131,7 +131,7 @@ using (var text = TextTower.Open(clipSection.TextTower, ExecutionProviderPrefere
     for (var i = 0; i < repeat; i++)
     {
         var watch = Stopwatch.StartNew();
-        var tally = probe.Probe(clipFiles, sneakerLabel, wordings, diagnostics);
+        var tally = probe.Probe(Exemplar.Images(clipFiles), sneakerLabel, wordings, diagnostics);
         bestProbe = Math.Min(bestProbe, watch.Elapsed.TotalMilliseconds);
         if (tally.N != clipFiles.Length)
         {

@@ -35,7 +35,7 @@ internal static class ScaleTable
         var probe = new DualEncoderProbe(model, text, batchSize);
         var sneaker = manifest.Labels.ToList().IndexOf("sneaker");
         string[] wordings = ["a photo of a sneaker"];
-        probe.Probe(files.Take(batchSize), sneaker, wordings, diagnostics); // warm-up: first-run allocations, prompts embedded
+        probe.Probe(Exemplar.Images(files.Take(batchSize)), sneaker, wordings, diagnostics); // warm-up: first-run allocations, prompts embedded
 
         var decode = Stopwatch.StartNew();
         var tensors = new float[files.Length * perExemplar];
@@ -47,7 +47,7 @@ internal static class ScaleTable
         var decodeSeconds = decode.Elapsed.TotalSeconds;
         var rawBefore = Raw(model, tensors, files.Length, perExemplar, batchSize);
         var gate = Stopwatch.StartNew();
-        var tally = probe.Probe(files, sneaker, wordings, diagnostics);
+        var tally = probe.Probe(Exemplar.Images(files), sneaker, wordings, diagnostics);
         var gateSeconds = gate.Elapsed.TotalSeconds;
         var rawAfter = Raw(model, tensors, files.Length, perExemplar, batchSize);
         if (tally.N != files.Length)

@@ -35,7 +35,7 @@ public sealed class SiteProbeTests
     }
 
     private static ProbeTally Judge(SiteActivations recorded, double[,] weight, double[] bias, IReadOnlyList<string> files, Perturbation perturbation = Perturbation.None)
-        => new SiteProbe(recorded, weight, bias, null, null, null) { Perturbation = perturbation }.Probe(files, -1, [], new DiagnosticBag());
+        => new SiteProbe(recorded, weight, bias, null, null, null) { Perturbation = perturbation }.Probe(Exemplar.Images(files), -1, [], new DiagnosticBag());
 
     [Fact]
     public void Judging_an_edit_from_recorded_site_inputs_matches_onnx_runtime_on_the_written_model()

@@ -140,10 +140,13 @@ internal sealed class ModelProbe : IDisposable
         var key = $"{label}\n{string.Join('\n', wordings)}\n{string.Join('\n', files)}";
         var phase = _c.Options.Phase ?? (_c.Options.Record is null ? ProgressText.Probing : ProgressText.Recording);
         var progress = _c.Request.Progress is null ? null : new Progress(_c.Request.Progress, _c.ModelName, concept, files.Count, phase, _passDone, Math.Max(_passTotal, _passDone + files.Count));
+        // The exemplars are loaded once, for whichever probe runs first; their problems are reported by the model's probe, as it runs first.
+        IReadOnlyList<Exemplar>? loaded = null;
+        IReadOnlyList<Exemplar> Exemplars(DiagnosticBag diagnostics) => loaded ??= _c.Kind.Exemplars(files, diagnostics);
         if (!_tallies.TryGetValue(key, out var tally))
         {
             progress?.Report(0);
-            tally = _tallies[key] = _probe!.Probe(files, label, wordings, _c.Diagnostics, progress, _c.CancellationToken);
+            tally = _tallies[key] = _probe!.Probe(Exemplars(_c.Diagnostics), label, wordings, _c.Diagnostics, progress, _c.CancellationToken);
             _passDone += files.Count;
         }
 
@@ -151,7 +154,7 @@ internal sealed class ModelProbe : IDisposable
         if (_c.Input.Baseline is not null && !_baselineTallies.TryGetValue(key, out baselineTally))
         {
             // Known baseline results cover every exemplar set a run probes (the same policies and manifest give the same sets).
-            baselineTally = (_baselineProbe ?? throw new InvalidOperationException("The baseline's results for an exemplar set are missing.")).Probe(files, label, wordings, new DiagnosticBag(), null, _c.CancellationToken);
+            baselineTally = (_baselineProbe ?? throw new InvalidOperationException("The baseline's results for an exemplar set are missing.")).Probe(Exemplars(new DiagnosticBag()), label, wordings, new DiagnosticBag(), null, _c.CancellationToken);
             _baselineTallies[key] = baselineTally;
         }
 
@@ -250,7 +253,7 @@ internal sealed class ModelProbe : IDisposable
         var rates = new List<PerturbedRate>();
         foreach (var (perturbation, perturbedProbe) in probes)
         {
-            var tally = perturbedProbe.Probe(OnSplit(policy, binding.Concept.Files), binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
+            var tally = perturbedProbe.Probe(_c.Kind.Exemplars(OnSplit(policy, binding.Concept.Files), new DiagnosticBag()), binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
             var rate = Measure(binding, _c.Manifest, tally).At(clause.Level)!;
             var name = perturbation == Perturbation.Flip ? "flip" : "noise";
             rates.Add(new PerturbedRate(name, Rate(rate)!));

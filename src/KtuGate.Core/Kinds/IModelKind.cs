@@ -96,6 +96,14 @@ internal abstract class KindSession : IDisposable
     {
     }
 
+    /// <summary>
+    /// A concept's exemplars, loaded from its files: an image kind's are the files themselves (the default, each decoded when a probe runs it);
+    /// a kind whose files hold records reads them, each at its file and line, problems to <paramref name="diagnostics"/>.
+    /// </summary>
+    /// <param name="files">The concept's exemplar files (after any hold-out split).</param>
+    /// <param name="diagnostics">Receives the problems.</param>
+    public virtual IReadOnlyList<Exemplar> Exemplars(IReadOnlyList<string> files, DiagnosticBag diagnostics) => Exemplar.Images(files);
+
     /// <summary>A probe that runs <paramref name="model"/> with ONNX Runtime.</summary>
     public abstract IConceptProbe Probe(LoadedModel model, int batchSize, Perturbation perturbation, SiteActivations? record);
 

@@ -25,13 +25,13 @@ public sealed record WordingTally(string Wording, int Recalled);
 public interface IConceptProbe
 {
     /// <summary>Runs the exemplars through the model and counts the predictions.</summary>
-    /// <param name="files">The exemplar files.</param>
+    /// <param name="exemplars">The exemplars, as the model's kind loaded them from the concept's files.</param>
     /// <param name="fineLabel">The label the concept matches, or -1.</param>
     /// <param name="wordings">Prompts naming the concept, probed one at a time where the model takes prompts.</param>
     /// <param name="diagnostics">Receives KTU2008 for files that are not images.</param>
     /// <param name="progress">Told how many exemplars are done.</param>
     /// <param name="cancellationToken">Stops between batches.</param>
-    ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default);
+    ProbeTally Probe(IReadOnlyList<Exemplar> exemplars, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Runs exemplar images through a classifier in batches and counts its predictions.</summary>
@@ -79,6 +79,6 @@ public sealed class ClassifierProbe : IConceptProbe
     }
 
     /// <inheritdoc />
-    ProbeTally IConceptProbe.Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress, CancellationToken cancellationToken)
-        => Probe(files, diagnostics, progress, cancellationToken);
+    ProbeTally IConceptProbe.Probe(IReadOnlyList<Exemplar> exemplars, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress, CancellationToken cancellationToken)
+        => Probe(Exemplar.Files(exemplars), diagnostics, progress, cancellationToken);
 }

@@ -89,7 +89,7 @@ public sealed class SiteProbe : IConceptProbe
     public SiteProbe With(Perturbation perturbation) => new(this) { Perturbation = perturbation };
 
     /// <inheritdoc />
-    public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    public ProbeTally Probe(IReadOnlyList<Exemplar> exemplars, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         wordings = _embed is null || fineLabel < 0 ? [] : wordings;
         var byWording = wordings.Count == 0 ? ([], []) : Project(wordings.Select(_embed!).ToList());
@@ -99,7 +99,7 @@ public sealed class SiteProbe : IConceptProbe
         var coarse = new float[coarseGroups];
         var worded = new float[wordings.Count];
         var n = 0;
-        foreach (var file in files)
+        foreach (var file in Exemplar.Files(exemplars))
         {
             // An exemplar the original's probe could not decode has no recorded input; it is left out of n, as the probe leaves it out.
             if (_activations.Get(Perturbation, file) is not { } a)

@@ -177,6 +177,9 @@ internal sealed class CausalLmKind : IModelKind
             }
         }
 
+        /// <summary>A concept's question/answer files read as records, each at its file and line (KTU2061 for a bad record).</summary>
+        public override IReadOnlyList<Exemplar> Exemplars(IReadOnlyList<string> files, DiagnosticBag diagnostics) => [.. files.SelectMany(f => QaSet.Read(f, diagnostics))];
+
         public override IConceptProbe Probe(LoadedModel model, int batchSize, Perturbation perturbation, SiteActivations? record)
         {
             var labels = model.Manifest.Labels.Count;

@@ -5,7 +5,7 @@ using KtuGate.Probing;
 namespace KtuGate.Kinds.CausalLm;
 
 /// <summary>
-/// The gate's probe of a causal language model: a concept's exemplars are question/answer files, and each probe (record × wording)
+/// The gate's probe of a causal language model: a concept's exemplars are question/answer records (<see cref="QaRecord"/>, read by the kind from its files), and each probe (record × wording)
 /// counts as a prediction of the concept's label when the model answers the question, of the concept's coarse group when it answers
 /// the record's coarse question, so the paper's metrics apply to the tally unchanged. Misses go to the kind's "not given" label and group.
 /// </summary>
@@ -15,9 +15,9 @@ internal sealed class QaConceptProbe(LoadedModel model, CausalLmSection section,
     private QaProbe? _probe;
 
     /// <inheritdoc/>
-    public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordingsOfConcept, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    public ProbeTally Probe(IReadOnlyList<Exemplar> exemplars, int fineLabel, IReadOnlyList<string> wordingsOfConcept, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
-        var records = files.SelectMany(f => QaSet.Read(f, diagnostics)).ToList();
+        var records = exemplars.OfType<QaRecord>().ToList();
         if (Open(diagnostics) is not { } probe)
         {
             return SubjectTally.Of(labels, labels, fineLabel, 0, 0, 0, []);

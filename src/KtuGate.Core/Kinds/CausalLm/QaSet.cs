@@ -15,7 +15,7 @@ public sealed record QaPair(string Question, string Answer);
 /// <param name="Paraphrases">The fine question in other wordings, probed for robustness.</param>
 /// <param name="Coarse">What must stay known about the subject (that the author is a writer), or null.</param>
 /// <param name="Location">The file and line it was read from.</param>
-public sealed record QaRecord(string Subject, QaPair Fine, IReadOnlyList<string> Paraphrases, QaPair? Coarse, SourceLocation Location)
+public sealed record QaRecord(string Subject, QaPair Fine, IReadOnlyList<string> Paraphrases, QaPair? Coarse, SourceLocation Location) : Exemplar(Location)
 {
     /// <summary>Wrong answers to the fine question (other cities), against which TOFU's truth ratio weighs the true one.</summary>
     public IReadOnlyList<string> Perturbed { get; init; } = [];

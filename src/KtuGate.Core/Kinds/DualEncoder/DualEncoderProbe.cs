@@ -78,7 +78,7 @@ public sealed class DualEncoderProbe : IConceptProbe
     private static readonly string[] s_determiners = ["my", "your", "our", "his", "her", "its", "their", "this", "that", "these", "those", "one"];
 
     /// <inheritdoc />
-    public ProbeTally Probe(IEnumerable<string> files, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
+    public ProbeTally Probe(IReadOnlyList<Exemplar> exemplars, int fineLabel, IReadOnlyList<string> wordings, DiagnosticBag diagnostics, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         wordings = fineLabel < 0 ? [] : wordings;
         var dim = _textTower.Dimension;
@@ -87,7 +87,7 @@ public sealed class DualEncoderProbe : IConceptProbe
         var scores = new float[_fine.Length];
         var coarseScores = new float[_coarse.Length];
         var wordingScores = new float[wordingEmbeddings.Length];
-        var n = ImageBatches.Run(_imageTower, files, _batchSize, diagnostics, progress, cancellationToken, Record?.Tensor, (rows, extra, batch) =>
+        var n = ImageBatches.Run(_imageTower, Exemplar.Files(exemplars), _batchSize, diagnostics, progress, cancellationToken, Record?.Tensor, (rows, extra, batch) =>
         {
             Record?.Add(Perturbation, extra, batch);
             for (var i = 0; i < batch.Count; i++)

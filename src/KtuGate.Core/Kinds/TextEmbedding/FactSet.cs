@@ -10,7 +10,7 @@ namespace KtuGate.Kinds.TextEmbedding;
 /// <param name="Aliases">Other names of the subject; each is probed like the name.</param>
 /// <param name="Object">The true object.</param>
 /// <param name="Location">The file and line it was read from.</param>
-public sealed record FactRecord(string Relation, string Subject, IReadOnlyList<string> Aliases, string Object, SourceLocation Location)
+public sealed record FactRecord(string Relation, string Subject, IReadOnlyList<string> Aliases, string Object, SourceLocation Location) : Exemplar(Location)
 {
     /// <summary>Every name of the subject: its name, then its aliases.</summary>
     public IReadOnlyList<string> Names => [Subject, .. Aliases];

@@ -91,8 +91,11 @@ internal sealed class TextEmbeddingKind : IModelKind
             var labels = model.Manifest.Labels.Count;
 
             // Robustness for text: the relation's paraphrased wordings stand in for mirrored and noisy images.
-            return new FactConceptProbe(Facts(model), facts!, labels, labels, perturbation == Perturbation.None ? FactWordings.Templates : FactWordings.Paraphrases);
+            return new FactConceptProbe(Facts(model), labels, labels, perturbation == Perturbation.None ? FactWordings.Templates : FactWordings.Paraphrases);
         }
+
+        /// <summary>A concept's fact files read as facts of the fact set's relations, each at its file and line (KTU2042 for an undefined relation).</summary>
+        public override IReadOnlyList<Exemplar> Exemplars(IReadOnlyList<string> files, DiagnosticBag diagnostics) => facts!.ReadOfRelations(files, diagnostics);
 
         public override KindUnlearning? Unlearning => encoder is null || facts is null ? null : new TextEmbeddingUnlearning(spec, encoder, facts);
 
