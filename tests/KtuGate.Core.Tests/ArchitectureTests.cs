@@ -61,4 +61,84 @@ public sealed class ArchitectureTests
     }
 
     private static readonly Regex s_typeDeclaration = new(@"\b(?:class|record|enum|struct|interface)\s+(\w+)", RegexOptions.Compiled);
+
+    /// <summary>
+    /// Issue #10: no class in src/ over about 400 lines and no method over about 80. Files stand for classes (each file of src/ holds one
+    /// class and the small records it returns); the diagnostic code table is exempt, being one descriptor per code and nothing else.
+    /// </summary>
+    [Fact]
+    public void No_file_of_src_is_over_400_lines_and_no_method_over_85()
+    {
+        var src = Path.Combine(TestPaths.RepoRoot, "src");
+        var files = (from file in Directory.EnumerateFiles(src, "*.cs", SearchOption.AllDirectories)
+                     let relative = Path.GetRelativePath(src, file).Replace(Path.DirectorySeparatorChar, '/')
+                     where !relative.Contains("/obj/", StringComparison.Ordinal) && !relative.Contains("/bin/", StringComparison.Ordinal)
+                     select (relative, Lines: File.ReadAllLines(file))).ToList();
+        Assert.True(files.Count > 100, $"only {files.Count} source files found under {src}");
+
+        var long_ = files.Where(f => f.Lines.Length > 400 && f.relative != "KtuGate.Contracts/Diagnostics/DiagnosticCodes.cs")
+            .Select(f => $"{f.relative}: {f.Lines.Length} lines").ToList();
+        var longMethods = files.SelectMany(f => LongMethods(f.Lines, 85).Select(m => $"{f.relative}:{m}")).ToList();
+        Assert.Empty(long_.Concat(longMethods));
+    }
+
+    /// <summary>The scanner the size test uses finds a long method and passes a short one, so that its silence means something.</summary>
+    [Fact]
+    public void The_method_scanner_measures_methods()
+    {
+        string[] Method(string name, int bodyLines) =>
+            [$"    public void {name}(int x)", "    {", .. Enumerable.Repeat("        x++;", bodyLines), "    }", ""];
+        string[] source = ["namespace N;", "", "public static class C", "{", .. Method("Short", 10), .. Method("Long", 90), "}"];
+        Assert.Equal(["5: Short is 13 lines", "19: Long is 93 lines"], LongMethods(source, 12));
+        Assert.Equal(["19: Long is 93 lines"], LongMethods(source, 85));
+    }
+
+    /// <summary>
+    /// Methods (and constructors, accessors' bodies, local functions counted in their method) longer than <paramref name="limit"/> lines,
+    /// from the declaration to its closing brace, in code laid out as this repository's (.editorconfig: braces on their own lines).
+    /// </summary>
+    private static List<string> LongMethods(string[] lines, int limit)
+    {
+        var found = new List<string>();
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i];
+            var indent = line.Length - line.TrimStart().Length;
+            if (indent is not (4 or 8) || line.TrimStart().StartsWith("//", StringComparison.Ordinal) || !s_memberStart.IsMatch(line) || s_typeDeclaration.IsMatch(line))
+            {
+                continue;
+            }
+
+            // The opening brace at the declaration's indent, after a signature of up to eight lines.
+            var open = i + 1;
+            while (open < lines.Length && open < i + 8 && lines[open].Length > indent && lines[open][indent] == ' ')
+            {
+                open++;
+            }
+
+            if (open >= lines.Length || lines[open] != new string(' ', indent) + "{")
+            {
+                continue;
+            }
+
+            var close = Array.FindIndex(lines, open + 1, l => l == new string(' ', indent) + "}");
+            if (close < 0)
+            {
+                continue;
+            }
+
+            if (close - i + 1 > limit)
+            {
+                found.Add($"{i + 1}: {s_memberName.Match(line).Groups[1].Value} is {close - i + 1} lines");
+            }
+
+            i = close;
+        }
+
+        return found;
+    }
+
+    private static readonly Regex s_memberStart = new(@"^\s+(?:(?:public|private|internal|protected|static|override|virtual|abstract|sealed|async|unsafe|new|readonly|partial)\s+)*[\w<>\[\],.?() ]+\s+\w+\s*(?:<[^>]*>)?\(", RegexOptions.Compiled);
+
+    private static readonly Regex s_memberName = new(@"(\w+)\s*(?:<[^>]*>)?\(", RegexOptions.Compiled);
 }

@@ -10,8 +10,6 @@ public static class PolicyParser
     /// <summary>The remediation methods a policy may name.</summary>
     public static IReadOnlyList<string> RemedyMethods => UnlearningMethodNames.All;
 
-    private static readonly string[] s_levels = ["fine", "coarse"];
-
     /// <summary>Reads and checks a policy file, expanding its exemplar globs.</summary>
     /// <param name="path">The policy file, as the user named it (locations use this spelling).</param>
     /// <param name="diagnostics">Where problems go; all of them, not just the first.</param>
@@ -48,8 +46,8 @@ public static class PolicyParser
         var names = concepts.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
         CheckHierarchy(concepts, names, diagnostics);
 
-        var forget = ReadForget(top, names, concepts, diagnostics);
-        var retain = ReadRetain(top, names, concepts, diagnostics);
+        var forget = PolicyClauses.ReadForget(top, names, concepts, diagnostics);
+        var retain = PolicyClauses.ReadRetain(top, names, concepts, diagnostics);
         foreach (var clash in retain.Where(rc => forget.Any(fc => fc.Concept == rc.Concept && fc.Level == rc.Level)))
         {
             diagnostics.Add(DiagnosticCodes.PolicyContradiction, clash.Location, clash.Concept, clash.Level.ToString().ToLowerInvariant());
@@ -72,47 +70,6 @@ public static class PolicyParser
             GeneralFiles = general,
             Metrics = metrics,
         };
-    }
-
-    private static List<ForgetClause> ReadForget(ObjectReader top, HashSet<string> names, List<Concept> concepts, DiagnosticBag diagnostics)
-    {
-        var forget = new List<ForgetClause>();
-        foreach (var clause in ClauseObjects(top, "forget"))
-        {
-            var reader = top.Nested(clause, "a 'forget' clause", "concept", "level", "maxAccuracy");
-            var concept = ClauseConcept(reader, names, concepts, diagnostics);
-            var level = ClauseLevel(reader, concept, concepts);
-            var max = reader.Number("maxAccuracy", 0, 1, required: true);
-            if (concept is not null && level is not null && max is not null)
-            {
-                forget.Add(new ForgetClause(concept, level.Value, max.Value, clause.Location));
-            }
-        }
-
-        return forget;
-    }
-
-    private static List<RetainClause> ReadRetain(ObjectReader top, HashSet<string> names, List<Concept> concepts, DiagnosticBag diagnostics)
-    {
-        var retain = new List<RetainClause>();
-        foreach (var clause in ClauseObjects(top, "retain"))
-        {
-            var reader = top.Nested(clause, "a 'retain' clause", "concept", "level", "minAccuracy", "maxDrop");
-            var concept = ClauseConcept(reader, names, concepts, diagnostics);
-            var level = ClauseLevel(reader, concept, concepts);
-            var min = reader.Number("minAccuracy", 0, 1);
-            var drop = reader.Number("maxDrop", 0, 1);
-            if (reader.Get("minAccuracy") is null && reader.Get("maxDrop") is null)
-            {
-                reader.Report(DiagnosticCodes.PolicyClauseWithoutThreshold, clause.Location, "retain", "'minAccuracy' and/or 'maxDrop'");
-            }
-            else if (concept is not null && level is not null)
-            {
-                retain.Add(new RetainClause(concept, level.Value, min, drop, clause.Location));
-            }
-        }
-
-        return retain;
     }
 
     /// <summary>Whether remediation is allowed and the methods to try; each must be a name of <see cref="UnlearningMethodNames"/>.</summary>
@@ -334,7 +291,7 @@ public static class PolicyParser
         return files.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
     }
 
-    private static JsonTreeString? Expect(ObjectReader reader, string name)
+    internal static JsonTreeString? Expect(ObjectReader reader, string name)
         => reader.Expect<JsonTreeString>(name, reader.Get(name), "a string");
 
     private static void CheckHierarchy(List<Concept> concepts, HashSet<string> names, DiagnosticBag diagnostics)
@@ -358,66 +315,5 @@ public static class PolicyParser
                 }
             }
         }
-    }
-
-    private static IEnumerable<JsonTreeObject> ClauseObjects(ObjectReader top, string name)
-    {
-        var array = top.Array(name);
-        if (array is null)
-        {
-            yield break;
-        }
-
-        foreach (var item in array.Items)
-        {
-            if (top.Expect<JsonTreeObject>(name + "[]", item, "an object") is { } clause)
-            {
-                yield return clause;
-            }
-        }
-    }
-
-    private static string? ClauseConcept(ObjectReader reader, HashSet<string> names, List<Concept> concepts, DiagnosticBag diagnostics)
-    {
-        var value = Expect(reader, "concept");
-        if (value is null)
-        {
-            reader.Get("concept", required: true);
-            return null;
-        }
-
-        if (!names.Contains(value.Value))
-        {
-            var byAlias = concepts.FirstOrDefault(c => c.Aliases.Contains(value.Value));
-            diagnostics.Add(DiagnosticCodes.PolicyUnknownConcept, value.Location, value.Value,
-                byAlias is null ? string.Empty : $"; it is an alias of '{byAlias.Name}'");
-            return null;
-        }
-
-        var concept = concepts.First(c => c.Name == value.Value);
-        if (concept.Files.Count == 0 && concept.Exemplars.Count == 0)
-        {
-            diagnostics.Add(DiagnosticCodes.PolicyConceptWithoutExemplars, value.Location, value.Value);
-        }
-
-        return value.Value;
-    }
-
-    private static KnowledgeLevel? ClauseLevel(ObjectReader reader, string? conceptName, List<Concept> concepts)
-    {
-        var level = reader.OneOf("level", s_levels);
-        if (level is not null)
-        {
-            return level == "coarse" ? KnowledgeLevel.Coarse : KnowledgeLevel.Fine;
-        }
-
-        if (reader.Get("level") is not null)
-        {
-            return null;
-        }
-
-        // Without a level, a concept that has a parent is fine-grained, and a concept at the top is coarse.
-        var concept = concepts.FirstOrDefault(c => c.Name == conceptName);
-        return concept?.Parent is null ? KnowledgeLevel.Coarse : KnowledgeLevel.Fine;
     }
 }

@@ -30,7 +30,7 @@ public static class Provenance
     };
 
     // The statement and the envelope are read as strictly as the report: a property named twice in one object is an error, not a last-one-wins.
-    private static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
+    internal static readonly JsonDocumentOptions s_strict = new() { AllowDuplicateProperties = false };
 
     /// <summary>An in-toto Statement v1 whose subjects are the gated artifacts and the report.</summary>
     /// <param name="report">The report.</param>
@@ -123,262 +123,14 @@ public static class Provenance
     /// <param name="publicKeyPem">The trusted public key, or null to leave a signature unchecked (KTU6005).</param>
     /// <param name="integrityOnly">Check only that nothing changed, whatever the verdict.</param>
     public static ReportVerification Check(string reportPath, string baseDirectory, string? artifactOverride, string? publicKeyPem, bool integrityOnly = false)
-    {
-        var diagnostics = new DiagnosticBag();
-        byte[] reportBytes;
-        GateReport report;
-        try
-        {
-            reportBytes = ReadRegular(reportPath);
-            report = ReportJson.Deserialize(reportBytes);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-        {
-            diagnostics.Add(DiagnosticCodes.ReportUnreadable, new SourceLocation(reportPath), reportPath, e.Message);
-            return new ReportVerification(diagnostics.Items, null, false);
-        }
-
-        var folder = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
-        CheckStatement(reportPath, reportBytes, report, folder, publicKeyPem, diagnostics);
-
-        foreach (var model in report.Models)
-        {
-            var artifactPath = artifactOverride ?? Path.Combine(baseDirectory, model.Artifact.Path);
-            CheckFile("artifact", model.Artifact, artifactPath, diagnostics);
-            if (model.Manifest is not null)
-            {
-                CheckFile("manifest", model.Manifest, Path.Combine(baseDirectory, model.Manifest.Path), diagnostics);
-            }
-
-            if (model.Baseline is not null)
-            {
-                CheckFile("baseline", model.Baseline, Path.Combine(baseDirectory, model.Baseline.Path), diagnostics);
-            }
-
-            // External data lies beside the artifact (the one checked in its place too), read under the same rules as the gate reads it.
-            var recordedFolder = Path.GetDirectoryName(Path.GetFullPath(Path.Combine(baseDirectory, model.Artifact.Path)))!;
-            CheckExternalData(model.ExternalData, recordedFolder, Path.GetDirectoryName(Path.GetFullPath(artifactPath))!, baseDirectory, diagnostics);
-            if (model.TextTower is not null)
-            {
-                var towerPath = Path.Combine(baseDirectory, model.TextTower.Path);
-                CheckFile("text tower", model.TextTower, towerPath, diagnostics);
-                var towerFolder = Path.GetDirectoryName(Path.GetFullPath(towerPath))!;
-                CheckExternalData(model.TextTowerExternalData, towerFolder, towerFolder, baseDirectory, diagnostics);
-            }
-
-            if (model.TextTowerVocabulary is not null)
-            {
-                CheckFile("text tower vocabulary", model.TextTowerVocabulary, Path.Combine(baseDirectory, model.TextTowerVocabulary.Path), diagnostics);
-            }
-
-            // The reference a reported forget quality was measured against: another model there would make the number another's.
-            if (model.ForgetQuality is { RetainModel: { } retain })
-            {
-                CheckFile("retain model", retain, Path.Combine(baseDirectory, retain.Path), diagnostics);
-            }
-        }
-
-        foreach (var policy in report.Policies)
-        {
-            var policyPath = Path.Combine(baseDirectory, policy.File.Path);
-            if (!CheckFile("policy", policy.File, policyPath, diagnostics))
-            {
-                continue;
-            }
-
-            var loaded = PolicyParser.Load(policyPath, new DiagnosticBag());
-            foreach (var concept in report.Models.SelectMany(m => m.Concepts).Where(c => c.Policy == policy.Id).DistinctBy(c => c.Concept))
-            {
-                var files = loaded?.Concepts.FirstOrDefault(c => c.Name == concept.Concept)?.Files ?? [];
-                string now;
-                try
-                {
-                    now = Digests.OfFileSet(baseDirectory, files);
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // An exemplar that is gone, unreadable or not a regular file (never read, so a FIFO cannot hang verify).
-                    diagnostics.Add(DiagnosticCodes.RecordedFileMissing, null, $"exemplar set of '{concept.Concept}'", policy.Id, e.Message);
-                    continue;
-                }
-
-                if (now != concept.Exemplars.Digest)
-                {
-                    diagnostics.Add(DiagnosticCodes.DigestMismatch, null, $"exemplar set of '{concept.Concept}' ({files.Count} files now, {concept.Exemplars.Count} recorded) in policy", policy.Id, concept.Exemplars.Digest, now);
-                }
-            }
-        }
-
-        // An intact report still has to have passed: a failing report that verifies must not read as a pass.
-        var intact = !diagnostics.HasErrors;
-        if (intact && !integrityOnly && report.Verdict != "pass")
-        {
-            diagnostics.Add(DiagnosticCodes.VerdictNotPass, new SourceLocation(reportPath), report.Verdict);
-        }
-
-        return new ReportVerification(diagnostics.Items, report.Verdict, intact);
-    }
-
-    private static void CheckStatement(string reportPath, byte[] reportBytes, GateReport report, string folder, string? publicKeyPem, DiagnosticBag diagnostics)
-    {
-        var statementPath = Path.Combine(folder, StatementFileName);
-        byte[] statementBytes;
-        JsonNode? statement;
-        try
-        {
-            statementBytes = ReadRegular(statementPath);
-            statement = JsonNode.Parse(statementBytes, documentOptions: s_strict);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(DiagnosticCodes.RecordedFileMissing, new SourceLocation(statementPath), "statement", statementPath, e.Message);
-            return;
-        }
-        catch (JsonException e)
-        {
-            diagnostics.Add(DiagnosticCodes.ReportUnreadable, new SourceLocation(statementPath), statementPath, e.Message);
-            return;
-        }
-
-        List<(string? Name, string? Digest)> subjects;
-        try
-        {
-            subjects = statement?["subject"]?.AsArray().Select(s => (Name: (string?)s?["name"], Digest: (string?)s?["digest"]?["sha256"])).ToList() ?? [];
-        }
-        catch (InvalidOperationException e)
-        {
-            // A subject list that is not an array of names and digests (wrong JSON kinds) is unreadable, not a crash.
-            diagnostics.Add(DiagnosticCodes.ReportUnreadable, new SourceLocation(statementPath), statementPath, e.Message);
-            return;
-        }
-
-        var recorded = subjects.FirstOrDefault(s => s.Name == ReportJson.FileName).Digest;
-        var actual = Sha256(reportBytes);
-        if (recorded != actual)
-        {
-            diagnostics.Add(DiagnosticCodes.ReportModified, new SourceLocation(reportPath), ReportJson.FileName, recorded ?? "none", actual);
-        }
-
-        foreach (var model in report.Models.Where(m => !subjects.Contains((m.Artifact.Path, m.Artifact.Sha256))))
-        {
-            diagnostics.Add(DiagnosticCodes.ReportModified, new SourceLocation(reportPath), model.Artifact.Path + " in the report", "the statement's subject", model.Artifact.Sha256);
-        }
-
-        var envelopePath = Path.Combine(folder, EnvelopeFileName);
-        if (!File.Exists(envelopePath))
-        {
-            if (publicKeyPem is not null)
-            {
-                diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(reportPath), "A public key was given, but the report is not signed (no " + EnvelopeFileName + ")");
-            }
-            else
-            {
-                // Without a signature the statement only ties the report to its files: a rewritten report with a rewritten statement also matches.
-                diagnostics.Add(DiagnosticCodes.ReportUnsigned, new SourceLocation(reportPath), EnvelopeFileName);
-            }
-
-            return;
-        }
-
-        JsonNode? envelope;
-        try
-        {
-            envelope = JsonNode.Parse(ReadRegular(envelopePath), documentOptions: s_strict);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
-        {
-            diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The envelope cannot be read: " + e.Message);
-            return;
-        }
-
-        byte[] payload;
-        byte[] sig;
-        string keyId;
-        try
-        {
-            payload = Convert.FromBase64String((string?)envelope?["payload"] ?? string.Empty);
-            var signature = envelope?["signatures"]?.AsArray().FirstOrDefault();
-            keyId = (string?)signature?["keyid"] ?? "none";
-            sig = Convert.FromBase64String((string?)signature?["sig"] ?? string.Empty);
-        }
-        catch (Exception e) when (e is InvalidOperationException or FormatException)
-        {
-            // Wrong JSON kinds or text that is not base64: the envelope cannot be read, which is a failed signature, not a crash.
-            diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The envelope cannot be read: " + e.Message);
-            return;
-        }
-
-        if (!payload.AsSpan().SequenceEqual(statementBytes))
-        {
-            diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), "The signed statement differs from " + StatementFileName);
-        }
-
-        if (publicKeyPem is null)
-        {
-            diagnostics.Add(DiagnosticCodes.SignatureNotChecked, new SourceLocation(envelopePath), keyId);
-            return;
-        }
-
-        using var key = ECDsa.Create();
-        key.ImportFromPem(publicKeyPem);
-        if (!key.VerifyData(Pae(payload), sig, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence))
-        {
-            diagnostics.Add(DiagnosticCodes.SignatureInvalid, new SourceLocation(envelopePath), $"The signature (key id {keyId}) does not verify with the given public key (key id {KeyId(key)})");
-        }
-    }
-
-    private static bool CheckFile(string role, FileDigest recorded, string path, DiagnosticBag diagnostics)
-    {
-        string now;
-        try
-        {
-            now = Digests.OfFile(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            diagnostics.Add(DiagnosticCodes.RecordedFileMissing, new SourceLocation(path), role, recorded.Path, e.Message);
-            return false;
-        }
-
-        if (now != recorded.Sha256)
-        {
-            diagnostics.Add(DiagnosticCodes.DigestMismatch, new SourceLocation(path), role, recorded.Path, recorded.Sha256, now);
-            return false;
-        }
-
-        return true;
-    }
-
-    private static void CheckExternalData(IReadOnlyList<FileDigest>? files, string recordedFolder, string folder, string baseDirectory, DiagnosticBag diagnostics)
-    {
-        foreach (var recorded in files ?? [])
-        {
-            var location = Path.GetRelativePath(recordedFolder, Path.GetFullPath(Path.Combine(baseDirectory, recorded.Path))).Replace('\\', '/');
-            string now;
-            using (var stream = ContainedFile.Open(folder, location, out var problem))
-            {
-                if (stream is null)
-                {
-                    diagnostics.Add(DiagnosticCodes.RecordedFileMissing, new SourceLocation(Path.Combine(folder, location)), "external data", recorded.Path, problem);
-                    continue;
-                }
-
-                now = Convert.ToHexStringLower(SHA256.HashData(stream));
-            }
-
-            if (now != recorded.Sha256)
-            {
-                diagnostics.Add(DiagnosticCodes.DigestMismatch, new SourceLocation(Path.Combine(folder, location)), "external data", recorded.Path, recorded.Sha256, now);
-            }
-        }
-    }
+        => ProvenanceCheck.Run(reportPath, baseDirectory, artifactOverride, publicKeyPem, integrityOnly);
 
     /// <summary>The largest report, statement or envelope read: 256 MiB, far above what a gate run writes; the bound keeps a wrong path from exhausting memory.</summary>
     public const long MaxFileBytes = 256L * 1024 * 1024;
 
     /// <summary>A report file's bytes, read only from a regular file no longer than <see cref="MaxFileBytes"/>: a FIFO or device put in its place is refused, never read or waited on.</summary>
     /// <exception cref="IOException">The file is missing, unreadable, not a regular file or too long.</exception>
-    private static byte[] ReadRegular(string path)
+    internal static byte[] ReadRegular(string path)
     {
         using var stream = ContainedFile.OpenRegular(path, MaxFileBytes, out var problem) ?? throw new IOException($"'{path}' cannot be read: {problem}");
         var bytes = new byte[stream.Length];
@@ -387,12 +139,12 @@ public static class Provenance
     }
 
     // DSSE pre-authentication encoding: "DSSEv1" SP len(type) SP type SP len(body) SP body.
-    private static byte[] Pae(byte[] body)
+    internal static byte[] Pae(byte[] body)
         => [.. Encoding.UTF8.GetBytes($"DSSEv1 {PayloadType.Length} {PayloadType} {body.Length} "), .. body];
 
     private static JsonObject Subject(string name, string sha256) => new() { ["name"] = name, ["digest"] = new JsonObject { ["sha256"] = sha256 } };
 
-    private static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
+    internal static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 }
 
 /// <summary>What <c>ktu verify</c> found.</summary>

@@ -57,30 +57,9 @@ public static class GradientBuilder
             return null;
         }
 
-        var requires = new HashSet<string>(trained);
-        foreach (var node in order)
-        {
-            var rule = GradientRules.Find(node);
-            if (node.Input.Select((t, i) => requires.Contains(t) && (rule is null || rule.Differentiable(node, i))).Any(x => x))
-            {
-                requires.UnionWith(node.Output.Where(o => o.Length > 0));
-            }
-        }
-
+        var requires = Requires(order, trained);
         var path = PathToLoss(order, loss.Loss, requires);
-        var refused = false;
-        foreach (var node in path)
-        {
-            var rule = GradientRules.Find(node);
-            var reason = rule is null ? $"no gradient rule covers op '{Op(node)}'" : rule.Refusal?.Invoke(node);
-            if (reason is not null)
-            {
-                diagnostics.Add(DiagnosticCodes.GradientRuleMissing, location, NodeName(node), Op(node), reason);
-                refused = true;
-            }
-        }
-
-        if (refused)
+        if (Refused(path, diagnostics, location))
         {
             return null;
         }
@@ -95,6 +74,55 @@ public static class GradientBuilder
             [loss.Loss] = [g.Op("CastLike", [g.Op("ConstantOfShape", [g.ShapeOf(loss.Loss)], GradientGraph.Attr("value", g.ScalarTensor(1))), loss.Loss])],
         };
 
+        if (!Backward(path, g, gradients, diagnostics, location))
+        {
+            return null;
+        }
+
+        // A trained weight the loss does not depend on has a gradient of exactly zero.
+        var outputsByWeight = trained.ToDictionary(t => t, t => g.Op("Identity", [Total(g, gradients, t) ?? g.ZerosOfShape(g.ShapeOf(t))]));
+
+        Rewire(copy, order, g, weights, loss.Loss, outputsByWeight, elementType);
+        return new GradientModel(copy, loss.Loss, outputsByWeight, weights);
+    }
+
+    /// <summary>The tensors whose value depends on a trained weight through differentiable inputs.</summary>
+    private static HashSet<string> Requires(List<NodeProto> order, IReadOnlyList<string> trained)
+    {
+        var requires = new HashSet<string>(trained);
+        foreach (var node in order)
+        {
+            var rule = GradientRules.Find(node);
+            if (node.Input.Select((t, i) => requires.Contains(t) && (rule is null || rule.Differentiable(node, i))).Any(x => x))
+            {
+                requires.UnionWith(node.Output.Where(o => o.Length > 0));
+            }
+        }
+
+        return requires;
+    }
+
+    /// <summary>Whether some node on the way to the loss has no rule, or a rule that refuses it (KTU4010 for each).</summary>
+    private static bool Refused(List<NodeProto> path, DiagnosticBag diagnostics, SourceLocation location)
+    {
+        var refused = false;
+        foreach (var node in path)
+        {
+            var rule = GradientRules.Find(node);
+            var reason = rule is null ? $"no gradient rule covers op '{Op(node)}'" : rule.Refusal?.Invoke(node);
+            if (reason is not null)
+            {
+                diagnostics.Add(DiagnosticCodes.GradientRuleMissing, location, NodeName(node), Op(node), reason);
+                refused = true;
+            }
+        }
+
+        return refused;
+    }
+
+    /// <summary>Each node's rule, from the loss back, adding its inputs' gradient terms to <paramref name="gradients"/>; false (KTU4010) where the loss reads an output its rule does not differentiate.</summary>
+    private static bool Backward(List<NodeProto> path, GradientGraph g, Dictionary<string, List<string>> gradients, DiagnosticBag diagnostics, SourceLocation location)
+    {
         for (var k = path.Count - 1; k >= 0; k--)
         {
             var node = path[k];
@@ -109,7 +137,7 @@ public static class GradientBuilder
             if (late >= 0)
             {
                 diagnostics.Add(DiagnosticCodes.GradientRuleMissing, location, NodeName(node), Op(node), $"the loss depends on its output {late} ('{node.Output[late]}'), which its rule does not differentiate");
-                return null;
+                return false;
             }
 
             var inputs = rule.Backward(g, node, outputs);
@@ -122,9 +150,13 @@ public static class GradientBuilder
             }
         }
 
-        // A trained weight the loss does not depend on has a gradient of exactly zero.
-        var outputsByWeight = trained.ToDictionary(t => t, t => g.Op("Identity", [Total(g, gradients, t) ?? g.ZerosOfShape(g.ShapeOf(t))]));
+        return true;
+    }
 
+    /// <summary>The gradient model's graph: the trained weights become inputs, the forward nodes then the gradient nodes, the loss and each weight's gradient the outputs.</summary>
+    private static void Rewire(ModelProto copy, List<NodeProto> order, GradientGraph g, List<TensorProto> weights, string loss, Dictionary<string, string> outputsByWeight, int elementType)
+    {
+        var graph = copy.Graph;
         foreach (var weight in weights)
         {
             graph.Initializer.Remove(weight);
@@ -139,7 +171,7 @@ public static class GradientBuilder
         graph.Node.AddRange(g.Nodes);
         graph.Initializer.AddRange(g.Constants);
         graph.Output.Clear();
-        graph.Output.Add(new ValueInfoProto { Name = loss.Loss });
+        graph.Output.Add(new ValueInfoProto { Name = loss });
         foreach (var weight in weights)
         {
             graph.Output.Add(ValueInfo(outputsByWeight[weight.Name], elementType, weight.Dims));
@@ -148,7 +180,6 @@ public static class GradientBuilder
         var opset = copy.OpsetImport.First(o => o.Domain is "" or "ai.onnx");
         opset.Version = Math.Max(opset.Version, GradientOpset);
         copy.IrVersion = Math.Max(copy.IrVersion, 8);
-        return new GradientModel(copy, loss.Loss, outputsByWeight, weights);
     }
 
     /// <summary>What makes the model, the weights or the loss unusable, or null; sorts the nodes and gives the weights' element type when usable.</summary>

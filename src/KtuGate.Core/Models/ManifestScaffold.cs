@@ -40,34 +40,8 @@ public static class ManifestScaffold
     public static Draft? Create(
         string modelPath, string kind, IReadOnlyList<string>? labels, TextTowerDraft? textTower, (string Manifest, string Policy)? schemas, DiagnosticBag diagnostics)
     {
-        if (!File.Exists(modelPath))
+        if (OpenModel(modelPath, diagnostics) is not { } session)
         {
-            diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(modelPath), modelPath);
-            return null;
-        }
-
-        // ONNX Runtime reads external data itself: the same checks as a gate run come first.
-        if (Onnx.ModelFile.Load(modelPath, null, Onnx.ModelLimits.Default, diagnostics) is null)
-        {
-            return null;
-        }
-
-        Probing.OnnxRuntimeLibrary.EnsureSelected();
-        if (Probing.OnnxRuntimeLibrary.Problem is { } problem)
-        {
-            diagnostics.Add(DiagnosticCodes.OnnxRuntimeDirectoryInvalid, null, Probing.OnnxRuntimeLibrary.Directory, problem);
-            return null;
-        }
-
-        InferenceSession session;
-        try
-        {
-            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
-            session = new InferenceSession(modelPath, options);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(modelPath), e.Message.ReplaceLineEndings(" "));
             return null;
         }
 
@@ -96,41 +70,82 @@ public static class ManifestScaffold
             }
 
             labels = kindDraft.Labels;
-            var dims = input.Value.Dimensions;
-            var nhwc = dims[1] is not (1 or 3) && dims[3] is 1 or 3;
-            var channels = nhwc ? dims[3] : dims[1];
-            var color = channels == 1 ? "grayscale" : "rgb";
-            var shape = string.Join(", ", dims.Select((d, i) => d > 0 ? d.ToString(CultureInfo.InvariantCulture) : Quote(input.Value.SymbolicDimensions.ElementAtOrDefault(i) is { Length: > 0 } s ? s : "batch")));
-            var zeros = string.Join(", ", Enumerable.Repeat("0.0", channels));
-            var ones = string.Join(", ", Enumerable.Repeat("1.0", channels));
-
-            var manifest = new StringBuilder()
-                .AppendLine("{")
-                .AppendLine($"  // Drafted by 'ktu init' from {Path.GetFileName(modelPath)}. {kindDraft.Note}");
-            if (schemas is { } schema)
-            {
-                manifest.AppendLine($"  \"$schema\": {Quote(schema.Manifest)},");
-            }
-
-            manifest
-                .AppendLine("  \"ktuManifest\": 1,")
-                .AppendLine($"  \"kind\": {Quote(kind)},")
-                .AppendLine($"  \"input\": {{ \"name\": {Quote(input.Key)}, \"shape\": [{shape}], \"layout\": \"{(nhwc ? "NHWC" : "NCHW")}\" }},")
-                .AppendLine($"  \"preprocess\": {{ \"color\": \"{color}\", \"scale\": 0.00392156862745098, \"mean\": [{zeros}], \"std\": [{ones}] }},")
-                .AppendLine($"  \"output\": {{ \"name\": {Quote(output.Key)} }},");
-            foreach (var section in kindDraft.Sections)
-            {
-                manifest.AppendLine("  " + section);
-            }
-
-            manifest
-                .AppendLine($"  \"labels\": [{string.Join(", ", labels.Select(Quote))}],")
-                .AppendLine("  \"coarse\": {}")
-                .AppendLine("}");
-
+            var manifest = ManifestText(modelPath, kind, input.Key, input.Value, output.Key, kindDraft, labels, schemas?.Manifest);
             var policy = DraftPolicy(labels, schemas?.Policy);
-            return new Draft(manifest.ToString(), policy, labels);
+            return new Draft(manifest, policy, labels);
         }
+    }
+
+    /// <summary>The model opened by ONNX Runtime after the gate's own checks of the file and its external data; null, with a coded error, where it cannot be.</summary>
+    private static InferenceSession? OpenModel(string modelPath, DiagnosticBag diagnostics)
+    {
+        if (!File.Exists(modelPath))
+        {
+            diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(modelPath), modelPath);
+            return null;
+        }
+
+        // ONNX Runtime reads external data itself: the same checks as a gate run come first.
+        if (Onnx.ModelFile.Load(modelPath, null, Onnx.ModelLimits.Default, diagnostics) is null)
+        {
+            return null;
+        }
+
+        Probing.OnnxRuntimeLibrary.EnsureSelected();
+        if (Probing.OnnxRuntimeLibrary.Problem is { } problem)
+        {
+            diagnostics.Add(DiagnosticCodes.OnnxRuntimeDirectoryInvalid, null, Probing.OnnxRuntimeLibrary.Directory, problem);
+            return null;
+        }
+
+        try
+        {
+            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
+            return new InferenceSession(modelPath, options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(modelPath), e.Message.ReplaceLineEndings(" "));
+            return null;
+        }
+    }
+
+    /// <summary>The drafted manifest's text: the image input and its preprocessing as the input's shape suggests, the output, the kind's sections and the labels.</summary>
+    private static string ManifestText(string modelPath, string kind, string inputName, NodeMetadata inputMetadata, string outputName, Kinds.KindDraft kindDraft, IReadOnlyList<string> labels, string? schema)
+    {
+        var dims = inputMetadata.Dimensions;
+        var nhwc = dims[1] is not (1 or 3) && dims[3] is 1 or 3;
+        var channels = nhwc ? dims[3] : dims[1];
+        var color = channels == 1 ? "grayscale" : "rgb";
+        var shape = string.Join(", ", dims.Select((d, i) => d > 0 ? d.ToString(CultureInfo.InvariantCulture) : Quote(inputMetadata.SymbolicDimensions.ElementAtOrDefault(i) is { Length: > 0 } s ? s : "batch")));
+        var zeros = string.Join(", ", Enumerable.Repeat("0.0", channels));
+        var ones = string.Join(", ", Enumerable.Repeat("1.0", channels));
+
+        var manifest = new StringBuilder()
+            .AppendLine("{")
+            .AppendLine($"  // Drafted by 'ktu init' from {Path.GetFileName(modelPath)}. {kindDraft.Note}");
+        if (schema is not null)
+        {
+            manifest.AppendLine($"  \"$schema\": {Quote(schema)},");
+        }
+
+        manifest
+            .AppendLine("  \"ktuManifest\": 1,")
+            .AppendLine($"  \"kind\": {Quote(kind)},")
+            .AppendLine($"  \"input\": {{ \"name\": {Quote(inputName)}, \"shape\": [{shape}], \"layout\": \"{(nhwc ? "NHWC" : "NCHW")}\" }},")
+            .AppendLine($"  \"preprocess\": {{ \"color\": \"{color}\", \"scale\": 0.00392156862745098, \"mean\": [{zeros}], \"std\": [{ones}] }},")
+            .AppendLine($"  \"output\": {{ \"name\": {Quote(outputName)} }},");
+        foreach (var section in kindDraft.Sections)
+        {
+            manifest.AppendLine("  " + section);
+        }
+
+        manifest
+            .AppendLine($"  \"labels\": [{string.Join(", ", labels.Select(Quote))}],")
+            .AppendLine("  \"coarse\": {}")
+            .AppendLine("}");
+
+        return manifest.ToString();
     }
 
     /// <summary>The first float output of a text tower (its token embeddings), read from the ONNX file.</summary>

@@ -21,9 +21,9 @@ internal sealed class GradientMethod(string name, ForgetTerm term, IReadOnlyList
     /// <summary>The forget loss's gradient for the last layer, the analytic twin of <see cref="Term"/> (one pairing, here).</summary>
     public ForgetLoss Loss { get; } = term switch
     {
-        ForgetTerm.NegativeHinge => GradientEdit.NegativeHinge,
-        ForgetTerm.Ascent => GradientEdit.Ascent,
-        ForgetTerm.NegativePreference => GradientEdit.NegativePreference,
+        ForgetTerm.NegativeHinge => ForgetLosses.NegativeHinge,
+        ForgetTerm.Ascent => ForgetLosses.Ascent,
+        ForgetTerm.NegativePreference => ForgetLosses.NegativePreference,
         _ => throw new ArgumentOutOfRangeException(nameof(term), term, "A forget term without its analytic gradient"),
     };
 

@@ -59,7 +59,7 @@ public static class MethodLoss
     /// <summary>The loss tensor.</summary>
     public const string Loss = "ktu_loss/loss";
 
-    private const double Beta = 0.1;
+    private const double Beta = ForgetLosses.Beta;
 
     /// <summary>The forget term of the gradient method named <paramref name="method"/>.</summary>
     /// <exception cref="ArgumentException">No gradient method has that name.</exception>

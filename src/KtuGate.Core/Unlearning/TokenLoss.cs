@@ -35,7 +35,7 @@ internal static class TokenLoss
     public const string Loss = "ktu_lm/loss";
 
     /// <summary>npo's β.</summary>
-    public const double Beta = 0.1;
+    public const double Beta = ForgetLosses.Beta;
 
     /// <summary>The hinge margin, in logits.</summary>
     public const double Margin = 1.0;

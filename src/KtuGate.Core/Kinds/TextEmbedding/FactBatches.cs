@@ -116,6 +116,7 @@ internal sealed class FactBatches
         return [.. Enumerable.Range(0, Math.Min(Anchors, words.Count)).Select(i => words[i * step])];
     }
 
+    /// <summary>The feeds of step <paramref name="step"/>: its rows against their relations' candidates, the anchor words, and the texts' tokens.</summary>
     public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight)
     {
         var rows = _rows.At(step);
@@ -132,10 +133,26 @@ internal sealed class FactBatches
         }
 
         var anchors = Enumerable.Range(0, Math.Min(AnchorBatch, _anchors.Count)).Select(j => _anchors[(step * AnchorBatch + j) % _anchors.Count]).ToList();
+        var (bucketTexts, texts, index) = Texts(rows.Select(x => x.Text).Concat(columns).Concat(anchors.Select(a => a.Word)));
+        var feeds = new Dictionary<string, Func<OrtValue>>();
+        AddAnchors(feeds, anchors, index, texts.Count, klWeight);
+        AddRows(feeds, rows, columns, start, index, texts.Count, klWeight);
+        if (_frontier is { } frontier)
+        {
+            FeedTokens(feeds, frontier, texts);
+        }
+        else
+        {
+            FeedBuckets(feeds, bucketTexts);
+        }
 
-        // The texts, each once, sorted by token count and cut into the length buckets (an empty one fed a text no row reads).
-        var distinct = rows.Select(x => x.Text).Concat(columns).Concat(anchors.Select(a => a.Word)).Distinct(StringComparer.Ordinal)
-            .OrderBy(t => _tokens[t].Count).ToList();
+        return feeds;
+    }
+
+    /// <summary>The step's texts, each once, sorted by token count and cut into the length buckets (an empty one fed a text no row reads); each text's index.</summary>
+    private (List<List<string>> Buckets, List<string> Texts, Dictionary<string, int> Index) Texts(IEnumerable<string> read)
+    {
+        var distinct = read.Distinct(StringComparer.Ordinal).OrderBy(t => _tokens[t].Count).ToList();
         int[] cuts = _buckets <= 1 ? [0] : LengthBuckets.Cuts([.. distinct.Select(t => _tokens[t].Count)]);
         var bucketTexts = cuts.Select((from, k) => distinct.GetRange(from, (k + 1 < cuts.Length ? cuts[k + 1] : distinct.Count) - from))
             .Select(run => run.Count > 0 ? run : [string.Empty]).ToList();
@@ -146,7 +163,12 @@ internal sealed class FactBatches
             index.TryAdd(texts[i], i);
         }
 
-        var (q, c, b) = (rows.Count, columns.Count, texts.Count);
+        return (bucketTexts, texts, index);
+    }
+
+    /// <summary>The anchor words' rows among the <paramref name="b"/> texts, their original embeddings and their weights.</summary>
+    private static void AddAnchors(Dictionary<string, Func<OrtValue>> feeds, List<(string Word, float[] Embedding)> anchors, Dictionary<string, int> index, int b, double klWeight)
+    {
         var (a, dim) = (anchors.Count, anchors.Count == 0 ? 0 : anchors[0].Embedding.Length);
         var anchorRows = new double[a * b];
         var anchorTarget = new double[a * dim];
@@ -163,6 +185,15 @@ internal sealed class FactBatches
             anchorWeight[i] = klWeight * AnchorScale / a;
         }
 
+        feeds[AnchorRows] = () => OrtValue.CreateTensorValueFromMemory(anchorRows, [a, b]);
+        feeds[AnchorTarget] = () => OrtValue.CreateTensorValueFromMemory(anchorTarget, [a, dim]);
+        feeds[AnchorWeight] = () => OrtValue.CreateTensorValueFromMemory(anchorWeight, [a]);
+    }
+
+    /// <summary>The rows' and candidates' places among the <paramref name="b"/> texts, and each row's targets, reference and weights for the method's loss.</summary>
+    private void AddRows(Dictionary<string, Func<OrtValue>> feeds, List<FactRow> rows, List<string> columns, Dictionary<string, int> start, Dictionary<string, int> index, int b, double klWeight)
+    {
+        var (q, c) = (rows.Count, columns.Count);
         var queryRows = new double[q * b];
         var candidateRows = new double[c * b];
         var candidateMask = new double[q * c];
@@ -200,31 +231,15 @@ internal sealed class FactBatches
             retainWeight[i] = row.Truth >= 0 ? 0 : row.Coarse ? CoarseShare * klWeight / coarseRows : klWeight / retainRows;
         }
 
-        var feeds = new Dictionary<string, Func<OrtValue>>
-        {
-            [QueryRows] = () => OrtValue.CreateTensorValueFromMemory(queryRows, [q, b]),
-            [AnchorRows] = () => OrtValue.CreateTensorValueFromMemory(anchorRows, [a, b]),
-            [AnchorTarget] = () => OrtValue.CreateTensorValueFromMemory(anchorTarget, [a, dim]),
-            [AnchorWeight] = () => OrtValue.CreateTensorValueFromMemory(anchorWeight, [a]),
-            [CandidateRows] = () => OrtValue.CreateTensorValueFromMemory(candidateRows, [c, b]),
-            [CandidateMask] = () => OrtValue.CreateTensorValueFromMemory(candidateMask, [q, c]),
-            [MethodLoss.Forbidden] = () => OrtValue.CreateTensorValueFromMemory(forbidden, [q, c]),
-            [MethodLoss.Allowed] = () => OrtValue.CreateTensorValueFromMemory(allowed, [q, c]),
-            [MethodLoss.Reference] = () => OrtValue.CreateTensorValueFromMemory(reference, [q, c]),
-            [MethodLoss.IsForget] = () => OrtValue.CreateTensorValueFromMemory(isForget, [q]),
-            [MethodLoss.ForgetWeight] = () => OrtValue.CreateTensorValueFromMemory(forgetWeight, [q]),
-            [MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(retainWeight, [q]),
-        };
-        if (_frontier is { } frontier)
-        {
-            FeedTokens(feeds, frontier, texts);
-        }
-        else
-        {
-            FeedBuckets(feeds, bucketTexts);
-        }
-
-        return feeds;
+        feeds[QueryRows] = () => OrtValue.CreateTensorValueFromMemory(queryRows, [q, b]);
+        feeds[CandidateRows] = () => OrtValue.CreateTensorValueFromMemory(candidateRows, [c, b]);
+        feeds[CandidateMask] = () => OrtValue.CreateTensorValueFromMemory(candidateMask, [q, c]);
+        feeds[MethodLoss.Forbidden] = () => OrtValue.CreateTensorValueFromMemory(forbidden, [q, c]);
+        feeds[MethodLoss.Allowed] = () => OrtValue.CreateTensorValueFromMemory(allowed, [q, c]);
+        feeds[MethodLoss.Reference] = () => OrtValue.CreateTensorValueFromMemory(reference, [q, c]);
+        feeds[MethodLoss.IsForget] = () => OrtValue.CreateTensorValueFromMemory(isForget, [q]);
+        feeds[MethodLoss.ForgetWeight] = () => OrtValue.CreateTensorValueFromMemory(forgetWeight, [q]);
+        feeds[MethodLoss.RetainWeight] = () => OrtValue.CreateTensorValueFromMemory(retainWeight, [q]);
     }
 
     /// <summary>Every token of the step's texts as one row of the frontier tensor, and each text's pooling over its own tokens.</summary>

@@ -181,84 +181,91 @@ public sealed class FactSet
                 continue;
             }
 
-            foreach (var unknown in body.Properties.Where(p => !s_relationFields.Contains(p.Name)))
-            {
-                Problem(unknown.NameLocation, $"unknown property '{unknown.Name}'; expected: {string.Join(", ", s_relationFields)}");
-            }
-
-            List<string> Templates(string name, string slot, bool required)
-            {
-                var found = new List<string>();
-                switch (body.Find(name)?.Value)
-                {
-                    case null when required:
-                        Problem(body.Location, $"'{name}' is required");
-                        break;
-                    case null:
-                        break;
-                    case JsonTreeArray array:
-                        foreach (var item in array.Items)
-                        {
-                            if (item is JsonTreeString s && s.Value.Split(slot).Length == 2)
-                            {
-                                found.Add(s.Value);
-                            }
-                            else
-                            {
-                                Problem(item.Location, $"each of '{name}' must be a string with '{slot}' exactly once");
-                            }
-                        }
-
-                        if (required && array.Items.Count == 0)
-                        {
-                            Problem(array.Location, $"'{name}' must hold at least one template");
-                        }
-
-                        break;
-                    case var other:
-                        Problem(other.Location, $"'{name}' must be an array of strings, not {other.KindName}");
-                        break;
-                }
-
-                return found;
-            }
-
-            var subjects = Templates("subjectTemplates", "{subject}", required: true);
-            var paraphrases = Templates("paraphrases", "{subject}", required: false);
-            var objectTemplate = "{object}";
-            if (body.Find("objectTemplate")?.Value is { } template)
-            {
-                if (template is JsonTreeString s && s.Value.Split("{object}").Length == 2)
-                {
-                    objectTemplate = s.Value;
-                }
-                else
-                {
-                    Problem(template.Location, "'objectTemplate' must be a string with '{object}' exactly once");
-                }
-            }
-
-            string? coarse = null;
-            if (body.Find("coarse")?.Value is { } coarseValue)
-            {
-                if (coarseValue is JsonTreeString { Value.Length: > 0 } c)
-                {
-                    coarse = c.Value;
-                }
-                else
-                {
-                    Problem(coarseValue.Location, "'coarse' must name a relation");
-                }
-            }
-
-            if (body.Find("description")?.Value is { } description and not JsonTreeString)
-            {
-                Problem(description.Location, "'description' must be a string");
-            }
-
-            relations[property.Name] = new FactRelation(property.Name, subjects, paraphrases, objectTemplate, coarse, property.NameLocation);
+            relations[property.Name] = ReadRelation(property.Name, property.NameLocation, body, Problem);
         }
 
         return ok ? relations : null;
     }
+
+    /// <summary>One relation's body; its problems go to <paramref name="problem"/>.</summary>
+    private static FactRelation ReadRelation(string name, SourceLocation nameLocation, JsonTreeObject body, Action<SourceLocation, string> problem)
+    {
+        foreach (var unknown in body.Properties.Where(p => !s_relationFields.Contains(p.Name)))
+        {
+            problem(unknown.NameLocation, $"unknown property '{unknown.Name}'; expected: {string.Join(", ", s_relationFields)}");
+        }
+
+        var subjects = Templates(body, "subjectTemplates", "{subject}", required: true, problem);
+        var paraphrases = Templates(body, "paraphrases", "{subject}", required: false, problem);
+        var objectTemplate = "{object}";
+        if (body.Find("objectTemplate")?.Value is { } template)
+        {
+            if (template is JsonTreeString s && s.Value.Split("{object}").Length == 2)
+            {
+                objectTemplate = s.Value;
+            }
+            else
+            {
+                problem(template.Location, "'objectTemplate' must be a string with '{object}' exactly once");
+            }
+        }
+
+        string? coarse = null;
+        if (body.Find("coarse")?.Value is { } coarseValue)
+        {
+            if (coarseValue is JsonTreeString { Value.Length: > 0 } c)
+            {
+                coarse = c.Value;
+            }
+            else
+            {
+                problem(coarseValue.Location, "'coarse' must name a relation");
+            }
+        }
+
+        if (body.Find("description")?.Value is { } description and not JsonTreeString)
+        {
+            problem(description.Location, "'description' must be a string");
+        }
+
+        return new FactRelation(name, subjects, paraphrases, objectTemplate, coarse, nameLocation);
+    }
+
+    /// <summary>A relation's list of templates <paramref name="name"/>, each with <paramref name="slot"/> exactly once.</summary>
+    private static List<string> Templates(JsonTreeObject body, string name, string slot, bool required, Action<SourceLocation, string> problem)
+        {
+            var found = new List<string>();
+            switch (body.Find(name)?.Value)
+            {
+                case null when required:
+                    problem(body.Location, $"'{name}' is required");
+                    break;
+                case null:
+                    break;
+                case JsonTreeArray array:
+                    foreach (var item in array.Items)
+                    {
+                        if (item is JsonTreeString s && s.Value.Split(slot).Length == 2)
+                        {
+                            found.Add(s.Value);
+                        }
+                        else
+                        {
+                            problem(item.Location, $"each of '{name}' must be a string with '{slot}' exactly once");
+                        }
+                    }
+
+                    if (required && array.Items.Count == 0)
+                    {
+                        problem(array.Location, $"'{name}' must hold at least one template");
+                    }
+
+                    break;
+                case var other:
+                    problem(other.Location, $"'{name}' must be an array of strings, not {other.KindName}");
+                    break;
+            }
+
+            return found;
+        }
 }

@@ -35,8 +35,20 @@ internal static class TokenSuffix
         var constants = graph.Node.Where(n => n.OpType == "Constant" && n.Attribute.FirstOrDefault(a => a.Name == "value")?.T is { Dims.Count: <= 1 })
             .SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
 
+        if (Kept(graph, trained, output, out var live) is not { } kept || Frontier(graph, kept, live, initializers, constants) is not { } below)
+        {
+            return null;
+        }
+
+        frontier = below;
+        return Suffix(model, kept, constants, frontier, output);
+    }
+
+    /// <summary>The nodes between the trained weights and <paramref name="output"/> that the output needs, in order; null where it needs no trained weight or not all of them.</summary>
+    private static List<NodeProto>? Kept(GraphProto graph, IReadOnlyCollection<string> trained, string output, out HashSet<string> live)
+    {
         // Tensors that depend on a trained weight, in the graph's (topological) order.
-        var live = new HashSet<string>(trained, StringComparer.Ordinal);
+        live = new HashSet<string>(trained, StringComparer.Ordinal);
         var dependent = new List<NodeProto>();
         foreach (var node in graph.Node)
         {
@@ -70,6 +82,12 @@ internal static class TokenSuffix
             return null;
         }
 
+        return kept;
+    }
+
+    /// <summary>The one tensor from below that the kept nodes read, or null where a node is not position-wise or they read more than one.</summary>
+    private static string? Frontier(GraphProto graph, List<NodeProto> kept, HashSet<string> live, Dictionary<string, TensorProto> initializers, HashSet<string> constants)
+    {
         var below = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in kept)
         {
@@ -103,12 +121,13 @@ internal static class TokenSuffix
             }
         }
 
-        if (below.Count != 1)
-        {
-            return null;
-        }
+        return below.Count == 1 ? below.Single() : null;
+    }
 
-        frontier = below.Single();
+    /// <summary>The suffix model: the kept nodes and what they read, fed <paramref name="frontier"/> as [batch, tokens, width].</summary>
+    private static ModelProto Suffix(ModelProto model, List<NodeProto> kept, HashSet<string> constants, string frontier, string output)
+    {
+        var graph = model.Graph;
         var used = kept.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
         var suffix = new ModelProto { IrVersion = model.IrVersion, Graph = new GraphProto { Name = graph.Name + ".ktu_suffix" } };
         suffix.OpsetImport.AddRange(model.OpsetImport.Select(o => o.Clone()));
