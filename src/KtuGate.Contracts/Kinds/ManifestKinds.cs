@@ -1,6 +1,3 @@
-using KtuGate.Kinds.CausalLm;
-using KtuGate.Kinds.DualEncoder;
-using KtuGate.Kinds.TextEmbedding;
 using KtuGate.Models;
 
 namespace KtuGate.Kinds;
@@ -28,7 +25,7 @@ public static class ManifestKinds
     /// The kinds this KtuGate probes, each by the reader of its manifest section, in the order messages list them: the one line
     /// a new kind adds here (<see cref="ManifestSectionReader.Without"/> for a kind whose manifest has no fields of its own).
     /// </summary>
-    private static readonly ManifestSectionReader[] s_supported = [ManifestSectionReader.Without(ModelKind.Classifier), DualEncoderSection.Reader, TextEmbeddingSection.Reader, CausalLmSection.Reader];
+    private static readonly ManifestSectionReader[] s_supported = [ManifestSectionReader.Without(ModelKind.Classifier), DualEncoder.DualEncoderSection.Reader, TextEmbedding.TextEmbeddingSection.Reader, CausalLm.CausalLmSection.Reader];
 
     /// <summary>The kinds this KtuGate probes, in the order messages list them.</summary>
     public static IReadOnlyList<ModelKind> Supported { get; } = [.. s_supported.Select(r => r.Kind)];

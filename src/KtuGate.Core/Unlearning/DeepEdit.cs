@@ -163,7 +163,7 @@ internal static class DeepEdit
 
     /// <summary>One setting: AdamW from the original weights until the judge accepts a checkpoint or the steps run out.</summary>
     /// <remarks>
-    /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a decoder edit (<see cref="CausalLmEdit"/>) trains the same way on
+    /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a kind's own edit (a decoder's, in Kinds/CausalLm) trains the same way on
     /// its own batches. <paramref name="featureWeight"/>, where the loss has a feature-level term, is recorded in the settings' text.
     /// <paramref name="shapesVary"/>: the batches' shapes change from step to step (padded token sequences).
     /// </remarks>

@@ -8,7 +8,7 @@ namespace KtuGate.Unlearning;
 /// </summary>
 internal static class ForgetLosses
 {
-    /// <summary>NPO's β, the same for the last-layer losses, the loss sub-graphs (<see cref="MethodLoss"/>) and the token losses (<see cref="TokenLoss"/>).</summary>
+    /// <summary>NPO's β, the same for the last-layer losses, the loss sub-graphs (<see cref="MethodLoss"/>) and a decoder's token losses (Kinds/CausalLm/TokenLoss.cs).</summary>
     internal const double Beta = 0.1;
 
     /// <summary>nhl: max(0, z_forbidden − z_best-allowed + margin), on the worst forbidden and the best allowed class.</summary>

@@ -5,7 +5,7 @@ namespace KtuGate.Unlearning;
 
 /// <summary>
 /// Writes a loss sub-graph in float64 for <see cref="GradientBuilder"/>: nodes, constants and fed inputs, each named under one prefix so
-/// that they never meet a model's own names. <see cref="MethodLoss"/> (class scores) and <see cref="TokenLoss"/> (a decoder's tokens) write theirs here.
+/// that they never meet a model's own names. <see cref="MethodLoss"/> (class scores) and a decoder's token loss (Kinds/CausalLm/TokenLoss.cs) write theirs here.
 /// </summary>
 internal sealed class LossGraphWriter(string prefix)
 {

@@ -1,9 +1,10 @@
 using KtuGate.Diagnostics;
 using KtuGate.Gradients;
 using KtuGate.Onnx;
+using KtuGate.Unlearning;
 using Microsoft.ML.OnnxRuntime;
 
-namespace KtuGate.Unlearning;
+namespace KtuGate.Kinds.CausalLm;
 
 /// <summary>A question/answer sequence a decoder is trained on: its ids (prompt, answer and, where kept, EOS) and where the answer starts.</summary>
 /// <param name="Ids">The ids.</param>

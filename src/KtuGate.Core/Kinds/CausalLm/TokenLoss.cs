@@ -1,7 +1,8 @@
 using KtuGate.Gradients;
+using KtuGate.Unlearning;
 using Onnx;
 
-namespace KtuGate.Unlearning;
+namespace KtuGate.Kinds.CausalLm;
 
 /// <summary>
 /// A gradient method's loss over a language model's token logits, teacher-forced on question/answer sequences, as a loss sub-graph
