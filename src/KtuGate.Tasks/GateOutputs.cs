@@ -1,11 +1,6 @@
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using KtuGate.Diagnostics;
 using KtuGate.Reporting;
-using Microsoft.Build.Framework;
-using Microsoft.Build.Utilities;
 
 namespace KtuGate.Tasks;
 

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using System.Text.RegularExpressions;
 using KtuGate.Diagnostics;
 using KtuGate.Reporting;
 using Microsoft.Build.Framework;
