@@ -17,9 +17,9 @@ public abstract record Exemplar(SourceLocation Source)
     /// <param name="files">Image files.</param>
     public static IReadOnlyList<Exemplar> Images(IEnumerable<string> files) => [.. files.Select(f => new ImageExemplar(f))];
 
-    /// <summary>The files of <paramref name="exemplars"/>, each once, in order (an image probe's input).</summary>
+    /// <summary>The file of each of <paramref name="exemplars"/>, in order (an image probe's input: one exemplar per file).</summary>
     /// <param name="exemplars">The exemplars.</param>
-    public static IEnumerable<string> Files(IEnumerable<Exemplar> exemplars) => exemplars.Select(e => e.File).Distinct(StringComparer.Ordinal);
+    public static IEnumerable<string> Files(IEnumerable<Exemplar> exemplars) => exemplars.Select(e => e.File);
 }
 
 /// <summary>An image file: decoded, resized and normalised as the manifest says when a probe runs it (KTU2008 when it is not an image).</summary>
