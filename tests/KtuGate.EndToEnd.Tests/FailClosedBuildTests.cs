@@ -111,6 +111,59 @@ public sealed class FailClosedBuildTests
         Assert.False(File.Exists(Path.Combine(stampFolder, "ktu-gate.inputs.json")));
     }
 
+    /// <summary>
+    /// An application that references the model project (a ProjectReference) copies the model project's files into its own output: it must
+    /// get the model the gate passed. Before, the model project listed its files to copy before the gate ran, MSBuild kept that list, and the
+    /// application shipped the original while the model project's own output held the remediated one.
+    /// </summary>
+    [Fact]
+    public void A_project_referencing_the_gated_project_ships_the_remediated_model_or_nothing()
+    {
+        using var folder = new TempFolder();
+        DotnetBuild.WriteProject(folder, ShippedItems.Replace("$(GatedModels)", "artifacts/fashion-classifier.onnx", StringComparison.Ordinal), "model");
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            folder.CopyExemplars(label, Path.Combine("model", "policies", "exemplars", label), 300);
+        }
+
+        File.Copy(TestPaths.SamplePolicy, folder.File("model/policies/retire-sneaker.ktu.json"));
+        folder.File("app/App.csproj", """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <OutputType>Exe</OutputType>
+              </PropertyGroup>
+              <ItemGroup>
+                <ProjectReference Include="../model/Release.csproj" ReferenceOutputAssembly="false" />
+              </ItemGroup>
+            </Project>
+            """);
+        folder.File("app/Program.cs", "System.Console.WriteLine(\"app\");");
+        var app = Path.Combine(folder.Path, "app");
+        var shipped = Path.Combine(app, "bin", "Debug", "net10.0", "artifacts", "fashion-classifier.onnx");
+        var original = TestPaths.Sha256(TestPaths.SampleModel);
+
+        // Verify: the model fails the gate, so the application's build fails and no model lands in its output.
+        Expect(1, DotnetBuild.Run(app, "app-verify"), "error KTU3001");
+        Assert.False(File.Exists(shipped));
+
+        // Remediate: the application's output holds the edited model, the one the model project's report names.
+        Expect(0, DotnetBuild.Run(app, "app-remediate", "-p:KtuGateMode=Remediate"), "KtuGate: verdict pass");
+        string edited;
+        using (var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder.Path, "model", "bin", "Debug", "net10.0", "ktu", "ktu-report.json"))))
+        {
+            edited = report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
+        }
+
+        Assert.NotEqual(original, edited);
+        Assert.Equal(edited, TestPaths.Sha256(shipped));
+
+        // Publishing the application ships it too.
+        var publish = Path.Combine(folder.Path, "out");
+        Expect(0, DotnetBuild.Exec(app, ["publish", "-nologo", "-clp:NoSummary;ForceNoAlign", "-p:KtuGateMode=Remediate", "-o", publish]), "KtuGate: verdict pass");
+        Assert.Equal(edited, TestPaths.Sha256(Path.Combine(publish, "artifacts", "fashion-classifier.onnx")));
+    }
+
     [Fact]
     public void Gate_is_never_skipped_on_a_stale_pass_and_never_silently_absent()
     {
