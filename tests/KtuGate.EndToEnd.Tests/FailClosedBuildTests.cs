@@ -97,14 +97,18 @@ public sealed class FailClosedBuildTests
         Assert.False(File.Exists(Path.Combine(bin, "fashion-classifier.onnx")));
         Assert.Equal(original, TestPaths.Sha256(Path.Combine(bin, "artifacts", "fashion-classifier.onnx")));
 
-        // An interrupted remediation's candidate, the reports, the stamp and the inputs list are build outputs that 'dotnet clean' removes.
+        // An interrupted remediation's candidate and staging folder, the reports, the stamp and the inputs list are build outputs that 'dotnet clean' removes.
         var candidate = Path.Combine(bin, ".fashion-classifier.onnx.4242.candidate.onnx");
         File.WriteAllText(candidate, "partial");
+        var staging = Path.Combine(bin, ".ktu-candidate.4242.0123456789abcdef0123456789abcdef");
+        Directory.CreateDirectory(staging);
+        File.WriteAllText(Path.Combine(staging, "fashion-classifier.onnx"), "partial");
         var stampFolder = Path.Combine(project.Path, "obj", "Release", "net10.0", "ktu");
         Assert.True(File.Exists(Path.Combine(stampFolder, "ktu-gate.stamp")));
         var clean = DotnetBuild.Exec(project.Path, ["clean", "-nologo", "-c", "Release", "-p:KtuGateMode=Remediate"]);
         Expect(0, clean);
         Assert.False(File.Exists(candidate));
+        Assert.False(Directory.Exists(staging)); // a killed remediation's staging folder; before, 'dotnet clean' left it
         Assert.False(File.Exists(Path.Combine(bin, "ktu", "ktu-report.json")));
         Assert.False(File.Exists(Path.Combine(bin, "ktu", "ktu-report.sarif")));
         Assert.False(File.Exists(Path.Combine(stampFolder, "ktu-gate.stamp")));
