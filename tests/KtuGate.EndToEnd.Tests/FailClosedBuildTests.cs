@@ -162,10 +162,14 @@ public sealed class FailClosedBuildTests
         Assert.NotEqual(original, edited);
         Assert.Equal(edited, TestPaths.Sha256(shipped));
 
-        // Publishing the application ships it too.
+        // Publishing the application ships it too, and so does publishing without a build, where the model project is not built: its gate
+        // runs before it lists its files to publish (before, 'publish --no-build' shipped the original).
         var publish = Path.Combine(folder.Path, "out");
         Expect(0, DotnetBuild.Exec(app, ["publish", "-nologo", "-clp:NoSummary;ForceNoAlign", "-p:KtuGateMode=Remediate", "-o", publish]), "KtuGate: verdict pass");
         Assert.Equal(edited, TestPaths.Sha256(Path.Combine(publish, "artifacts", "fashion-classifier.onnx")));
+        var noBuild = Path.Combine(folder.Path, "out-no-build");
+        Expect(0, DotnetBuild.Exec(app, ["publish", "--no-build", "-nologo", "-clp:NoSummary;ForceNoAlign", "-p:KtuGateMode=Remediate", "-o", noBuild]));
+        Assert.Equal(edited, TestPaths.Sha256(Path.Combine(noBuild, "artifacts", "fashion-classifier.onnx")));
     }
 
     [Fact]
