@@ -3,10 +3,11 @@ using Microsoft.Build.Utilities;
 
 namespace KtuGate.Tasks;
 
-/// <summary>Puts each remediated artifact in its original's place in a list of items (None, Content, their copy-to-output and publish lists), and picks out the items that stand for a gated model.</summary>
+/// <summary>Puts each remediated artifact in its original's place in a list of items (None, Content, EmbeddedResource, their copy-to-output and publish lists), and picks out the items that stand for a gated model.</summary>
 /// <remarks>
-/// The gate runs after Build, when the original has already been listed for copying, publishing and packing. Replacing the item, with
-/// its metadata (TargetPath, RelativePath, CopyToOutputDirectory, Pack, ...), makes every later step take the artifact that passed the gate.
+/// The gate may run after the original has been listed for copying, publishing and packing (after Build). Replacing the item, with its
+/// metadata (TargetPath, RelativePath, CopyToOutputDirectory, Pack, ManifestResourceName, ...), makes every later step take the artifact
+/// that passed the gate.
 /// </remarks>
 public sealed class KtuUseGatedArtifacts : Microsoft.Build.Utilities.Task
 {

@@ -172,6 +172,60 @@ public sealed class FailClosedBuildTests
         Assert.Equal(edited, TestPaths.Sha256(Path.Combine(noBuild, "artifacts", "fashion-classifier.onnx")));
     }
 
+    /// <summary>
+    /// A model embedded in the assembly (EmbeddedResource) is read by the compiler, before Build ends: the assembly must embed the model the
+    /// gate passed, under the original's resource name. Before, a Remediate build passed and the assembly embedded the original.
+    /// </summary>
+    [Fact]
+    public void A_model_embedded_in_the_assembly_is_the_one_the_gate_passed()
+    {
+        using var project = new TempFolder();
+        DotnetBuild.WriteProject(project, string.Empty);
+        File.WriteAllText(Path.Combine(project.Path, "Release.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <TargetFramework>net10.0</TargetFramework>
+                <OutputType>Exe</OutputType>
+              </PropertyGroup>
+              <ItemGroup>
+                <KtuModel Include="artifacts/fashion-classifier.onnx" Manifest="artifacts/fashion-classifier.ktu.json" />
+                <KtuPolicy Include="policies/*.ktu.json" />
+                <EmbeddedResource Include="artifacts/fashion-classifier.onnx" />
+              </ItemGroup>
+            </Project>
+            """);
+        project.File("Program.cs", """
+            var assembly = typeof(Program).Assembly;
+            foreach (var name in assembly.GetManifestResourceNames())
+            {
+                using var stream = assembly.GetManifestResourceStream(name)!;
+                System.Console.WriteLine($"{name} {System.Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))}");
+            }
+            """);
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
+        }
+
+        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+        var assembly = Path.Combine(project.Path, "bin", "Debug", "net10.0", "Release.dll");
+
+        // Verify: the model fails the gate, and nothing is compiled with it.
+        Expect(1, DotnetBuild.Run(project.Path, "embedded-verify"), "error KTU3001");
+        Assert.False(File.Exists(assembly));
+
+        Expect(0, DotnetBuild.Run(project.Path, "embedded-remediate", "-p:KtuGateMode=Remediate"), "KtuGate: verdict pass");
+        string edited;
+        using (var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(project.Path, "bin", "Debug", "net10.0", "ktu", "ktu-report.json"))))
+        {
+            edited = report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
+        }
+
+        Assert.NotEqual(TestPaths.Sha256(TestPaths.SampleModel), edited);
+        var run = DotnetBuild.Exec(project.Path, [assembly]);
+        Assert.Equal($"Release.artifacts.fashion-classifier.onnx {edited}", run.Output.Trim());
+    }
+
     [Fact]
     public void Gate_is_never_skipped_on_a_stale_pass_and_never_silently_absent()
     {
