@@ -155,8 +155,11 @@ public static class Gate
         var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies, linearProbes, plan!.Edits.Lowest);
         if (probeBound && plan is not null && !recorded && checkedModel.Report is not null)
         {
-            siteProblems.Add(DiagnosticCodes.NoEditSite, new SourceLocation(input.Artifact), manifest.Output.Name,
-                $" whose inputs the {ManifestKinds.NameOf(manifest.Kind)} kind's probes record: a linear-probe bound cannot be judged on this model");
+            foreach (var policy in policies.Where(p => p.Metrics?.MaxLinearProbeAccuracy is not null))
+            {
+                siteProblems.Add(DiagnosticCodes.ProbeBoundNotJudged, policy.Metrics!.Location, policy.Id, Thresholds.Text(policy.Metrics.MaxLinearProbeAccuracy!.Value),
+                    ManifestKinds.NameOf(manifest.Kind));
+            }
         }
 
         if (probeBound && !recorded && checkedModel.Report is not null)

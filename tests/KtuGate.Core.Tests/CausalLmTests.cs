@@ -349,9 +349,9 @@ public sealed class CausalLmTests
             ExecutionProvider = ExecutionProviderPreference.Cpu,
         });
 
-        var error = Assert.Single(result.Diagnostics, d => d.Code == "KTU4003");
-        Assert.Equal(Model, error.Location!.File);
-        Assert.Contains("linear-probe bound cannot be judged", error.Message, StringComparison.Ordinal);
+        var error = Assert.Single(result.Diagnostics, d => d.Code == "KTU3008");
+        Assert.Equal(policy, error.Location!.File);
+        Assert.Contains("'causal-lm' model's probes record no features", error.Message, StringComparison.Ordinal);
         Assert.NotEqual(GateOutcome.Pass, result.Outcome);
         Assert.All(result.Report.Models.Single().Clauses, c => Assert.Null(c.LinearProbe));
     }

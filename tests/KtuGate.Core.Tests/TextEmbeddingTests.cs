@@ -193,6 +193,29 @@ public sealed class TextEmbeddingTests
     }
 
     [Fact]
+    public void A_linear_probe_bound_on_a_text_encoder_is_KTU3008_at_the_policy_s_metrics_not_a_pass()
+    {
+        // Before, this was KTU4003 "no MatMul or Gemm with a constant weight", at the model: MiniLM has hundreds; the cause is that the
+        // text kind's probes record no features at an edit site for a linear probe to read.
+        using var temp = new TempFolder();
+        var copy = temp.CopyTree(Facts("policies"), "policies");
+        var policy = Path.Combine(copy, "forget-eiffel-tower.ktu.json");
+        var text = File.ReadAllText(policy);
+        Assert.Contains("\"metrics\": { \"minGeneralAccuracy\": 0.612 }", text, StringComparison.Ordinal);
+        File.WriteAllText(policy, text.Replace("\"metrics\": { \"minGeneralAccuracy\": 0.612 }", "\"metrics\": { \"minGeneralAccuracy\": 0.612, \"maxLinearProbeAccuracy\": 0.9 }", StringComparison.Ordinal));
+        var result = Gate.Run(new GateRequest([new GateModelInput(MiniLm, Facts("artifacts", "minilm.ktu.json"))], [policy], temp.Path)
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+        });
+
+        Assert.DoesNotContain(result.Diagnostics, d => d.Code == "KTU4003");
+        var error = Assert.Single(result.Diagnostics, d => d.Code == "KTU3008");
+        Assert.Equal(policy, error.Location!.File);
+        Assert.Contains("'text-embedding' model's probes record no features", error.Message, StringComparison.Ordinal);
+        Assert.NotEqual(GateOutcome.Pass, result.Outcome);
+    }
+
+    [Fact]
     public void Validate_counts_a_fact_file_s_probes_not_the_file_when_given_the_manifest()
     {
         // The city policy forgets each city's country in its own one-fact file: 3 probes a city (no aliases, 3 templates), 0 of 3 has

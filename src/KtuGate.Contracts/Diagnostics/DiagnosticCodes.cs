@@ -317,6 +317,11 @@ public static class DiagnosticCodes
         Category = DiagnosticCategory.Policy,
     };
 
+    /// <summary>KTU3008: a policy bounds the linear probe on a model whose probes record no features at an edit site for the probe to read.</summary>
+    public static readonly DiagnosticDescriptor ProbeBoundNotJudged = new("KTU3008", E, "Linear probe bound cannot be judged",
+        "Policy '{0}' bounds the linear probe (metrics.maxLinearProbeAccuracy {1}), but a '{2}' model's probes record no features at an edit site for the probe to read; the bound is not judged and the model does not pass",
+        "metrics.maxLinearProbeAccuracy bounds what a linear probe reads from the features just below the edit site: the image kinds (classifier, dual-encoder) record those features while they probe. The text-embedding and causal-lm kinds probe whole texts and generated answers and record none, so the bound cannot be measured on them, and a gate never passes a threshold it did not measure. Remove the bound from a policy for such a model; a text encoder's remediation report carries a recovery profile instead, a linear probe read at each block of the encoder.");
+
     /// <summary>KTU4001: no remediation met the policy's thresholds.</summary>
     public static readonly DiagnosticDescriptor RemediationFailed = new("KTU4001", E, "Remediation failed",
         "No remediation of '{0}' met every policy threshold; tried {1}. The best candidate still violates {2} clause(s); nothing was written",
