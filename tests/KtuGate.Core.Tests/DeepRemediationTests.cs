@@ -167,4 +167,34 @@ public sealed class DeepRemediationTests
         var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU4013");
         Assert.Contains("none of the methods tried (closed-form) trains through the network", d.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// A model the gradient builder refuses (here: below opset 13, as ML.NET's ResNet-18 export is) is KTU4011 located at the artifact; it
+    /// was located at the graph's name, which names no file.
+    /// </summary>
+    [Fact]
+    public void A_model_the_gradient_builder_refuses_is_KTU4011_at_the_artifact_and_nothing_is_written()
+    {
+        using var temp = new TempFolder();
+        var model = OnnxGraph.Load(TestPaths.SampleModel, new DiagnosticBag())!;
+        model.OpsetImport.Single(o => o.Domain is "" or "ai.onnx").Version = 12;
+        var artifact = temp.File("fashion-classifier.onnx");
+        File.WriteAllBytes(artifact, Google.Protobuf.MessageExtensions.ToByteArray(model));
+        var output = Path.Combine(temp.Path, "out");
+
+        var result = Gate.Run(new GateRequest([new GateModelInput(artifact, TestPaths.SampleManifest)], [TestPaths.SamplePolicy], Path.Combine(output, "report"))
+        {
+            ExecutionProvider = ExecutionProviderPreference.Cpu,
+            Mode = GateMode.Remediate,
+            OutputDirectory = output,
+            BaseDirectory = TestPaths.Sample(),
+            RemedyScope = ["conv2"],
+            RemedyMethods = ["nhl-kl"],
+        });
+
+        var d = Assert.Single(result.Diagnostics, d => d.Code == "KTU4011");
+        Assert.Equal(artifact, d.Location!.File);
+        Assert.Contains("below 13", d.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(output, "fashion-classifier.onnx")));
+    }
 }

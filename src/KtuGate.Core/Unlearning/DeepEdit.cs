@@ -105,7 +105,7 @@ internal static class DeepEdit
 
         var space = problem.Space;
         var loss = MethodLoss.Build(deep.Output, method.Term, directions, groupOfClass, space.Normalized, space.Scale, space.GradientMargin);
-        var built = GradientBuilder.Build(deep.Model, deep.Trained, loss, diagnostics);
+        var built = GradientBuilder.Build(deep.Model, deep.Trained, loss, diagnostics, deep.Artifact);
         if (built is null)
         {
             return null;
@@ -132,7 +132,7 @@ internal static class DeepEdit
         var targets = sampled.Select(s => s.Example.Forbidden is null ? s.Example.Activation : feature.ForgetTargets.GetValueOrDefault(s.File)).ToList();
         var width = targets.First(t => t is not null)!.Length;
         var withFeatures = GradientBuilder.Build(deep.Model, deep.Trained,
-            MethodLoss.Build(deep.Output, method.Term, directions, groupOfClass, space.Normalized, space.Scale, space.GradientMargin, (feature.Tensor, width)), diagnostics);
+            MethodLoss.Build(deep.Output, method.Term, directions, groupOfClass, space.Normalized, space.Scale, space.GradientMargin, (feature.Tensor, width)), diagnostics, deep.Artifact);
         if (withFeatures is null)
         {
             return null;
