@@ -32,12 +32,22 @@ public static class Gate
     {
         var diagnostics = new DiagnosticBag();
         var loaded = policies.Select(p => PolicyParser.Load(p, diagnostics)).OfType<Policy>().ToList();
-        var counters = manifests.Select(m => ManifestParser.Load(m, diagnostics)).OfType<ModelManifest>()
-            .Select(m => ModelKinds.Of(m).ProbeCounter(m)).OfType<Func<string, int>>().ToList();
+        var parsed = manifests.Select(m => ManifestParser.Load(m, diagnostics)).OfType<ModelManifest>().ToList();
+        var counters = parsed.Select(m => ModelKinds.Of(m).ProbeCounter(m)).OfType<Func<string, int>>().ToList();
         Func<string, int>? probes = counters.Count == 0 ? null : file => counters.Min(count => count(file));
+        var unrecorded = parsed.Select(m => ModelKinds.Of(m)).Where(k => !k.RecordsSiteFeatures).Select(k => k.Name).Distinct().ToList();
         foreach (var policy in loaded)
         {
             diagnostics.AddRange(ClauseJudge.Unreachable(policy, probes));
+
+            // A linear-probe bound on a model whose probes record no features for it can never be judged: said before any model runs.
+            if (policy.Metrics is { MaxLinearProbeAccuracy: { } bound } metrics)
+            {
+                foreach (var kind in unrecorded)
+                {
+                    diagnostics.Add(DiagnosticCodes.ProbeBoundNotJudged, metrics.Location, policy.Id, Thresholds.Text(bound), kind);
+                }
+            }
         }
 
         return diagnostics.Items;

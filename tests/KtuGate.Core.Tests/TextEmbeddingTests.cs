@@ -213,6 +213,12 @@ public sealed class TextEmbeddingTests
         Assert.Equal(policy, error.Location!.File);
         Assert.Contains("'text-embedding' model's probes record no features", error.Message, StringComparison.Ordinal);
         Assert.NotEqual(GateOutcome.Pass, result.Outcome);
+
+        // ktu validate says so too, from the policy and the manifest alone; without the manifest it cannot know the model's kind.
+        var validated = Assert.Single(Gate.Validate([policy], [Facts("artifacts", "minilm.ktu.json")]), d => d.Code == "KTU3008");
+        Assert.Equal((error.Location, error.Message), (validated.Location, validated.Message));
+        Assert.DoesNotContain(Gate.Validate([policy], []), d => d.Code == "KTU3008");
+        Assert.DoesNotContain(Gate.Validate([policy], [TestPaths.SampleManifest]), d => d.Code == "KTU3008");
     }
 
     [Fact]

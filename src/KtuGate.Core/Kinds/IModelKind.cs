@@ -47,6 +47,13 @@ internal interface IModelKind
     /// <param name="manifest">The model's manifest.</param>
     Func<string, int>? ProbeCounter(ModelManifest manifest) => null;
 
+    /// <summary>
+    /// Whether the kind's probes record the features just below an edit site, which a linear-probe bound
+    /// (<c>metrics.maxLinearProbeAccuracy</c>) reads: true (the default) for image kinds; a kind that probes whole texts or generated
+    /// answers records none, and a bound on its model is KTU3008 (said by <c>ktu validate</c> too, before any model runs).
+    /// </summary>
+    bool RecordsSiteFeatures => true;
+
     /// <summary>Opens what probing a model of this kind needs for a whole run (a text tower, for instance); problems go to <paramref name="diagnostics"/>.</summary>
     /// <param name="manifest">The model's manifest.</param>
     /// <param name="artifact">The model artifact (a kind whose artifact is its encoder reads it here).</param>

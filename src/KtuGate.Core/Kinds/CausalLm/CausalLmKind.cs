@@ -50,6 +50,9 @@ internal sealed class CausalLmKind : IModelKind
     public Func<string, int>? ProbeCounter(ModelManifest manifest) => file => QaSet.Read(file, new DiagnosticBag()).Count;
 
     /// <inheritdoc/>
+    public bool RecordsSiteFeatures => false;
+
+    /// <inheritdoc/>
     public KindSession Open(ModelManifest manifest, string artifact, ExecutionProviderPreference provider, ModelLimits limits, DiagnosticBag diagnostics)
     {
         var section = manifest.SectionAs<CausalLmSection>();

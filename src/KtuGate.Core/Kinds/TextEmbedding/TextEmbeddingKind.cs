@@ -49,6 +49,9 @@ internal sealed class TextEmbeddingKind : IModelKind
         => new([], "is a text encoder's, which ktu init does not draft yet: write its manifest by hand (samples/TextFacts shows one)", string.Empty, []);
 
     /// <inheritdoc/>
+    public bool RecordsSiteFeatures => false;
+
+    /// <inheritdoc/>
     /// <remarks>Each fact of the file is probed with every name of its subject in every subject template of its relation.</remarks>
     public Func<string, int>? ProbeCounter(ModelManifest manifest)
     {
