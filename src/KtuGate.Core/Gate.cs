@@ -5,7 +5,6 @@ using KtuGate.Models;
 using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Reporting;
-using KtuGate.Unlearning;
 using KtuGate.Verdicts;
 using static KtuGate.ReportAssembly;
 using static KtuGate.ModelCheck;

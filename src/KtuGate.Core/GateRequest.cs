@@ -1,6 +1,5 @@
 using KtuGate.Diagnostics;
 using KtuGate.Onnx;
-using KtuGate.Policies;
 using KtuGate.Probing;
 using KtuGate.Reporting;
 

@@ -1,6 +1,5 @@
 using KtuGate.Diagnostics;
 using KtuGate.Json;
-using KtuGate.Unlearning;
 
 namespace KtuGate.Policies;
 

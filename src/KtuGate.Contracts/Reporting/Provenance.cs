@@ -4,7 +4,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using KtuGate.Diagnostics;
 using KtuGate.Onnx;
-using KtuGate.Policies;
 
 namespace KtuGate.Reporting;
 

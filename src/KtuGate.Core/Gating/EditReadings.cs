@@ -1,17 +1,11 @@
 using KtuGate.Diagnostics;
 using KtuGate.Kinds;
-using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;
 using KtuGate.Policies;
-using KtuGate.Probing;
 using KtuGate.Reporting;
 using KtuGate.Unlearning;
-using KtuGate.Verdicts;
 using static KtuGate.LinearProbing;
-using static KtuGate.ModelCheck;
-using static KtuGate.Remediation;
-using static KtuGate.RemediationOutput;
 
 namespace KtuGate;
 

@@ -3,7 +3,6 @@ using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Policies;
 using KtuGate.Probing;
-using KtuGate.Reporting;
 using KtuGate.Verdicts;
 
 namespace KtuGate;

@@ -3,7 +3,6 @@ using KtuGate.Models;
 using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
-using KtuGate.Reporting;
 using KtuGate.Unlearning;
 
 namespace KtuGate;

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using KtuGate.Diagnostics;
-using KtuGate.Kinds;
 using KtuGate.Measurements;
 using KtuGate.Models;
 using KtuGate.Onnx;

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 
 namespace KtuGate.Unlearning;
 

@@ -1,6 +1,5 @@
 using KtuGate.Diagnostics;
 using KtuGate.Gradients;
-using KtuGate.Onnx;
 using KtuGate.Unlearning;
 using Microsoft.ML.OnnxRuntime;
 
