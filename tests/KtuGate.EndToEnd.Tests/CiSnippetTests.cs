@@ -21,11 +21,7 @@ public sealed partial class CiSnippetTests
         var (init, initOutput) = ExternalTools.Run("git", "init", "-q", repo.Path);
         Assert.True(init == 0, initOutput);
         DotnetBuild.WriteProject(repo, Items, "model-release");
-        repo.File("model-release/policies/retire-sneaker.ktu.json", File.ReadAllText(TestPaths.SamplePolicy));
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            repo.CopyExemplars(label, Path.Combine("model-release", "policies", "exemplars", label), 40);
-        }
+        repo.CopySamplePolicy("model-release", 40);
 
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var summary = repo.File("runner/step-summary.md", string.Empty);

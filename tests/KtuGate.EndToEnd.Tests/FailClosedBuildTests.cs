@@ -53,12 +53,7 @@ public sealed class FailClosedBuildTests
     public void Remediated_model_is_what_publish_and_the_build_output_ship_and_nothing_stale_or_partial_stays()
     {
         using var project = ShippingProject();
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
-        }
-
-        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+        project.CopySamplePolicy(string.Empty, 300);
         var original = TestPaths.Sha256(TestPaths.SampleModel);
         var bin = Path.Combine(project.Path, "bin", "Release", "net10.0");
         var publish = Path.Combine(project.Path, "out");
@@ -125,12 +120,7 @@ public sealed class FailClosedBuildTests
     {
         using var folder = new TempFolder();
         DotnetBuild.WriteProject(folder, ShippedItems.Replace("$(GatedModels)", "artifacts/fashion-classifier.onnx", StringComparison.Ordinal), "model");
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            folder.CopyExemplars(label, Path.Combine("model", "policies", "exemplars", label), 300);
-        }
-
-        File.Copy(TestPaths.SamplePolicy, folder.File("model/policies/retire-sneaker.ktu.json"));
+        folder.CopySamplePolicy("model", 300);
         folder.File("app/App.csproj", """
             <Project Sdk="Microsoft.NET.Sdk">
               <PropertyGroup>
@@ -202,12 +192,7 @@ public sealed class FailClosedBuildTests
                 System.Console.WriteLine($"{name} {System.Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(stream))}");
             }
             """);
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
-        }
-
-        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+        project.CopySamplePolicy(string.Empty, 300);
         var assembly = Path.Combine(project.Path, "bin", "Debug", "net10.0", "Release.dll");
 
         // Verify: the model fails the gate, and nothing is compiled with it.

@@ -55,12 +55,7 @@ public sealed class GateBuildTests
     {
         using var project = new TempFolder();
         DotnetBuild.WriteProject(project, Items);
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
-        }
-
-        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+        project.CopySamplePolicy(string.Empty, 300);
         var policyBefore = TestPaths.Sha256(TestPaths.SamplePolicy);
 
         var first = DotnetBuild.Run(project.Path, "first");
@@ -165,12 +160,7 @@ public sealed class GateBuildTests
     {
         using var project = new TempFolder();
         DotnetBuild.WriteProject(project, Items);
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            project.CopyExemplars(label, Path.Combine("policies", "exemplars", label), 300);
-        }
-
-        File.Copy(TestPaths.SamplePolicy, project.File("policies/retire-sneaker.ktu.json"));
+        project.CopySamplePolicy(string.Empty, 300);
 
         var build = DotnetBuild.Run(project.Path, "remediate", "-p:KtuGateMode=Remediate");
         AssertExit(0, build);

@@ -72,6 +72,22 @@ public sealed class TempFolder : IDisposable
         }
     }
 
+    /// <summary>
+    /// The sample's retire-sneaker policy copied to <c>policies/retire-sneaker.ktu.json</c> under <paramref name="projectFolder"/>, with the
+    /// first <paramref name="perClass"/> exemplars of each class it names beside it; returns the policy's path.
+    /// </summary>
+    public string CopySamplePolicy(string projectFolder, int perClass)
+    {
+        var policy = File(System.IO.Path.Combine(projectFolder, "policies", "retire-sneaker.ktu.json"));
+        System.IO.File.Copy(TestPaths.SamplePolicy, policy);
+        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
+        {
+            CopyExemplars(label, System.IO.Path.Combine(projectFolder, "policies", "exemplars", label), perClass);
+        }
+
+        return policy;
+    }
+
     /// <summary>A copy of the sample project under <c>project/</c> (model, manifest, policy, 40 exemplars of each class the policy names) that a test may tamper with; returns its path.</summary>
     public string CopySampleProject()
     {
@@ -79,13 +95,7 @@ public sealed class TempFolder : IDisposable
         Directory.CreateDirectory(System.IO.Path.Combine(root, "artifacts"));
         System.IO.File.Copy(TestPaths.SampleModel, System.IO.Path.Combine(root, "artifacts", "fashion-classifier.onnx"));
         System.IO.File.Copy(TestPaths.SampleManifest, System.IO.Path.Combine(root, "artifacts", "fashion-classifier.ktu.json"));
-        Directory.CreateDirectory(System.IO.Path.Combine(root, "policies"));
-        System.IO.File.Copy(TestPaths.SamplePolicy, System.IO.Path.Combine(root, "policies", "retire-sneaker.ktu.json"));
-        foreach (var label in new[] { "sneaker", "sandal", "ankle-boot", "t-shirt", "bag" })
-        {
-            CopyExemplars(label, System.IO.Path.Combine("project", "policies", "exemplars", label), 40);
-        }
-
+        CopySamplePolicy("project", 40);
         return root;
     }
 
