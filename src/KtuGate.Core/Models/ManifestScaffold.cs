@@ -154,34 +154,19 @@ public static class ManifestScaffold
     /// <returns>The output's name, or null.</returns>
     public static string? TextTowerOutput(string towerPath, DiagnosticBag diagnostics)
     {
-        if (!File.Exists(towerPath))
-        {
-            diagnostics.Add(DiagnosticCodes.ModelNotFound, new SourceLocation(towerPath), towerPath);
-            return null;
-        }
-
-        if (Onnx.ModelFile.Load(towerPath, null, Onnx.ModelLimits.Default, diagnostics) is null)
+        using var session = OpenModel(towerPath, diagnostics);
+        if (session is null)
         {
             return null;
         }
 
-        try
+        var output = session.OutputMetadata.FirstOrDefault(o => o.Value.ElementDataType == TensorElementType.Float);
+        if (output.Key is null)
         {
-            using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_FATAL };
-            using var session = new InferenceSession(towerPath, options);
-            var output = session.OutputMetadata.FirstOrDefault(o => o.Value.ElementDataType == TensorElementType.Float);
-            if (output.Key is null)
-            {
-                diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, new SourceLocation(towerPath), "The text tower has no float output (token embeddings)");
-            }
+            diagnostics.Add(DiagnosticCodes.ManifestOutputMismatch, new SourceLocation(towerPath), "The text tower has no float output (token embeddings)");
+        }
 
-            return output.Key;
-        }
-        catch (OnnxRuntimeException e)
-        {
-            diagnostics.Add(DiagnosticCodes.ModelUnloadable, new SourceLocation(towerPath), e.Message.ReplaceLineEndings(" "));
-            return null;
-        }
+        return output.Key;
     }
 
     /// <summary>A policy that forgets the first label and keeps the others, for the user to rewrite.</summary>
