@@ -40,17 +40,16 @@ public static class Gate
             diagnostics.AddRange(ClauseJudge.Unreachable(policy, probes));
 
             // A linear-probe bound on a model whose probes record no features for it can never be judged: said before any model runs.
-            if (policy.Metrics is { MaxLinearProbeAccuracy: { } bound } metrics)
-            {
-                foreach (var kind in unrecorded)
-                {
-                    diagnostics.Add(DiagnosticCodes.ProbeBoundNotJudged, metrics.Location, policy.Id, Thresholds.Text(bound), kind);
-                }
-            }
+            diagnostics.AddRange(unrecorded.SelectMany(kind => ProbeBoundsNotJudged([policy], kind)));
         }
 
         return diagnostics.Items;
     }
+
+    /// <summary>KTU3008 for each of <paramref name="policies"/> that bounds the linear probe, on a model of <paramref name="kind"/> whose probes record no features for it.</summary>
+    private static IEnumerable<Diagnostic> ProbeBoundsNotJudged(IEnumerable<Policy> policies, string kind)
+        => policies.Where(p => p.Metrics?.MaxLinearProbeAccuracy is not null)
+            .Select(p => DiagnosticCodes.ProbeBoundNotJudged.Create(p.Metrics!.Location, p.Id, Thresholds.Text(p.Metrics.MaxLinearProbeAccuracy!.Value), kind));
 
     /// <summary>How a run with these diagnostics ends, from what its errors are about (each code's <see cref="DiagnosticDescriptor.Category"/>).</summary>
     /// <remarks>
@@ -164,11 +163,7 @@ public static class Gate
         var probeMisses = linearProbes is null ? [] : LinearProbeMisses(policies, linearProbes, plan!.Edits.Lowest);
         if (probeBound && plan is not null && !recorded && checkedModel.Report is not null)
         {
-            foreach (var policy in policies.Where(p => p.Metrics?.MaxLinearProbeAccuracy is not null))
-            {
-                siteProblems.Add(DiagnosticCodes.ProbeBoundNotJudged, policy.Metrics!.Location, policy.Id, Thresholds.Text(policy.Metrics.MaxLinearProbeAccuracy!.Value),
-                    ManifestKinds.NameOf(manifest.Kind));
-            }
+            siteProblems.AddRange(ProbeBoundsNotJudged(policies, ManifestKinds.NameOf(manifest.Kind)));
         }
 
         if (probeBound && !recorded && checkedModel.Report is not null)

@@ -150,13 +150,14 @@ internal sealed class CandidateSearch(RemediationRun.Context c, bool judgedOnAll
         var methods = new List<GradientMethod>();
         foreach (var method in names.Select(n => UnlearningMethods.Find(n) ?? throw new ArgumentException($"'{n}' is not an unlearning method.", nameof(targets))))
         {
-            if (own.CannotRun(method) is { } why || method is not GradientMethod gradient)
+            var why = own.CannotRun(method) ?? (method is GradientMethod ? null : "it is not a gradient method");
+            if (why is not null)
             {
-                c.Diagnostics.Add(DiagnosticCodes.MethodSkipped, location, method.Name, ManifestKinds.NameOf(c.Manifest.Kind), own.CannotRun(method) ?? "it is not a gradient method");
+                c.Diagnostics.Add(DiagnosticCodes.MethodSkipped, location, method.Name, ManifestKinds.NameOf(c.Manifest.Kind), why);
                 continue;
             }
 
-            methods.Add(gradient);
+            methods.Add((GradientMethod)method);
         }
 
         try
