@@ -22,6 +22,9 @@ internal sealed class ModelProbe : IDisposable
     private readonly LoadedModel? _model;
     private LoadedModel? _baseline;
     private readonly Dictionary<string, ProbeTally> _tallies = [];
+
+    /// <summary>Each exemplar set's exemplars as last loaded in this pass (a text kind's records), keyed by its files.</summary>
+    private readonly Dictionary<string, IReadOnlyList<Exemplar>> _exemplars = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ProbeTally> _baselineTallies;
     private SiteProbe? _siteProbe;
     private IConceptProbe? _probe;
@@ -138,13 +141,10 @@ internal sealed class ModelProbe : IDisposable
         var key = $"{label}\n{string.Join('\n', wordings)}\n{string.Join('\n', files)}";
         var phase = _c.Options.Phase ?? (_c.Options.Record is null ? ProgressText.Probing : ProgressText.Recording);
         var progress = _c.Request.Progress is null ? null : new Progress(_c.Request.Progress, _c.ModelName, concept, files.Count, phase, _passDone, Math.Max(_passTotal, _passDone + files.Count));
-        // The exemplars are loaded once, for whichever probe runs first; their problems are reported by the model's probe, as it runs first.
-        IReadOnlyList<Exemplar>? loaded = null;
-        IReadOnlyList<Exemplar> Exemplars(DiagnosticBag diagnostics) => loaded ??= _c.Kind.Exemplars(files, diagnostics);
         if (!_tallies.TryGetValue(key, out var tally))
         {
             progress?.Report(0);
-            tally = _tallies[key] = _probe!.Probe(Exemplars(_c.Diagnostics), label, wordings, _c.Diagnostics, progress, _c.CancellationToken);
+            tally = _tallies[key] = _probe!.Probe(Exemplars(files, _c.Diagnostics), label, wordings, _c.Diagnostics, progress, _c.CancellationToken);
             _passDone += files.Count;
         }
 
@@ -152,11 +152,21 @@ internal sealed class ModelProbe : IDisposable
         if (_c.Input.Baseline is not null && !_baselineTallies.TryGetValue(key, out baselineTally))
         {
             // Known baseline results cover every exemplar set a run probes (the same policies and manifest give the same sets).
-            baselineTally = (_baselineProbe ?? throw new InvalidOperationException("The baseline's results for an exemplar set are missing.")).Probe(Exemplars(new DiagnosticBag()), label, wordings, new DiagnosticBag(), null, _c.CancellationToken);
+            baselineTally = (_baselineProbe ?? throw new InvalidOperationException("The baseline's results for an exemplar set are missing.")).Probe(Exemplars(files, null), label, wordings, new DiagnosticBag(), null, _c.CancellationToken);
             _baselineTallies[key] = baselineTally;
         }
 
         return (tally, baselineTally);
+    }
+
+    /// <summary>
+    /// The exemplars of a concept's <paramref name="files"/>: loaded again where their problems are to be reported (each model probe reports
+    /// its own, as it always has), else, for the baseline's and the perturbed probes, as last loaded in this pass.
+    /// </summary>
+    private IReadOnlyList<Exemplar> Exemplars(IReadOnlyList<string> files, DiagnosticBag? report)
+    {
+        var key = string.Join('\n', files);
+        return report is null && _exemplars.TryGetValue(key, out var known) ? known : _exemplars[key] = _c.Kind.Exemplars(files, report ?? new DiagnosticBag());
     }
 
     /// <summary>Every bound concept probed and measured at both levels, on the model and the baseline, with its report.</summary>
@@ -251,7 +261,7 @@ internal sealed class ModelProbe : IDisposable
         var rates = new List<PerturbedRate>();
         foreach (var (perturbation, perturbedProbe) in probes)
         {
-            var tally = perturbedProbe.Probe(_c.Kind.Exemplars(OnSplit(policy, binding.Concept.Files), new DiagnosticBag()), binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
+            var tally = perturbedProbe.Probe(Exemplars(OnSplit(policy, binding.Concept.Files), null), binding.FineLabel, [], new DiagnosticBag(), null, _c.CancellationToken);
             var rate = Measure(binding, _c.Manifest, tally).At(clause.Level)!;
             var name = perturbation == Perturbation.Flip ? "flip" : "noise";
             rates.Add(new PerturbedRate(name, Rate(rate)!));
