@@ -40,6 +40,13 @@ public sealed class FailClosedBuildTests
         }
     }
 
+    /// <summary>The SHA-256 of the remediated artifact a report names (its first model's remediation output).</summary>
+    private static string RemediatedSha256(string reportPath)
+    {
+        using var report = JsonDocument.Parse(File.ReadAllBytes(reportPath));
+        return report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
+    }
+
     private static TempFolder ShippingProject()
     {
         var project = new TempFolder();
@@ -62,11 +69,7 @@ public sealed class FailClosedBuildTests
         var published = DotnetBuild.Exec(project.Path, ["publish", "-nologo", "-clp:NoSummary;ForceNoAlign", "-p:KtuGateMode=Remediate", "-o", publish, $"-bl:{Path.Combine(project.Path, "logs", "publish.binlog")}"],
             Path.Combine(project.Path, "logs", "publish.binlog"));
         Expect(0, published, "KtuGate: verdict pass");
-        string edited;
-        using (var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(bin, "ktu", "ktu-report.json"))))
-        {
-            edited = report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
-        }
+        var edited = RemediatedSha256(Path.Combine(bin, "ktu", "ktu-report.json"));
 
         Assert.NotEqual(original, edited);
         Assert.Equal(edited, TestPaths.Sha256(Path.Combine(publish, "artifacts", "fashion-classifier.onnx")));
@@ -143,11 +146,7 @@ public sealed class FailClosedBuildTests
 
         // Remediate: the application's output holds the edited model, the one the model project's report names.
         Expect(0, DotnetBuild.Run(app, "app-remediate", "-p:KtuGateMode=Remediate"), "KtuGate: verdict pass");
-        string edited;
-        using (var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(folder.Path, "model", "bin", "Debug", "net10.0", "ktu", "ktu-report.json"))))
-        {
-            edited = report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
-        }
+        var edited = RemediatedSha256(Path.Combine(folder.Path, "model", "bin", "Debug", "net10.0", "ktu", "ktu-report.json"));
 
         Assert.NotEqual(original, edited);
         Assert.Equal(edited, TestPaths.Sha256(shipped));
@@ -200,11 +199,7 @@ public sealed class FailClosedBuildTests
         Assert.False(File.Exists(assembly));
 
         Expect(0, DotnetBuild.Run(project.Path, "embedded-remediate", "-p:KtuGateMode=Remediate"), "KtuGate: verdict pass");
-        string edited;
-        using (var report = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(project.Path, "bin", "Debug", "net10.0", "ktu", "ktu-report.json"))))
-        {
-            edited = report.RootElement.GetProperty("models")[0].GetProperty("remediation").GetProperty("output").GetProperty("sha256").GetString()!;
-        }
+        var edited = RemediatedSha256(Path.Combine(project.Path, "bin", "Debug", "net10.0", "ktu", "ktu-report.json"));
 
         Assert.NotEqual(TestPaths.Sha256(TestPaths.SampleModel), edited);
         var run = DotnetBuild.Exec(project.Path, [assembly]);
