@@ -9,7 +9,7 @@ using KtuGate.Probing;
 // Probing benchmark: exemplars per second by batch size, and whether memory grows with the
 // number of exemplars (it must not: probes stream one batch at a time).
 // Usage: dotnet run -c Release --project bench/KtuGate.Bench [-- --repeat N]
-// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- large-model FOLDER [WIDTH]`: a model with over 2 GiB of external weights, see bench/large-model.sh; `-- tinylm`: unlearning inside the TinyLm decoder; `-- textfacts POLICY EDITED`: the original and an edited MiniLM on a TextFacts policy's facts, see bench/textfacts.sh)
+// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- deep-step-resnet STEPS FORGET RETAIN-PER-CLASS SCOPE DUMP-FOLDER`: the same on samples/ResNetClip, see bench/deep-step-resnet.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- large-model FOLDER [WIDTH]`: a model with over 2 GiB of external weights, see bench/large-model.sh; `-- tinylm`: unlearning inside the TinyLm decoder; `-- textfacts POLICY EDITED`: the original and an edited MiniLM on a TextFacts policy's facts, see bench/textfacts.sh)
 var root = FindRepoRoot();
 if (args.Length == 1 && args[0] == "remediation")
 {
@@ -20,6 +20,13 @@ if (args.Length == 1 && args[0] == "remediation")
 if (args.Length >= 1 && args[0] == "deep-step")
 {
     DeepStep.Print(root, args.Length == 2 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30);
+    return;
+}
+
+if (args.Length == 6 && args[0] == "deep-step-resnet")
+{
+    int Count(int i) => int.Parse(args[i], CultureInfo.InvariantCulture);
+    DeepStep.PrintResNetClip(root, Count(1), Count(2), Count(3), args[4], args[5]);
     return;
 }
 

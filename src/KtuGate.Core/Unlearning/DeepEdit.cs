@@ -163,12 +163,12 @@ internal static class DeepEdit
 
     /// <summary>One setting: AdamW from the original weights until the judge accepts a checkpoint or the steps run out.</summary>
     /// <remarks>
-    /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight); a kind's own edit (a decoder's, in Kinds/CausalLm) trains the same way on
+    /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight), one batch in one or more parts; a kind's own edit (a decoder's, in Kinds/CausalLm) trains the same way on
     /// its own batches. <paramref name="featureWeight"/>, where the loss has a feature-level term, is recorded in the settings' text.
     /// <paramref name="shapesVary"/>: the batches' shapes change from step to step (padded token sequences).
     /// </remarks>
     internal static (IReadOnlyList<InitializerOverride>, string, long) Train(
-        GradientModel built, Func<int, double, Dictionary<string, Func<OrtValue>>> feeds, GradientSettings settings, string scope,
+        GradientModel built, Func<int, double, IReadOnlyList<IReadOnlyDictionary<string, Func<OrtValue>>>> feeds, GradientSettings settings, string scope,
         Func<IReadOnlyList<InitializerOverride>, bool> accept, double? featureWeight = null, bool shapesVary = false)
     {
         // Batches of texts change shape every step (texts, tokens, candidates): ONNX Runtime's per-shape memory patterns and its arena
@@ -229,7 +229,7 @@ internal static class DeepEdit
         return reference;
     }
 
-    /// <summary>The mini-batches: step t takes the next <see cref="ForgetBatch"/> forget and <see cref="RetainBatch"/> retain exemplars, cycling.</summary>
+    /// <summary>The mini-batches: step t takes the next <see cref="ForgetBatch"/> forget and <see cref="RetainBatch"/> retain exemplars, cycling, fed in <see cref="GradientTrainer.Parts"/>.</summary>
     /// <remarks>Where <c>targets</c> are given (per exemplar, its probe-point target; null for a forget exemplar with none), the feature-level term is fed too.</remarks>
     private sealed class Batches(IReadOnlyList<GradientExample> examples, int classes, IReadOnlyList<double[]> reference, TrainingInput input, IReadOnlyList<float[]?>? targets)
     {
@@ -239,14 +239,21 @@ internal static class DeepEdit
         // The term is scaled by the original features' mean squared norm, so that its weight means the same whatever their magnitude.
         private readonly double _featureScale = targets is null ? 1 : targets.OfType<float[]>().Average(t => t.Sum(x => (double)x * x)) + 1e-12;
 
-        public Dictionary<string, Func<OrtValue>> Feeds(int step, double klWeight, double featureWeight)
+        public IReadOnlyList<IReadOnlyDictionary<string, Func<OrtValue>>> Feeds(int step, double klWeight, double featureWeight)
         {
             var f = Math.Min(ForgetBatch, _forget.Length);
             var r = Math.Min(RetainBatch, _retain.Length);
-            var rows = Enumerable.Range(0, f).Select(i => _forget[(step * f + i) % _forget.Length])
+            var batch = Enumerable.Range(0, f).Select(i => _forget[(step * f + i) % _forget.Length])
                 .Concat(Enumerable.Range(0, r).Select(j => _retain[(step * r + j) % _retain.Length])).ToArray();
-            var n = rows.Length;
             var size = input.Shape.Aggregate(1L, (a, b) => a * b);
+
+            // Each part is weighted as a share of the whole batch (1/f, λ/r), so that the parts' losses add up to the batch's.
+            return [.. GradientTrainer.Parts(batch.Length, size).Select(p => Part(batch[p.Start..(p.Start + p.Count)], f, r, size, klWeight, featureWeight))];
+        }
+
+        private Dictionary<string, Func<OrtValue>> Part(int[] rows, int f, int r, long size, double klWeight, double featureWeight)
+        {
+            var n = rows.Length;
             double[] Mask(Func<GradientExample, int, bool> picked)
             {
                 var mask = new double[n * classes];

@@ -33,6 +33,19 @@ internal static class DeepEditFeeds
         };
     }
 
+    /// <summary>Rows [<paramref name="start"/>, start + <paramref name="count"/>) of every fed tensor (each's first axis), as one part of the batch.</summary>
+    public static Dictionary<string, Func<OrtValue>> Rows(IReadOnlyDictionary<string, Func<OrtValue>> feeds, int start, int count)
+        => feeds.ToDictionary(f => f.Key, f => (Func<OrtValue>)(() =>
+        {
+            using var whole = f.Value();
+            var shape = whole.GetTensorTypeAndShape().Shape;
+            var row = (int)shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+            long[] partShape = [count, .. shape.Skip(1)];
+            return whole.GetTensorTypeAndShape().ElementDataType == Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Double
+                ? OrtValue.CreateTensorValueFromMemory(whole.GetTensorDataAsSpan<double>().Slice(start * row, count * row).ToArray(), partShape)
+                : OrtValue.CreateTensorValueFromMemory(whole.GetTensorDataAsSpan<float>().Slice(start * row, count * row).ToArray(), partShape);
+        }));
+
     /// <summary>The softmax of scores, in float64.</summary>
     public static double[] Softmax(IReadOnlyList<double> z)
     {

@@ -105,6 +105,51 @@ public sealed class DeepEditTests
         Assert.True(trainer.ChangedParameters > trainer.Weights["conv1.weight"].Length, "the convolutions moved too");
     }
 
+    [Fact]
+    public void A_batch_fed_in_parts_takes_the_step_of_the_whole_batch()
+    {
+        var (model, site) = Classifier();
+        var manifest = ManifestParser.Load(TestPaths.SampleManifest, new DiagnosticBag())!;
+        var labels = manifest.Labels.ToList();
+        var classes = labels.Count;
+        var identity = Enumerable.Range(0, classes).Select(c => Enumerable.Range(0, classes).Select(k => k == c ? 1.0 : 0.0).ToArray()).ToList();
+        var trained = EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null)!;
+        var built = GradientBuilder.Build(model, trained, MethodLoss.Build("logits", ForgetTerm.NegativeHinge, identity, [.. manifest.CoarseOfLabel], false, 1, 2), new DiagnosticBag())!;
+        var forget = Images(manifest, "sneaker", 0, 20);
+        var batch = forget.Concat(new[] { "sandal", "t-shirt", "bag" }.SelectMany(l => Images(manifest, l, 0, 10))).ToList();
+        using var original = new InferenceSession(TestPaths.SampleModel);
+        var reference = Logits(original, batch, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)])).ToList();
+        var feeds = DeepEditFeeds.For(batch, forget.Count, classes, labels.IndexOf("sneaker"), [labels.IndexOf("sandal"), labels.IndexOf("ankle-boot")], reference, klWeight: 4);
+
+        // Three uneven parts, one of them across the forget/retain boundary.
+        using var whole = new GradientTrainer(built);
+        using var inParts = new GradientTrainer(built);
+        var loss = whole.Step(feeds, 1e-3, 1e-3);
+        var partsLoss = inParts.Step([DeepEditFeeds.Rows(feeds, 0, 13), DeepEditFeeds.Rows(feeds, 13, 11), DeepEditFeeds.Rows(feeds, 24, 26)], 1e-3, 1e-3);
+
+        Assert.Equal(loss, partsLoss, 1e-9 * Math.Abs(loss));
+
+        // AdamW's first step moves each weight by about the learning rate times its gradient's sign; a gradient of rounding size may take
+        // either sign in float32 summed in another order, so the weights are compared by the loss they give and by how many agree.
+        Assert.Equal(whole.Loss(feeds), inParts.Loss(feeds), 1e-6 * Math.Abs(loss));
+        var weights = whole.Weights.SelectMany(w => w.Value.Zip(inParts.Weights[w.Key])).ToList();
+        var agree = weights.Count(p => Math.Abs(p.First - p.Second) <= 1e-6);
+        Assert.True(agree >= 0.999 * weights.Count, $"{weights.Count - agree} of {weights.Count} weights differ after the step");
+        Assert.True(whole.ChangedParameters > weights.Count / 2, $"only {whole.ChangedParameters} of {weights.Count} weights moved: the comparison would say little");
+    }
+
+    [Theory]
+    [InlineData(144, 3 * 224 * 224, new[] { 32, 32, 32, 32, 16 })]
+    [InlineData(192, 28 * 28, new[] { 192 })]
+    [InlineData(3, 64L * 3 * 224 * 224, new[] { 1, 1, 1 })]
+    public void A_deep_edit_feeds_a_batch_in_parts_of_at_most_32_images_of_224x224(int rows, long elementsPerRow, int[] expected)
+    {
+        var parts = GradientTrainer.Parts(rows, elementsPerRow);
+
+        Assert.Equal(expected, parts.Select(p => p.Count));
+        Assert.Equal(Enumerable.Range(0, rows), parts.SelectMany(p => Enumerable.Range(p.Start, p.Count)));
+    }
+
     private static (global::Onnx.ModelProto Model, EditSite Site) Classifier()
     {
         var model = OnnxGraph.Load(TestPaths.SampleModel, new DiagnosticBag())!;
