@@ -73,6 +73,8 @@ public sealed class GradientRuleTests
             "y", "a", "scale", "bias", "mean", "var"),
         ["Conv with padding and stride (float32)"] = r => new(Float32, [Node("Conv", ["x", "w", "b"], ["y"], Attr("kernel_shape", 3, 2), Attr("pads", 1, 0, 0, 1), Attr("strides", 2, 1))],
             [Random(Float32, "x", [2, 2, 5, 4], r, 0.5), Random(Float32, "w", [3, 2, 3, 2], r, 0.5), Random(Float32, "b", [3], r)], "y", ["x", "w", "b"]),
+        ["Conv with stride 1, uneven padding and dilation: dx as a convolution by the flipped kernel (float32)"] = r => new(Float32, [Node("Conv", ["x", "w", "b"], ["y"], Attr("kernel_shape", 3, 2), Attr("pads", 2, 0, 1, 1), Attr("dilations", 1, 2))],
+            [Random(Float32, "x", [2, 2, 5, 6], r, 0.5), Random(Float32, "w", [3, 2, 3, 2], r, 0.5), Random(Float32, "b", [3], r)], "y", ["x", "w", "b"]),
         ["Conv with dilation (float32)"] = r => new(Float32, [Node("Conv", ["x", "w"], ["y"], Attr("kernel_shape", 2, 2), Attr("dilations", 2, 1), Attr("strides", 1, 2))],
             [Random(Float32, "x", [1, 2, 5, 5], r, 0.5), Random(Float32, "w", [2, 2, 2, 2], r, 0.5)], "y", ["x", "w"]),
         ["MaxPool, overlapping windows"] = r => F64([Node("MaxPool", ["a"], ["y"], Attr("kernel_shape", 3, 3), Attr("strides", 2, 2), Attr("pads", 1, 1, 1, 1))],
