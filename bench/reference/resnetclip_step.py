@@ -2,8 +2,8 @@
 
 The tower (ResNet-18 at 224x224, the projection, L2 normalisation) is read from the composed ONNX artifact and run by a small
 interpreter of its ops in torch.nn.functional; the tensors trained are the ones KtuGate trains (setup.json's "trained": for scope
-"all" every float initializer of rank above 0, batch-normalisation statistics and the preprocessing's mean image included, so that
-both frameworks train the same numbers; for "last" the projection). Batch normalisation is F.batch_norm in inference mode where its
+"all" every float initializer of rank above 0 but batch normalisation's running statistics, the preprocessing's mean image
+included, so that both frameworks train the same numbers; for "last" the projection). Batch normalisation is F.batch_norm in inference mode where its
 running statistics are not trained, else written out, (x - mean) * scale / sqrt(var + eps) + bias, so that they get gradients. The batch, the class directions (MiniLM's
 prompt embeddings), the reference distribution and the settings come from the folder `dotnet bench/KtuGate.Bench deep-step-resnet`
 wrote, so both frameworks train on the same numbers. Loss and AdamW: nhl_kl.py.

@@ -10,7 +10,7 @@ public static class EditScope
     /// <summary>The last linear layer only: today's edit, and the cheapest.</summary>
     public const string Last = "last";
 
-    /// <summary>Every float initializer of rank 1 or more that a node reads: the whole network.</summary>
+    /// <summary>Every float initializer of rank 1 or more that a node reads, batch normalisation's running statistics excepted: the whole network.</summary>
     public const string All = "all";
 
     /// <summary>
@@ -29,13 +29,19 @@ public static class EditScope
     /// <param name="diagnostics">Receives KTU4012 for an entry that names nothing.</param>
     /// <param name="location">Where the scope was given (the policy), for the diagnostic.</param>
     /// <returns>The initializer names, or null after a diagnostic.</returns>
-    /// <remarks>Scalars (rank 0) are left out of <see cref="All"/>: exported graphs keep constants such as exponents and epsilons there, not weights.</remarks>
+    /// <remarks>
+    /// Scalars (rank 0) are left out of <see cref="All"/>: exported graphs keep constants such as exponents and epsilons there, not weights.
+    /// So are BatchNormalization's mean and variance (inputs 3 and 4), as frameworks keep them out of their parameters: in inference form
+    /// they only repeat the layer's scale and bias, and a variance stepped below zero turns the layer's output into NaN. A node name or
+    /// prefix still names them.
+    /// </remarks>
     public static IReadOnlyList<string>? Resolve(ModelProto model, IReadOnlyList<string> scope, EditSite site, DiagnosticBag diagnostics, SourceLocation? location)
     {
         var read = model.Graph.Node.SelectMany(n => n.Input).ToHashSet();
         var weights = model.Graph.Initializer
             .Where(t => t.DataType is (int)TensorProto.Types.DataType.Float or (int)TensorProto.Types.DataType.Double && t.Dims.Count > 0 && read.Contains(t.Name))
             .Select(t => t.Name).ToList();
+        var statistics = model.Graph.Node.Where(n => n.OpType == "BatchNormalization").SelectMany(n => n.Input.Skip(3).Take(2)).ToHashSet();
         var chosen = new HashSet<string>();
         var ok = true;
         foreach (var entry in scope)
@@ -43,7 +49,7 @@ public static class EditScope
             IEnumerable<string> named = entry switch
             {
                 Last => site.Bias is null ? [site.Weight] : [site.Weight, site.Bias],
-                All => weights,
+                All => weights.Where(w => !statistics.Contains(w)),
                 _ when FeedForwardNamed(model, weights, entry) is { } feedForward => feedForward,
                 _ => model.Graph.Node.Where(n => n.Name == entry).SelectMany(n => n.Input).Where(weights.Contains)
                     .Concat(weights.Where(w => w.StartsWith(entry, StringComparison.Ordinal))),

@@ -5,6 +5,7 @@ using KtuGate.Onnx;
 using KtuGate.Probing;
 using KtuGate.Unlearning;
 using Microsoft.ML.OnnxRuntime;
+using Onnx;
 using Xunit;
 
 namespace KtuGate.Tests.Gradients;
@@ -38,6 +39,25 @@ public sealed class DeepEditTests
 
         Assert.Equal(s_classifierWeights, EditScope.Resolve(model, ["all"], site, new DiagnosticBag(), null));
         Assert.Equal(gemm.Input.Skip(1), EditScope.Resolve(model, [gemm.Name], site, new DiagnosticBag(), null));
+    }
+
+    [Fact]
+    public void Scope_all_leaves_batch_normalisation_statistics_out_and_the_node_s_name_still_names_them()
+    {
+        var random = new Random(3);
+        var graph = new GraphProto { Name = "conv-bn" };
+        graph.Node.Add(GradientCheck.Node("Conv", ["x", "w", "b"], ["c"], GradientCheck.Attr("kernel_shape", 1, 1)));
+        graph.Node.Add(GradientCheck.Node("BatchNormalization", ["c", "scale", "shift", "mean", "var"], ["y"]));
+        foreach (var (name, dims) in new (string, long[])[] { ("w", [2, 2, 1, 1]), ("b", [2]), ("scale", [2]), ("shift", [2]), ("mean", [2]), ("var", [2]) })
+        {
+            graph.Initializer.Add(GradientCheck.Random(GradientCheck.Float32, name, dims, random));
+        }
+
+        var model = new ModelProto { Graph = graph };
+        var site = new EditSite(graph.Node[0].Name, "x", "w", "b", 2, 2, true);
+
+        Assert.Equal(["w", "b", "scale", "shift"], EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null));
+        Assert.Equal(["scale", "shift", "mean", "var"], EditScope.Resolve(model, [graph.Node[1].Name], site, new DiagnosticBag(), null));
     }
 
     [Fact]
