@@ -44,8 +44,8 @@ public sealed class GradientTrainer : IDisposable
 
     /// <summary>
     /// The most input elements one run of the gradient model takes (32 images of 3x224x224); a larger batch is fed in parts, their gradients
-    /// summed. Through ResNet-18 at 224x224 a run of 32 peaked at about 4.1 GB and one of 144 at 15.3 GB; the 144 in 5 parts peaked at 4.6 to
-    /// 5.7 GB, no slower (bench/results/deep-step-resnet.md). The activations kept for the backward pass grow with a run's rows.
+    /// summed. Through ResNet-18 at 224x224 a run of 144 peaked at 15.3 GB and took longer a step than the same 144 in 5 parts, which peaked at
+    /// about 4.1 GB, as a run of 32 does (bench/results/deep-step-resnet.md). The activations kept for the backward pass grow with a run's rows.
     /// </summary>
     public const long PartElements = 32L * 3 * 224 * 224;
 
