@@ -24,7 +24,7 @@ internal sealed class ProgressDisplay(TextWriter writer, bool live, Func<int> wi
 
         if (!live)
         {
-            if (ProgressText.LogLine(p.Phase, p.Model, p.Concept, p.Done, p.Total) is { } line)
+            if (ProgressText.LogLine(p.Phase, p.Model, p.Concept, p.Done, p.Total, p.Detail) is { } line)
             {
                 writer.WriteLine(line);
             }
@@ -56,5 +56,5 @@ internal sealed class ProgressDisplay(TextWriter writer, bool live, Func<int> wi
         writer.WriteLine(_last is null ? "stopped; nothing was written" : ProgressText.Stopped(_last.Phase, Subject(_last), _last.PassDone, _last.PassTotal));
     }
 
-    private static string Subject(ProbeProgress p) => p.Concept.Length == 0 ? p.Model : $"{p.Model}: {p.Concept}";
+    private static string Subject(ProbeProgress p) => (p.Concept.Length == 0 ? p.Model : $"{p.Model}: {p.Concept}") + (p.Detail.Length == 0 ? string.Empty : $", {p.Detail}");
 }

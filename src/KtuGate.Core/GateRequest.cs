@@ -97,6 +97,12 @@ public sealed record ProbeProgress(string Model, string Concept, int Done, int T
 
     /// <summary>Exemplars the pass classifies, over every concept and general set: the overall bar's end (while searching, the method's settings).</summary>
     public int PassTotal { get; init; }
+
+    /// <summary>
+    /// While searching, how the setting being trained through the network stands at its last checkpoint, e.g. "step 20 judged: 1 clause
+    /// missed: KTU3001" (a setting can train for many minutes between the setting counts); empty otherwise.
+    /// </summary>
+    public string Detail { get; init; } = string.Empty;
 }
 
 /// <summary>How a gate run ended; the values are the <c>ktu</c> exit codes.</summary>

@@ -2,7 +2,9 @@ using KtuGate.Diagnostics;
 using KtuGate.Onnx;
 using KtuGate.Policies;
 using KtuGate.Probing;
+using KtuGate.Reporting;
 using KtuGate.Tests;
+using KtuGate.Unlearning;
 using Onnx;
 
 namespace KtuGate.Core.Tests;
@@ -13,7 +15,7 @@ namespace KtuGate.Core.Tests;
 /// </summary>
 public sealed class DeepRemediationTests
 {
-    private static GateResult Remediate(string policy, string outputDirectory, string baseDirectory, string[]? scope = null, string[]? methods = null)
+    private static GateResult Remediate(string policy, string outputDirectory, string baseDirectory, string[]? scope = null, string[]? methods = null, List<ProbeProgress>? progress = null)
         => Gate.Run(new GateRequest([new GateModelInput(TestPaths.SampleModel, TestPaths.SampleManifest)], [policy], Path.Combine(outputDirectory, "report"))
         {
             ExecutionProvider = ExecutionProviderPreference.Cpu,
@@ -22,7 +24,13 @@ public sealed class DeepRemediationTests
             BaseDirectory = baseDirectory,
             RemedyScope = scope,
             RemedyMethods = methods,
+            Progress = progress is null ? null : new Collect(progress),
         });
+
+    private sealed class Collect(List<ProbeProgress> seen) : IProgress<ProbeProgress>
+    {
+        public void Report(ProbeProgress value) => seen.Add(value);
+    }
 
     /// <summary>The sample's retire-sneaker policy, copied with its exemplars, its remedy replaced by <paramref name="remedy"/>.</summary>
     private static string PolicyWithRemedy(TempFolder temp, string remedy)
@@ -79,13 +87,23 @@ public sealed class DeepRemediationTests
         using var temp = new TempFolder();
         var policy = PolicyWithRemedy(temp, "{ \"allowed\": true, \"methods\": [\"nhl-kl\"], \"scope\": [\"/fc1/Gemm\", \"conv2\"] }");
         var output = Path.Combine(temp.Path, "out");
+        var progress = new List<ProbeProgress>();
 
-        var result = Remediate(policy, output, temp.Path);
+        var result = Remediate(policy, output, temp.Path, progress: progress);
 
         Assert.True(result.Outcome == GateOutcome.Pass, string.Join("\n", result.Diagnostics));
         var remediation = result.Report.Models[0].Remediation!;
         Assert.Equal("nhl-kl", remediation.Method);
         Assert.Equal(["/fc1/Gemm", "conv2"], remediation.Scope);
+
+        // Progress tells each checkpoint of the settings trained through the network, up to the kept one's passing step.
+        var checkpoints = progress.Where(p => p.Detail.Length > 0).ToList();
+        var keptSteps = remediation.Tried[^1].Settings.Split(' ').Single(s => s.StartsWith("steps=", StringComparison.Ordinal))["steps=".Length..];
+        Assert.All(checkpoints, p => Assert.Equal((ProgressText.SearchingSettings, "nhl-kl"), (p.Phase, p.Concept)));
+        Assert.Equal($"step {keptSteps} judged: passed", checkpoints[^1].Detail);
+        Assert.All(checkpoints[..^1], p => Assert.Matches("^step [0-9]+0 judged: [0-9]+ clauses? missed: KTU[0-9]{4}(, KTU[0-9]{4})*$", p.Detail));
+        var kept = int.Parse(keptSteps, System.Globalization.CultureInfo.InvariantCulture) / DeepEdit.CheckpointInterval;
+        Assert.Equal(Enumerable.Range(1, kept).Select(k => $"step {k * DeepEdit.CheckpointInterval} judged:"), checkpoints.TakeLast(kept).Select(p => p.Detail[..p.Detail.IndexOf(':', StringComparison.Ordinal)] + ":"));
         Assert.Equal(4, remediation.TrainedInitializers); // fc1.weight, fc1.bias, conv2.weight, conv2.bias
         Assert.True(remediation.ChangedParameters > 0);
 

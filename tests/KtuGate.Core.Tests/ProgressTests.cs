@@ -42,6 +42,11 @@ public sealed class ProgressTests
         Assert.Equal("searching settings fashion-classifier.onnx", ProgressText.LogLine(ProgressText.SearchingSettings, "fashion-classifier.onnx", string.Empty, 0, 0));
         Assert.True(ProgressText.IsLogLine("searching settings fashion-classifier.onnx: closed-form 3/12"));
 
+        // A setting trained through the network can run for minutes: each of its checkpoints gets a line too.
+        var checkpoint = ProgressText.LogLine(ProgressText.SearchingSettings, "resnet-clip.onnx", "nhl-kl", 0, 4, "step 10 judged: 2 clauses missed: KTU3001, KTU3004");
+        Assert.Equal("searching settings resnet-clip.onnx: nhl-kl 0/4, step 10 judged: 2 clauses missed: KTU3001, KTU3004", checkpoint);
+        Assert.True(ProgressText.IsLogLine(checkpoint!));
+
         // Probing still logs a concept once, at its start.
         Assert.Equal("probing m.onnx: bag (300 exemplars)", ProgressText.LogLine(ProgressText.Probing, "m.onnx", "bag", 0, 300));
         Assert.Null(ProgressText.LogLine(ProgressText.Probing, "m.onnx", "bag", 64, 300));

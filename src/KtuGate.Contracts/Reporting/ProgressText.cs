@@ -29,7 +29,8 @@ public static class ProgressText
     /// <summary>
     /// The line a log gets for one report, or null where none is due: the start of a phase (or of a concept in it), e.g. "probing
     /// fashion-classifier.onnx: sneaker (300 exemplars)", and, while searching, each setting of a method, with the method's settings judged
-    /// so far, e.g. "searching settings fashion-classifier.onnx: closed-form 3/12".
+    /// so far, e.g. "searching settings fashion-classifier.onnx: closed-form 3/12", and a deep setting's checkpoints, e.g. "searching settings
+    /// fashion-classifier.onnx: nhl-kl 0/4, step 10 judged: 1 clause missed: KTU3001".
     /// </summary>
     /// <remarks>Model and concept names come from the command line and policies: made inert, so a name cannot forge a line or drive the terminal.</remarks>
     /// <param name="phase">One of <see cref="Phases"/>.</param>
@@ -37,11 +38,12 @@ public static class ProgressText
     /// <param name="concept">The concept probed, or the unlearning method whose settings are searched; empty for neither.</param>
     /// <param name="done">Exemplars (settings) done.</param>
     /// <param name="total">Exemplars (settings) in all; 0 for a phase without a count.</param>
-    public static string? LogLine(string phase, string model, string concept, int done, int total)
+    /// <param name="detail">While searching, the setting's last checkpoint; empty for none.</param>
+    public static string? LogLine(string phase, string model, string concept, int done, int total, string detail = "")
     {
         if (phase == SearchingSettings && total > 0)
         {
-            return TextSafety.Printable(string.Create(CultureInfo.InvariantCulture, $"{phase} {model}: {concept} {done}/{total}"));
+            return TextSafety.Printable(string.Create(CultureInfo.InvariantCulture, $"{phase} {model}: {concept} {done}/{total}{(detail.Length > 0 ? ", " + detail : string.Empty)}"));
         }
 
         return done != 0 ? null

@@ -1,3 +1,4 @@
+using System.Globalization;
 using KtuGate.Diagnostics;
 using KtuGate.Onnx;
 using KtuGate.Reporting;
@@ -17,13 +18,30 @@ internal sealed class CandidateTrials(RemediationRun.Context c, EditReadings rea
     /// <summary>What the trials read inside the network.</summary>
     internal EditReadings Readings => readings;
 
+    private (string Method, int Judged, int Settings) _searching;
+
     /// <summary>Tells the progress display which of a method's settings the search tries: <paramref name="judged"/> of <paramref name="settings"/> judged so far.</summary>
     internal void Searching(string method, int judged, int settings)
-        => c.Request.Progress?.Report(new ProbeProgress(Path.GetFileName(c.Input.Artifact), method, judged, settings)
+    {
+        _searching = (method, judged, settings);
+        Report(string.Empty);
+    }
+
+    /// <summary>Tells the progress display how the deep setting being trained fared at its <paramref name="checkpoint"/>th checkpoint.</summary>
+    private void Checkpoint(int checkpoint, string outcome)
+        => Report(string.Create(CultureInfo.InvariantCulture, $"step {checkpoint * DeepEdit.CheckpointInterval} judged: {outcome}"));
+
+    /// <summary>E.g. "2 clauses missed: KTU3001, KTU3004": how many, and their codes (each miss reads "CODE message").</summary>
+    private static string MissedCount(List<string> missed, string what)
+        => string.Create(CultureInfo.InvariantCulture, $"{missed.Count} {what}{(missed.Count == 1 ? string.Empty : "s")} missed: {string.Join(", ", missed.Select(m => m.Split(' ')[0]).Distinct())}");
+
+    private void Report(string detail)
+        => c.Request.Progress?.Report(new ProbeProgress(Path.GetFileName(c.Input.Artifact), _searching.Method, _searching.Judged, _searching.Settings)
         {
             Phase = ProgressText.SearchingSettings,
-            PassDone = judged,
-            PassTotal = settings,
+            PassDone = _searching.Judged,
+            PassTotal = _searching.Settings,
+            Detail = detail,
         });
 
     /// <summary>
@@ -50,15 +68,19 @@ internal sealed class CandidateTrials(RemediationRun.Context c, EditReadings rea
         }
 
         (IReadOnlyList<InitializerOverride> Weights, (Checked Result, List<string> Missed) Verdict)? last = null;
+        var checkpoints = 0;
         if (TrySolve(candidate, w =>
         {
             // A linear-probe bound is judged first: it is cheaper than probing every exemplar set.
-            if (ProbeMissesOf(w).Count > 0)
+            checkpoints++;
+            if (ProbeMissesOf(w) is { Count: > 0 } over)
             {
+                Checkpoint(checkpoints, MissedCount(over, "linear-probe bound"));
                 return false;
             }
 
             last = (w, probing.Judge(new CandidateEdit([], w)));
+            Checkpoint(checkpoints, last.Value.Verdict.Missed.Count == 0 ? "passed" : MissedCount(last.Value.Verdict.Missed, "clause"));
             return last.Value.Verdict.Missed.Count == 0;
         }, scope, location) is not { } solved)
         {
