@@ -82,13 +82,17 @@ Task<int> CheckAction(ParseResult parse, GateMode mode, CancellationToken cancel
         // The edited artifact is checked on its own next (ktu check on the output): its manifest goes beside it.
         ManifestBesideOutput = mode == GateMode.Remediate,
     };
-    // Ctrl+C (SIGINT) cancels the run instead of killing the process, so that it stops between batches, says where, and leaves nothing behind.
+    // Ctrl+C (SIGINT) and SIGTERM (what CI runners and container stops send) cancel the run instead of killing the process, so that it stops
+    // between batches or training steps, says where, and leaves nothing behind: no staging folder in the output directory, no report.
     using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
+    void Cancel(PosixSignalContext context)
     {
         context.Cancel = true;
         stop.Cancel();
-    });
+    }
+
+    using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+    using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
     return Task.FromResult((int)Verbs.Run(() => Verbs.Check(request, parse.GetValue(signingKeyOption), parse.GetValue(signingKeyEnvOption), parse.GetValue(formatOption) == "json", stop.Token, parse.GetValue(inputsFileOption))));
 }
 

@@ -80,6 +80,44 @@ public sealed class ProgressDisplayTests
         Assert.False(File.Exists(Path.Combine(temp.Path, "fashion-classifier.onnx")));
     }
 
+    [Fact]
+    public async Task Sigterm_while_a_setting_trains_through_the_network_stops_it_says_where_and_leaves_the_output_folder_as_it_was()
+    {
+        using var temp = new TempFolder();
+        var report = Path.Combine(temp.Path, "report");
+        var output = Path.Combine(temp.Path, "out");
+
+        // CI runners and container stops send SIGTERM, not Ctrl+C. It is sent once a setting trained through the network (scope conv1) has
+        // begun, in a log (no terminal): the run must stop as for Ctrl+C, not die with its staging folder left in the output folder.
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = TestPaths.Sample(), RedirectStandardOutput = true, RedirectStandardError = true };
+        string[] arguments = [TestPaths.EnginePath, "unlearn", .. s_check[1..], "--method", "nhl-kl", "--scope", "conv1", "--report-dir", report, "--output-dir", output];
+        foreach (var a in arguments)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var seen = new StringBuilder();
+        var sent = false;
+        while (await process.StandardError.ReadLineAsync() is { } line)
+        {
+            seen.AppendLine(line);
+            if (!sent && line.StartsWith("searching settings fashion-classifier.onnx: nhl-kl ", StringComparison.Ordinal))
+            {
+                sent = true;
+                Assert.Equal(0, ExternalTools.Run("kill", "-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).ExitCode);
+            }
+        }
+
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)), "ktu did not stop");
+        Assert.True(sent, "the run ended before a setting began:\n" + seen);
+        Assert.True(process.ExitCode == 130, $"exit {process.ExitCode}, expected 130 (cancelled):\n{seen}{await stdout}");
+        Assert.Matches(@"stopped while searching settings fashion-classifier\.onnx: nhl-kl(, step \d+ judged: [^\n]*)? at \d+/4 settings; nothing was written", seen.ToString());
+        Assert.False(Directory.Exists(report) && Directory.EnumerateFiles(report).Any(), "a stopped run wrote a report");
+        Assert.False(Directory.Exists(output), "the output folder the run created (with its staging folder) was left behind");
+    }
+
     /// <summary>Runs ktu in the sample project under a pseudo-terminal <see cref="Columns"/> wide; types Ctrl+C once <paramref name="interruptWhen"/> holds for the output so far.</summary>
     private static (int ExitCode, string Output) OnTerminal(string[] arguments, Func<string, bool>? interruptWhen = null)
     {

@@ -136,7 +136,7 @@ internal sealed class CandidateTrials(RemediationRun.Context c, EditReadings rea
     {
         try
         {
-            return candidate.Solve(accept);
+            return candidate.Solve(accept, c.CancellationToken);
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException e)
         {

@@ -11,10 +11,11 @@ namespace KtuGate.Unlearning;
 /// <summary>A deep edit to try: a gradient method at one setting over a scope, trained only when its turn comes.</summary>
 /// <param name="Method">The method's name.</param>
 /// <param name="Solve">
-/// Trains, given an acceptance test asked at checkpoints with the trained initializers' current values, stopping at the first it accepts;
-/// returns the weights, the settings as reports record them and how many parameters differ from the original's.
+/// Trains, given an acceptance test asked at checkpoints with the trained initializers' current values, stopping at the first it accepts
+/// (or, where the token is cancelled, before the next step with <see cref="OperationCanceledException"/>); returns the weights, the
+/// settings as reports record them and how many parameters differ from the original's.
 /// </param>
-internal sealed record DeepCandidate(string Method, Func<Func<IReadOnlyList<InitializerOverride>, bool>, (IReadOnlyList<InitializerOverride> Weights, string Settings, long Changed)> Solve);
+internal sealed record DeepCandidate(string Method, Func<Func<IReadOnlyList<InitializerOverride>, bool>, CancellationToken, (IReadOnlyList<InitializerOverride> Weights, string Settings, long Changed)> Solve);
 
 /// <summary>What a deep edit trains: the model, the initializers its scope names and how exemplars become the model's input.</summary>
 /// <param name="Model">The original model.</param>
@@ -126,7 +127,7 @@ internal static class DeepEdit
         var settings = Search(method);
         if (deep.Feature is not { } feature)
         {
-            return [.. settings.Select(setting => new DeepCandidate(method.Name, accept => Train(built, (t, kl) => batches.Feeds(t, kl, 0), setting, scopeText, accept)))];
+            return [.. settings.Select(setting => new DeepCandidate(method.Name, (accept, stop) => Train(built, (t, kl) => batches.Feeds(t, kl, 0), setting, scopeText, accept, stop)))];
         }
 
         var targets = sampled.Select(s => s.Example.Forbidden is null ? s.Example.Activation : feature.ForgetTargets.GetValueOrDefault(s.File)).ToList();
@@ -141,11 +142,11 @@ internal static class DeepEdit
         // The output losses alone first; only where they leave the concept readable, the feature-level term, with the strongest retention.
         var featureBatches = new Batches(examples, directions.Count, reference, deep.Input, targets);
         var kl = method.Search.Max(s => s.KlWeight);
-        return [.. settings.Select(setting => new DeepCandidate(method.Name, accept => Train(built, (t, k) => batches.Feeds(t, k, 0), setting, scopeText, accept))),
+        return [.. settings.Select(setting => new DeepCandidate(method.Name, (accept, stop) => Train(built, (t, k) => batches.Feeds(t, k, 0), setting, scopeText, accept, stop))),
                 .. from lr in s_featureLearningRates
                    from weight in s_featureWeights
-                   select new DeepCandidate(method.Name, accept => Train(
-                       withFeatures, (t, k) => featureBatches.Feeds(t, k, weight), new GradientSettings(method.Name, lr, kl, FeatureSteps), scopeText, accept, weight))];
+                   select new DeepCandidate(method.Name, (accept, stop) => Train(
+                       withFeatures, (t, k) => featureBatches.Feeds(t, k, weight), new GradientSettings(method.Name, lr, kl, FeatureSteps), scopeText, accept, stop, weight))];
     }
 
     /// <summary>Whether every trained initializer is float32 stored in the model, which the trainer reads and overrides (else KTU4013).</summary>
@@ -165,11 +166,12 @@ internal static class DeepEdit
     /// <remarks>
     /// Step t is fed <paramref name="feeds"/>(t, the setting's KL weight), one batch in one or more parts; a kind's own edit (a decoder's, in Kinds/CausalLm) trains the same way on
     /// its own batches. <paramref name="featureWeight"/>, where the loss has a feature-level term, is recorded in the settings' text.
-    /// <paramref name="shapesVary"/>: the batches' shapes change from step to step (padded token sequences).
+    /// <paramref name="shapesVary"/>: the batches' shapes change from step to step (padded token sequences). <paramref name="stop"/> is
+    /// asked before each step.
     /// </remarks>
     internal static (IReadOnlyList<InitializerOverride>, string, long) Train(
         GradientModel built, Func<int, double, IReadOnlyList<IReadOnlyDictionary<string, Func<OrtValue>>>> feeds, GradientSettings settings, string scope,
-        Func<IReadOnlyList<InitializerOverride>, bool> accept, double? featureWeight = null, bool shapesVary = false)
+        Func<IReadOnlyList<InitializerOverride>, bool> accept, CancellationToken stop, double? featureWeight = null, bool shapesVary = false)
     {
         // Batches of texts change shape every step (texts, tokens, candidates): ONNX Runtime's per-shape memory patterns and its arena
         // would keep every step's blocks (measured: MiniLM over 16 GB within a few dozen steps), so such a trainer allocates per run. Basic
@@ -182,6 +184,8 @@ internal static class DeepEdit
         string Text(int steps) => string.Create(CultureInfo.InvariantCulture, $"scope={scope} lr={settings.LearningRate} kl={settings.KlWeight}{feature} steps={steps}");
         for (var step = 1; step <= settings.Steps; step++)
         {
+            // A step through a large network takes seconds and a setting minutes: Ctrl+C is heard between steps, not only between settings.
+            stop.ThrowIfCancellationRequested();
             trainer.Step(feeds(step - 1, settings.KlWeight), settings.LearningRate, Decay);
             if (step % CheckpointInterval == 0 && step < settings.Steps && Current() is var weights && accept(weights))
             {

@@ -158,6 +158,37 @@ public sealed class DeepEditTests
         Assert.True(whole.ChangedParameters > weights.Count / 2, $"only {whole.ChangedParameters} of {weights.Count} weights moved: the comparison would say little");
     }
 
+    [Fact]
+    public void A_setting_stops_before_its_next_step_once_cancelled()
+    {
+        var (model, site) = Classifier();
+        var manifest = ManifestParser.Load(TestPaths.SampleManifest, new DiagnosticBag())!;
+        var labels = manifest.Labels.ToList();
+        var identity = Enumerable.Range(0, labels.Count).Select(c => Enumerable.Range(0, labels.Count).Select(k => k == c ? 1.0 : 0.0).ToArray()).ToList();
+        var trained = EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null)!;
+        var built = GradientBuilder.Build(model, trained, MethodLoss.Build("logits", ForgetTerm.NegativeHinge, identity, [.. manifest.CoarseOfLabel], false, 1, 2), new DiagnosticBag())!;
+        var batch = Images(manifest, "sneaker", 0, 4).Concat(Images(manifest, "sandal", 0, 4)).ToList();
+        using var original = new InferenceSession(TestPaths.SampleModel);
+        var reference = Logits(original, batch, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)])).ToList();
+        var feeds = DeepEditFeeds.For(batch, 4, labels.Count, labels.IndexOf("sneaker"), [labels.IndexOf("sandal")], reference, klWeight: 1);
+
+        // Cancelled while step 3 is fed (as Ctrl+C or SIGTERM would, from another thread): step 3 completes, step 4 never starts, and no
+        // checkpoint is asked. A step through a large network takes seconds and a setting up to 60 of them.
+        using var stop = new CancellationTokenSource();
+        var fed = 0;
+        var asked = 0;
+        Assert.ThrowsAny<OperationCanceledException>(() => DeepEdit.Train(built, (step, kl) =>
+        {
+            if (++fed == 3)
+            {
+                stop.Cancel();
+            }
+
+            return [feeds];
+        }, new GradientSettings("nhl-kl", 1e-3, 1, DeepEdit.MaxSteps), "all", _ => ++asked > 0, stop.Token));
+        Assert.Equal((3, 0), (fed, asked));
+    }
+
     [Theory]
     [InlineData(144, 3 * 224 * 224, new[] { 32, 32, 32, 32, 16 })]
     [InlineData(192, 28 * 28, new[] { 192 })]

@@ -78,7 +78,7 @@ internal static class CausalLmEdit
         }
 
         return [.. Search(method).Select(settings => new DeepCandidate(method.Name,
-            accept => DeepEdit.Train(built, (t, kl) => [batches.Feeds(t, kl)], settings, scopeText, accept, shapesVary: true)))];
+            (accept, stop) => DeepEdit.Train(built, (t, kl) => [batches.Feeds(t, kl)], settings, scopeText, accept, stop, shapesVary: true)))];
     }
 
     /// <summary>The original decoder's answer log-probability (forget sequences) or next-token distributions from the answer on (retain sequences).</summary>

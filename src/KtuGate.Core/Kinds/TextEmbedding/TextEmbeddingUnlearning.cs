@@ -143,7 +143,7 @@ internal sealed class TextEmbeddingUnlearning(TextEncoderSpec spec, TextTower or
 
         return [.. from kl in method.Search.Select(s => s.KlWeight).Distinct()
                    from lr in suffix is null ? s_learningRates : s_suffixLearningRates
-                   select new DeepCandidate(method.Name, accept => DeepEdit.Train(built, (t, kl) => [batches.Feeds(t, kl)], new GradientSettings(method.Name, lr, kl, MaxSteps), scopeText, accept, shapesVary: true))];
+                   select new DeepCandidate(method.Name, (accept, stop) => DeepEdit.Train(built, (t, kl) => [batches.Feeds(t, kl)], new GradientSettings(method.Name, lr, kl, MaxSteps), scopeText, accept, stop, shapesVary: true))];
     }
 
     /// <summary>The token states recorded at a cut (<see cref="TokenSuffix"/>), each text once for the run, whichever method trains above it.</summary>
