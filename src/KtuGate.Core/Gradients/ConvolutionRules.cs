@@ -45,7 +45,7 @@ internal sealed class ConvolutionRules : GradientRuleFamily
             // forward's padding. ONNX Runtime runs it about as fast as the forward convolution; the transposed convolution below was 3%
             // slower a step through ResNet-18 on one CPU and about 60% on another (bench/results/deep-step-resnet.md).
             long[] padsBack = [.. Enumerable.Range(0, spatial).Select(i => reach[i] - pads[i]), .. Enumerable.Range(0, spatial).Select(i => reach[i] - pads[i + spatial])];
-            var axes = Enumerable.Range(2, spatial).Select(a => (long)a).ToArray();
+            var axes = SpatialAxes(spatial);
             var flipped = g.Op("Slice", [w, g.Int64s([.. Enumerable.Repeat(-1L, spatial)]), g.Int64s([.. Enumerable.Repeat(long.MinValue, spatial)]), g.Int64s(axes), g.Int64s([.. Enumerable.Repeat(-1L, spatial)])]);
             var swapped = g.Op("Transpose", [flipped], GradientGraph.Attr("perm", new long[] { 1, 0 }.Concat(axes).ToArray()));
             dx = g.Op("Conv", [dy, swapped], GradientGraph.Attr("pads", padsBack), GradientGraph.Attr("dilations", dilations));
@@ -77,7 +77,7 @@ internal sealed class ConvolutionRules : GradientRuleFamily
     private static string WeightGradient(GradientGraph g, string x, string w, string dy, long[] kernelShape, long[] strides, long[] dilations, long[] pads)
     {
         var spatial = kernelShape.Length;
-        var axes = Enumerable.Range(2, spatial).Select(a => (long)a).ToArray();
+        var axes = SpatialAxes(spatial);
         var padded = pads.Any(p => p != 0) ? g.Op("Pad", [x, g.Int64s([0, 0, .. pads.Take(spatial), 0, 0, .. pads.Skip(spatial)])]) : x;
 
         // A window of the output's size at stride s starting at b ends before b + s·size: exactly the output's positions.
@@ -140,9 +140,12 @@ internal sealed class ConvolutionRules : GradientRuleFamily
         var missing = g.Op("Sub", [g.Op("Add", [inputSize, g.Int64s(padTotal)]), spreadSize]);
         var padding = g.Op("Concat", [g.Int64s(new long[spatial + 4]), missing], GradientGraph.Attr("axis", 0));
         var padded = g.Op("Pad", [spread, padding]);
-        var axes = Enumerable.Range(2, spatial).Select(a => (long)a).ToArray();
+        var axes = SpatialAxes(spatial);
         return g.Op("Slice", [padded, g.Int64s(begin), g.Op("Add", [inputSize, g.Int64s(begin)]), g.Int64s(axes)]);
     }
 
     private static long[] Ones(int count) => [.. Enumerable.Repeat(1L, count)];
+
+    /// <summary>The axes after batch and channel: 2 .. spatial + 1.</summary>
+    private static long[] SpatialAxes(int spatial) => [.. Enumerable.Range(2, spatial).Select(a => (long)a)];
 }
