@@ -8,6 +8,7 @@
 # Writes Markdown to stdout. Usage: bench/deep-remediation.sh > bench/results/deep-remediation.md
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/bench/machine.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 dotnet build "$repo/src/KtuGate.Cli" -c Release -nologo -v:q -o "$work/ktu" >/dev/null
@@ -15,7 +16,7 @@ ktu=(dotnet "$work/ktu/ktu.dll")
 
 echo "# Remediation by scope"
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), CPU only; $(date -u +%Y-%m-%d)."
+echo "Machine: $(machine), CPU only; $(date -u +%Y-%m-%d)."
 echo "Each row is one \`ktu unlearn\` run (one process: verify, search, write, probe) against one \`ktu check\` of the original, in the same run of this script."
 echo "Peak RSS is GNU time's maximum resident set size of each process (the unlearn process verifies, searches, writes and probes again)."
 echo "The linear probe is the forget clause's recovery profile in the remediation's report (remediation.recoveryProfile): can a logistic regression tell the concept's exemplars from its siblings' (held-out accuracy) at each depth the kept edit trained (each trained layer's output) and at the last layer's input (marked *), on the original → the edited artifact? The majority-class rate is 0.667 for sneaker against sandal and ankle boot; \"-\" where nothing was written."

@@ -14,6 +14,7 @@
 # Usage: bench/deep-step-resnet.sh [ROUNDS] [STEPS] [CONFIGURATION...] > bench/results/deep-step-resnet.md
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/bench/machine.sh"
 rounds=${1:-2}
 steps=${2:-3}
 shift $(($# < 2 ? $# : 2))
@@ -25,7 +26,7 @@ dotnet build "$repo/bench/KtuGate.Bench" -c Release -nologo -v:q >/dev/null
 
 echo "# NHL+KL steps through a ResNet-18 tower: KtuGate against PyTorch"
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), CPU only, both with $(nproc) threads; $(date -u +%Y-%m-%d); load average before the run $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "Machine: $(machine), CPU only, both with $(nproc) threads; $(date -u +%Y-%m-%d); load average before the run $(cut -d' ' -f1-3 /proc/loadavg)."
 echo "samples/ResNetClip's image tower (ResNet-18 at 224x224, the projection, L2 normalisation; ONNX opset 13) over its zero-shot scores against"
 echo "MiniLM's prompt embeddings (scale 20); a batch of the first F sneakers (forget: NHL against sandal and ankle boot, margin 1, coarse KL weight 4)"
 echo "and the first R of sandal, ankle boot, t-shirt and bag (retain: KL weight 4), F + 4R in all; AdamW lr 1e-3, decay 1e-3 towards the original."

@@ -9,6 +9,7 @@
 # Needs Debian python3-torch, python3-onnx, python3-pil. Usage: bench/deep-step.sh [ROUNDS] [STEPS] > bench/results/deep-step.md
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/bench/machine.sh"
 rounds=${1:-3}
 steps=${2:-30}
 work=$(mktemp -d)
@@ -17,7 +18,7 @@ dotnet build "$repo/bench/KtuGate.Bench" -c Release -nologo -v:q >/dev/null
 
 echo "# One NHL+KL step through the whole network: KtuGate against PyTorch"
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(uname -sr), CPU only, both with $(nproc) threads; $(date -u +%Y-%m-%d)."
+echo "Machine: $(machine), CPU only, both with $(nproc) threads; $(date -u +%Y-%m-%d)."
 echo "FashionGate's classifier, every weight trained (scope all), batch 192 (64 sneaker, 128 retain exemplars), NHL (margin 2) + KL (weight 4) + coarse KL, AdamW lr 1e-3;"
 echo "$steps timed steps per round after 3 warm-up steps; rounds alternate. \`bench/deep-step.sh $rounds $steps\`."
 echo
