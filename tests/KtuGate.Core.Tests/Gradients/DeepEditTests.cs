@@ -76,7 +76,6 @@ public sealed class DeepEditTests
     [Fact]
     public void AdamW_over_every_weight_forgets_sneakers_on_held_out_exemplars_and_keeps_the_rest()
     {
-        var (model, site) = Classifier();
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, new DiagnosticBag())!;
         var sneaker = manifest.Labels.ToList().IndexOf("sneaker");
         var allowed = new[] { "sandal", "ankle-boot" }.Select(l => manifest.Labels.ToList().IndexOf(l)).ToArray();
@@ -87,12 +86,7 @@ public sealed class DeepEditTests
         var heldOutRetain = retainLabels.SelectMany(l => Images(manifest, l, 100, 30).Select(x => (Image: x, Label: manifest.Labels.ToList().IndexOf(l)))).ToList();
 
         var classes = manifest.Labels.Count;
-        var identity = Enumerable.Range(0, classes).Select(c => Enumerable.Range(0, classes).Select(k => k == c ? 1.0 : 0.0).ToArray()).ToList();
-        var groups = Enumerable.Range(0, classes).Select(c => manifest.CoarseOfLabel[c]).ToList();
-        var trained = EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null)!;
-        var diagnostics = new DiagnosticBag();
-        var built = GradientBuilder.Build(model, trained, MethodLoss.Build("logits", ForgetTerm.NegativeHinge, identity, groups, false, 1, 3), diagnostics);
-        Assert.True(built is not null, string.Join("; ", diagnostics.Items));
+        var built = EveryWeight(manifest, margin: 3);
 
         using var original = new InferenceSession(TestPaths.SampleModel);
         double Accuracy(InferenceSession session, IReadOnlyList<(float[] Image, int Label)> set, IReadOnlyDictionary<string, float[]>? weights = null)
@@ -103,10 +97,9 @@ public sealed class DeepEditTests
         var before = (Forget: Accuracy(original, heldForget), Retain: Accuracy(original, heldOutRetain));
 
         var batch = forget.Concat(retain.Select(r => r.Image)).ToList();
-        var reference = Logits(original, batch, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)])).ToList();
-        var feeds = DeepEditFeeds.For(batch, forget.Count, classes, sneaker, allowed, reference, klWeight: 1);
+        var feeds = DeepEditFeeds.For(batch, forget.Count, classes, sneaker, allowed, Reference(original, batch), klWeight: 1);
 
-        using var trainer = new GradientTrainer(built!);
+        using var trainer = new GradientTrainer(built);
         var first = trainer.Loss(feeds);
         for (var step = 0; step < 40; step++)
         {
@@ -128,18 +121,13 @@ public sealed class DeepEditTests
     [Fact]
     public void A_batch_fed_in_parts_takes_the_step_of_the_whole_batch()
     {
-        var (model, site) = Classifier();
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, new DiagnosticBag())!;
         var labels = manifest.Labels.ToList();
-        var classes = labels.Count;
-        var identity = Enumerable.Range(0, classes).Select(c => Enumerable.Range(0, classes).Select(k => k == c ? 1.0 : 0.0).ToArray()).ToList();
-        var trained = EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null)!;
-        var built = GradientBuilder.Build(model, trained, MethodLoss.Build("logits", ForgetTerm.NegativeHinge, identity, [.. manifest.CoarseOfLabel], false, 1, 2), new DiagnosticBag())!;
+        var built = EveryWeight(manifest, margin: 2);
         var forget = Images(manifest, "sneaker", 0, 20);
         var batch = forget.Concat(new[] { "sandal", "t-shirt", "bag" }.SelectMany(l => Images(manifest, l, 0, 10))).ToList();
         using var original = new InferenceSession(TestPaths.SampleModel);
-        var reference = Logits(original, batch, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)])).ToList();
-        var feeds = DeepEditFeeds.For(batch, forget.Count, classes, labels.IndexOf("sneaker"), [labels.IndexOf("sandal"), labels.IndexOf("ankle-boot")], reference, klWeight: 4);
+        var feeds = DeepEditFeeds.For(batch, forget.Count, labels.Count, labels.IndexOf("sneaker"), [labels.IndexOf("sandal"), labels.IndexOf("ankle-boot")], Reference(original, batch), klWeight: 4);
 
         // Three uneven parts, one of them across the forget/retain boundary.
         using var whole = new GradientTrainer(built);
@@ -161,16 +149,12 @@ public sealed class DeepEditTests
     [Fact]
     public void A_setting_stops_before_its_next_step_once_cancelled()
     {
-        var (model, site) = Classifier();
         var manifest = ManifestParser.Load(TestPaths.SampleManifest, new DiagnosticBag())!;
         var labels = manifest.Labels.ToList();
-        var identity = Enumerable.Range(0, labels.Count).Select(c => Enumerable.Range(0, labels.Count).Select(k => k == c ? 1.0 : 0.0).ToArray()).ToList();
-        var trained = EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null)!;
-        var built = GradientBuilder.Build(model, trained, MethodLoss.Build("logits", ForgetTerm.NegativeHinge, identity, [.. manifest.CoarseOfLabel], false, 1, 2), new DiagnosticBag())!;
+        var built = EveryWeight(manifest, margin: 2);
         var batch = Images(manifest, "sneaker", 0, 4).Concat(Images(manifest, "sandal", 0, 4)).ToList();
         using var original = new InferenceSession(TestPaths.SampleModel);
-        var reference = Logits(original, batch, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)])).ToList();
-        var feeds = DeepEditFeeds.For(batch, 4, labels.Count, labels.IndexOf("sneaker"), [labels.IndexOf("sandal")], reference, klWeight: 1);
+        var feeds = DeepEditFeeds.For(batch, 4, labels.Count, labels.IndexOf("sneaker"), [labels.IndexOf("sandal")], Reference(original, batch), klWeight: 1);
 
         // Cancelled while step 3 is fed (as Ctrl+C or SIGTERM would, from another thread): step 3 completes, step 4 never starts, and no
         // checkpoint is asked. A step through a large network takes seconds and a setting up to 60 of them.
@@ -206,6 +190,23 @@ public sealed class DeepEditTests
         var model = OnnxGraph.Load(TestPaths.SampleModel, new DiagnosticBag())!;
         return (model, OnnxGraph.FindSite(model, "logits")!);
     }
+
+    /// <summary>The sample classifier's gradient model over every weight: NHL (the margin given) and KL on its class scores, the manifest's coarse groups.</summary>
+    private static GradientModel EveryWeight(ModelManifest manifest, double margin)
+    {
+        var (model, site) = Classifier();
+        var classes = manifest.Labels.Count;
+        var identity = Enumerable.Range(0, classes).Select(c => Enumerable.Range(0, classes).Select(k => k == c ? 1.0 : 0.0).ToArray()).ToList();
+        var trained = EditScope.Resolve(model, [EditScope.All], site, new DiagnosticBag(), null)!;
+        var diagnostics = new DiagnosticBag();
+        var built = GradientBuilder.Build(model, trained, MethodLoss.Build("logits", ForgetTerm.NegativeHinge, identity, [.. manifest.CoarseOfLabel], false, 1, margin), diagnostics);
+        Assert.True(built is not null, string.Join("; ", diagnostics.Items));
+        return built;
+    }
+
+    /// <summary>The original classifier's class distribution on each image: the KL terms' reference.</summary>
+    private static List<double[]> Reference(InferenceSession original, IReadOnlyList<float[]> images)
+        => [.. Logits(original, images, null).Select(l => DeepEditFeeds.Softmax([.. l.Select(x => (double)x)]))];
 
     private static List<float[]> Images(ModelManifest manifest, string label, int skip, int count)
         => [.. Directory.GetFiles(TestPaths.Sample("policies", "exemplars", label), "*.png").Order(StringComparer.Ordinal).Skip(skip).Take(count).Select(file =>
