@@ -24,13 +24,8 @@ public sealed class DeepRemediationTests
             BaseDirectory = baseDirectory,
             RemedyScope = scope,
             RemedyMethods = methods,
-            Progress = progress is null ? null : new Collect(progress),
+            Progress = progress is null ? null : new SyncProgress(progress.Add),
         });
-
-    private sealed class Collect(List<ProbeProgress> seen) : IProgress<ProbeProgress>
-    {
-        public void Report(ProbeProgress value) => seen.Add(value);
-    }
 
     /// <summary>The sample's retire-sneaker policy, copied with its exemplars, its remedy replaced by <paramref name="remedy"/>.</summary>
     private static string PolicyWithRemedy(TempFolder temp, string remedy)

@@ -485,9 +485,4 @@ public sealed class GateTests
         Assert.ThrowsAny<OperationCanceledException>(() => Gate.Run(request, cancel.Token));
         Assert.False(Directory.Exists(Path.Combine(temp.Path, "out")));
     }
-
-    private sealed class SyncProgress(Action<ProbeProgress> report) : IProgress<ProbeProgress>
-    {
-        public void Report(ProbeProgress value) => report(value);
-    }
 }

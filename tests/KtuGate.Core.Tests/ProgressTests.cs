@@ -100,9 +100,4 @@ public sealed class ProgressTests
         Assert.True(verifying.Count > 0 && verifying[^1].PassDone == verifying[^1].PassTotal && verifying[^1].PassTotal is > 0 and < 1500, $"{verifying.Count} reports");
         Assert.True(seen.IndexOf(verifying[0]) > seen.FindLastIndex(p => p.Phase == ProgressText.SearchingSettings), "verifying follows the search");
     }
-
-    private sealed class SyncProgress(Action<ProbeProgress> report) : IProgress<ProbeProgress>
-    {
-        public void Report(ProbeProgress value) => report(value);
-    }
 }
