@@ -21,6 +21,9 @@ public sealed class KtuRunGate : ToolTask
     /// <summary>The files this run writes: cleared before it, stamped after a pass.</summary>
     private readonly GateOutputs _outputs;
 
+    /// <summary>Asks the engine to stop when the build is cancelled, before ToolTask kills it.</summary>
+    private readonly EngineStop _stop = new();
+
     /// <summary>Makes the task.</summary>
     public KtuRunGate() => _outputs = new GateOutputs(this);
 
@@ -74,6 +77,9 @@ public sealed class KtuRunGate : ToolTask
     /// so that a long run shows where it is at the default verbosity; before that they are low importance, and a quick run stays quiet.
     /// </summary>
     public int ProgressAfterSeconds { get; set; } = 5;
+
+    /// <summary>How long a cancelled build waits for the engine to stop on its own (between batches and training steps) before killing it.</summary>
+    public int StopGraceSeconds { get; set; } = 30;
 
     /// <summary>The gate's settings, recorded in the stamp.</summary>
     public string[] Settings { get; set; } = [];
@@ -265,6 +271,12 @@ public sealed class KtuRunGate : ToolTask
     }
 
     /// <inheritdoc />
+    protected override System.Diagnostics.Process StartToolProcess(System.Diagnostics.Process proc) => _stop.Started(base.StartToolProcess(proc));
+
+    /// <inheritdoc />
+    public override void Cancel() => _stop.Request(TimeSpan.FromSeconds(StopGraceSeconds), base.Cancel);
+
+    /// <inheritdoc />
     protected override void LogEventsFromTextOutput(string singleLine, MessageImportance messageImportance)
     {
         // The engine prints the report as JSON on standard output, and problems it could not put in a report on standard error.
@@ -290,7 +302,7 @@ public sealed class KtuRunGate : ToolTask
     /// <inheritdoc />
     protected override bool HandleTaskExecutionErrors()
     {
-        if (!Log.HasLoggedErrors)
+        if (!Log.HasLoggedErrors && !_stop.Requested)
         {
             KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, ExitCode, EngineReason()));
         }
@@ -330,7 +342,11 @@ public sealed class KtuRunGate : ToolTask
 
         if (report is null)
         {
-            if (exitCode != 0 && !Log.HasLoggedErrors)
+            if (_stop.Requested)
+            {
+                KtuLog.Message(Log, MessageImportance.High, "KtuGate: the build was cancelled; the engine {0}", EngineStop.Ended(exitCode));
+            }
+            else if (exitCode != 0 && !Log.HasLoggedErrors)
             {
                 KtuLog.Diagnostic(Log, DiagnosticCodes.EngineFailed.Create(null, exitCode, unreadable ?? EngineReason()));
             }

@@ -120,6 +120,37 @@ public sealed class FailClosedTaskTests
     }
 
     [Fact]
+    public async System.Threading.Tasks.Task A_cancelled_build_asks_the_engine_to_stop_so_it_says_where_and_leaves_no_staging_folder()
+    {
+        using var temp = new TempFolder();
+        // The sample's policy with a scope trained through the network (conv1): a setting takes long enough to be cancelled during.
+        var policy = Path.Combine(temp.CopyTree(TestPaths.Sample("policies"), "policies"), "retire-sneaker.ktu.json");
+        var text = File.ReadAllText(policy);
+        File.WriteAllText(policy, text[..text.IndexOf("\"remedy\"", StringComparison.Ordinal)] + "\"remedy\": { \"allowed\": true, \"methods\": [\"nhl-kl\"], \"scope\": \"conv1\" }\n}\n");
+        var engine = new RecordingBuildEngine();
+        var task = Task(engine, temp.Path, policy);
+        task.Mode = "Remediate";
+        task.OutputDirectory = Path.Combine(temp.Path, "gated");
+
+        // As MSBuild does on Ctrl+C in an IDE or a CI runner's stop: Cancel from another thread once a setting trains.
+        var run = System.Threading.Tasks.Task.Run(task.Execute);
+        while (!run.IsCompleted && !engine.Logged("searching settings fashion-classifier.onnx: nhl-kl "))
+        {
+            await System.Threading.Tasks.Task.Delay(20);
+        }
+
+        task.Cancel();
+
+        Assert.False(await run.WaitAsync(TimeSpan.FromMinutes(2)));
+        // Before, ToolTask killed the engine (SIGKILL): it never said where it stopped, and its staging folder stayed in the output folder.
+        Assert.True(engine.Logged("stopped while searching settings fashion-classifier.onnx: nhl-kl"), "the engine did not stop on its own");
+        Assert.True(engine.Logged("KtuGate: the build was cancelled; the engine stopped and wrote nothing"));
+        Assert.False(Directory.Exists(task.OutputDirectory) && Directory.EnumerateFileSystemEntries(task.OutputDirectory).Any(), "something was left in the output folder");
+        Assert.False(File.Exists(Path.Combine(temp.Path, "obj", "ktu-gate.stamp")));
+        Assert.Empty(engine.Errors);
+    }
+
+    [Fact]
     public void Model_or_manifest_missing_at_gate_time_is_a_coded_error_and_never_stamped()
     {
         using var temp = new TempFolder();

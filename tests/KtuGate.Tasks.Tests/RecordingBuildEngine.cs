@@ -28,7 +28,22 @@ internal sealed class RecordingBuildEngine : IBuildEngine
 
     public void LogErrorEvent(BuildErrorEventArgs e) => Errors.Add(e);
 
-    public void LogMessageEvent(BuildMessageEventArgs e) => Messages.Add(e);
+    public void LogMessageEvent(BuildMessageEventArgs e)
+    {
+        lock (Messages)
+        {
+            Messages.Add(e);
+        }
+    }
+
+    /// <summary>Whether a message logged so far holds <paramref name="text"/>; safe while the task runs on another thread.</summary>
+    public bool Logged(string text)
+    {
+        lock (Messages)
+        {
+            return Messages.Any(m => m.Message?.Contains(text, StringComparison.Ordinal) == true);
+        }
+    }
 
     public void LogWarningEvent(BuildWarningEventArgs e) => Warnings.Add(e);
 }
