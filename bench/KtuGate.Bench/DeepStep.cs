@@ -90,7 +90,7 @@ internal static class DeepStep
         var classes = labels.Count;
         var model = OnnxGraph.Load(setup.Artifact, diagnostics)!;
         var inputName = model.Graph.Input[0].Name;
-        var trained = EditScope.Resolve(model, [setup.Scope], OnnxGraph.FindSite(model, setup.Output)!, diagnostics, null)!;
+        var trained = EditScope.Resolve(model, setup.Scope.Split(','), OnnxGraph.FindSite(model, setup.Output)!, diagnostics, null)!;
         var built = GradientBuilder.Build(model, trained, MethodLoss.Build(setup.Output, ForgetTerm.NegativeHinge, setup.Directions, [.. manifest.CoarseOfLabel], setup.Normalize, setup.Scale, setup.Margin), diagnostics)
             ?? throw new InvalidOperationException(string.Join("; ", diagnostics.Items));
         var (n, forget) = (batch.Count, batch.Forget);
@@ -128,6 +128,14 @@ internal static class DeepStep
             Dump(dump, setup, batch, reference, trained, sneaker, allowed);
         }
 
+        var parameters = built.Weights.Sum(w => w.Dims.Aggregate(1L, (a, b) => a * b));
+        if (steps == 0)
+        {
+            // Only the batch written for PyTorch, and what the scope trains.
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"scope\": \"{setup.Scope}\", \"parameters\": {parameters}}}"));
+            return;
+        }
+
         var open = Stopwatch.StartNew();
         // KTU_BENCH_PROFILE=PREFIX: ONNX Runtime's per-node profile of the trainer's session, written to PREFIX*.json.
         using var options = Environment.GetEnvironmentVariable("KTU_BENCH_PROFILE") is { Length: > 0 } prefix
@@ -156,7 +164,6 @@ internal static class DeepStep
             Console.Error.WriteLine($"profile: {session.EndProfiling()}");
         }
 
-        var parameters = built.Weights.Sum(w => w.Dims.Aggregate(1L, (a, b) => a * b));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{{\"framework\": \"KtuGate (ONNX Runtime {SessionFactory.OnnxRuntimeVersion})\", \"threads\": {Environment.ProcessorCount}, \"batch\": {n}, \"scope\": \"{setup.Scope}\", \"parameters\": {parameters}, \"loss0\": {loss0:R}, \"lossAfter\": {last:R}, \"steps\": {steps}, \"warmUp\": {warmUp}, \"parts\": {parts.Count}, \"openSeconds\": {openSeconds:R}, \"secondsPerStep\": {seconds:R}}}"));
     }

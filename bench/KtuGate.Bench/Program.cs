@@ -9,7 +9,7 @@ using KtuGate.Probing;
 // Probing benchmark: exemplars per second by batch size, and whether memory grows with the
 // number of exemplars (it must not: probes stream one batch at a time).
 // Usage: dotnet run -c Release --project bench/KtuGate.Bench [-- --repeat N]
-// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- deep-step-resnet STEPS FORGET RETAIN-PER-CLASS SCOPE DUMP-FOLDER`: the same on samples/ResNetClip, see bench/deep-step-resnet.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- large-model FOLDER [WIDTH]`: a model with over 2 GiB of external weights, see bench/large-model.sh; `-- tinylm`: unlearning inside the TinyLm decoder; `-- textfacts POLICY EDITED`: the original and an edited MiniLM on a TextFacts policy's facts, see bench/textfacts.sh)
+// (`-- remediation`: the remediation table; `-- deep-step [STEPS]`: one NHL+KL step, see bench/deep-step.sh; `-- deep-step-resnet STEPS FORGET RETAIN-PER-CLASS SCOPE DUMP-FOLDER`: the same on samples/ResNetClip (SCOPE: entries separated by commas; STEPS 0: only write the batch for PyTorch), see bench/deep-step-resnet.sh and bench/scale-remediation.sh; `-- scale [BATCH]`: samples/ResNetClip against raw ONNX Runtime, see bench/scale.sh; `-- large-model FOLDER [WIDTH]`: a model with over 2 GiB of external weights, see bench/large-model.sh; `-- tinylm`: unlearning inside the TinyLm decoder; `-- textfacts POLICY EDITED`: the original and an edited MiniLM on a TextFacts policy's facts, see bench/textfacts.sh)
 var root = FindRepoRoot();
 if (args.Length == 1 && args[0] == "remediation")
 {

@@ -41,18 +41,27 @@ class AdamW:
             p.sub_(self.lr * ((m / c1) / ((v / c2).sqrt() + 1e-8) + self.decay * (p - p0)))
 
 
-def timed_steps(loss_fn, optimizer, warm_up, steps):
-    """The loss at the starting weights, the loss of the last step and the mean seconds per step after `warm_up` steps."""
+def timed_steps(loss_fn, optimizer, warm_up, steps, parts=None):
+    """The loss at the starting weights, the loss of the last step and the mean seconds per step after `warm_up` steps.
+
+    `parts`: row slices of the batch; each step then runs loss_fn(part) on each and accumulates the gradients (the rows' weights are
+    shares of the whole batch, so the sum is the whole batch's loss and gradient), as KtuGate feeds a large batch. Else loss_fn().
+    """
+    def losses():
+        return [loss_fn()] if parts is None else (loss_fn(part) for part in parts)
+
     def step():
         for p in optimizer.params:
             p.grad = None
-        loss = loss_fn()
-        loss.backward()
+        total = 0.0
+        for loss in losses():
+            loss.backward()
+            total += loss.item()
         optimizer.step()
-        return loss.item()
+        return total
 
     with torch.no_grad():
-        loss0 = loss_fn().item()
+        loss0 = sum(loss.item() for loss in losses())
     for _ in range(warm_up):
         step()
     start = time.perf_counter()

@@ -9,7 +9,7 @@ prompt embeddings), the reference distribution and the settings come from the fo
 wrote, so both frameworks train on the same numbers. Loss and AdamW: nhl_kl.py.
 
 Prints one JSON line like KtuGate's: the loss at the original weights, the seconds per step after warm-up, the loss after the steps.
-Usage: python3 bench/reference/resnetclip_step.py FOLDER [--steps N] [--warm-up N] [--threads N]
+Usage: python3 bench/reference/resnetclip_step.py FOLDER [--steps N] [--warm-up N] [--threads N] [--part ROWS]
 """
 import argparse
 import json
@@ -93,6 +93,7 @@ def main():
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--warm-up", type=int, default=1)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--part", type=int, default=None, help="rows per part: gradients accumulated over parts, as KtuGate feeds a batch")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -128,17 +129,18 @@ def main():
     w_forget, w_retain, w_coarse = is_forget / n_forget, (1 - is_forget) * kl / n_retain, is_forget * kl / n_forget
     input_name = model.graph.input[0].name
 
-    def loss_fn():
-        y = run(model.graph, dict(values, **{input_name: x}))[setup["output"]].double()
+    def loss_fn(rows=slice(None)):
+        y = run(model.graph, dict(values, **{input_name: x[rows]}))[setup["output"]].double()
         z = setup["scale"] * (y / y.norm(dim=1, keepdim=True)) @ directions.T
-        return nhl_kl(z, p_ref, forbidden, allowed, groups, w_forget, w_retain, w_coarse, setup["margin"])
+        return nhl_kl(z, p_ref[rows], forbidden[rows], allowed[rows], groups, w_forget[rows], w_retain[rows], w_coarse[rows], setup["margin"])
 
     optimizer = AdamW(params, setup["learningRate"], setup["decay"])
 
-    loss0, last, seconds = timed_steps(loss_fn, optimizer, args.warm_up, args.steps)
+    parts = None if args.part is None else [slice(start, start + args.part) for start in range(0, rows, args.part)]
+    loss0, last, seconds = timed_steps(loss_fn, optimizer, args.warm_up, args.steps, parts)
     print(json.dumps({"framework": f"PyTorch {torch.__version__}", "threads": args.threads, "batch": rows, "scope": setup["scope"],
                       "parameters": sum(p.numel() for p in params), "loss0": loss0, "lossAfter": last, "steps": args.steps,
-                      "warmUp": args.warm_up, "secondsPerStep": seconds}))
+                      "warmUp": args.warm_up, "parts": 1 if parts is None else len(parts), "secondsPerStep": seconds}))
 
 
 if __name__ == "__main__":
