@@ -28,15 +28,6 @@ public sealed class DeepRemediationTests
         });
 
     /// <summary>The sample's retire-sneaker policy, copied with its exemplars, its remedy replaced by <paramref name="remedy"/>.</summary>
-    private static string PolicyWithRemedy(TempFolder temp, string remedy)
-    {
-        var policy = Path.Combine(temp.CopyTree(TestPaths.Sample("policies"), "policies"), "retire-sneaker.ktu.json");
-        var text = File.ReadAllText(policy);
-        var at = text.IndexOf("\"remedy\"", StringComparison.Ordinal);
-        File.WriteAllText(policy, text[..at] + "\"remedy\": " + remedy + "\n}\n");
-        return policy;
-    }
-
     private static float[] Initializer(string model, string name)
     {
         var tensor = OnnxGraph.Load(model, new DiagnosticBag())!.Graph.Initializer.Single(t => t.Name == name);
@@ -80,7 +71,7 @@ public sealed class DeepRemediationTests
     public void A_scope_below_the_last_layer_is_trained_through_the_network_and_only_a_probed_pass_is_written()
     {
         using var temp = new TempFolder();
-        var policy = PolicyWithRemedy(temp, "{ \"allowed\": true, \"methods\": [\"nhl-kl\"], \"scope\": [\"/fc1/Gemm\", \"conv2\"] }");
+        var policy = temp.SamplePolicyWithRemedy("{ \"allowed\": true, \"methods\": [\"nhl-kl\"], \"scope\": [\"/fc1/Gemm\", \"conv2\"] }");
         var output = Path.Combine(temp.Path, "out");
         var progress = new List<ProbeProgress>();
 
@@ -132,7 +123,7 @@ public sealed class DeepRemediationTests
     public void Scope_all_tries_the_last_layer_first_and_records_what_it_trained()
     {
         using var temp = new TempFolder();
-        var policy = PolicyWithRemedy(temp, "{ \"allowed\": true, \"scope\": \"all\" }");
+        var policy = temp.SamplePolicyWithRemedy("{ \"allowed\": true, \"scope\": \"all\" }");
 
         var result = Remediate(policy, Path.Combine(temp.Path, "out"), temp.Path);
 
@@ -155,7 +146,7 @@ public sealed class DeepRemediationTests
     public void A_scope_entry_naming_nothing_is_KTU4012_at_the_policy_and_nothing_is_written()
     {
         using var temp = new TempFolder();
-        var policy = PolicyWithRemedy(temp, "{ \"allowed\": true, \"scope\": [\"decoder.layers\"] }");
+        var policy = temp.SamplePolicyWithRemedy("{ \"allowed\": true, \"scope\": [\"decoder.layers\"] }");
         var output = Path.Combine(temp.Path, "out");
 
         var result = Remediate(policy, output, temp.Path);
@@ -172,7 +163,7 @@ public sealed class DeepRemediationTests
     public void A_deep_scope_with_only_last_layer_methods_is_KTU4013()
     {
         using var temp = new TempFolder();
-        var policy = PolicyWithRemedy(temp, "{ \"allowed\": true, \"methods\": [\"closed-form\"] }");
+        var policy = temp.SamplePolicyWithRemedy("{ \"allowed\": true, \"methods\": [\"closed-form\"] }");
 
         var result = Remediate(policy, Path.Combine(temp.Path, "out"), temp.Path, scope: ["conv2"]);
 

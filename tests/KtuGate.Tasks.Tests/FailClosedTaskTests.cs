@@ -124,9 +124,7 @@ public sealed class FailClosedTaskTests
     {
         using var temp = new TempFolder();
         // The sample's policy with a scope trained through the network (conv1): a setting takes long enough to be cancelled during.
-        var policy = Path.Combine(temp.CopyTree(TestPaths.Sample("policies"), "policies"), "retire-sneaker.ktu.json");
-        var text = File.ReadAllText(policy);
-        File.WriteAllText(policy, text[..text.IndexOf("\"remedy\"", StringComparison.Ordinal)] + "\"remedy\": { \"allowed\": true, \"methods\": [\"nhl-kl\"], \"scope\": \"conv1\" }\n}\n");
+        var policy = temp.SamplePolicyWithRemedy("{ \"allowed\": true, \"methods\": [\"nhl-kl\"], \"scope\": \"conv1\" }");
         var engine = new RecordingBuildEngine();
         var task = Task(engine, temp.Path, policy);
         task.Mode = "Remediate";

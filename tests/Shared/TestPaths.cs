@@ -99,6 +99,16 @@ public sealed class TempFolder : IDisposable
         return root;
     }
 
+    /// <summary>The sample's policies copied under <c>policies/</c>, its retire-sneaker policy's <c>remedy</c> replaced by <paramref name="remedy"/> (JSON); returns that policy's path.</summary>
+    public string SamplePolicyWithRemedy(string remedy)
+    {
+        var policy = System.IO.Path.Combine(CopyTree(TestPaths.Sample("policies"), "policies"), "retire-sneaker.ktu.json");
+        var text = System.IO.File.ReadAllText(policy);
+        var at = text.IndexOf("\"remedy\"", StringComparison.Ordinal);
+        System.IO.File.WriteAllText(policy, text[..at] + "\"remedy\": " + remedy + "\n}\n");
+        return policy;
+    }
+
     /// <summary>Copies a folder and everything under it into <paramref name="relativeFolder"/>; returns the copy's path.</summary>
     public string CopyTree(string source, string relativeFolder)
     {
